@@ -1,0 +1,132 @@
+// Matrix products through BLAS (cblas_sgemm / cblas_dgemm, row-major). Transposes are BLAS flags,
+// never copies, in the forward and in the backward alike.
+//
+// With op(X) = X or X^T as the flags say, C = op(A) op(B), and
+//   dA = dC op(B)^T            (stored A not transposed)      or  op(B) dC^T   (A stored transposed)
+//   dB = op(A)^T dC            (stored B not transposed)      or  dC^T op(A)   (B stored transposed)
+// each again a single gemm with flags.
+#include <cblas.h>
+
+#include "core/autograd.h"
+#include "core/kernels.h"
+#include "core/ops.h"
+
+namespace seqgrad {
+
+namespace {
+
+void gemm(bool ta, bool tb, int M, int N, int K, const float* A, int lda, const float* B, int ldb, float beta, float* C,
+          int ldc) {
+    cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, M, N, K, 1.0f, A, lda, B,
+                ldb, beta, C, ldc);
+}
+void gemm(bool ta, bool tb, int M, int N, int K, const double* A, int lda, const double* B, int ldb, double beta,
+          double* C, int ldc) {
+    cblas_dgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, M, N, K, 1.0, A, lda, B,
+                ldb, beta, C, ldc);
+}
+
+// op(A) op(B) for two 2-D tensors, or two 3-D tensors batch by batch. Shapes already checked.
+Tensor mm_raw(const Tensor& A, bool ta, const Tensor& B, bool tb) {
+    const bool batched = A.dim() == 3;
+    const std::int64_t batch = batched ? A.shape()[0] : 1;
+    const std::int64_t ar = A.shape()[A.dim() - 2], ac = A.shape()[A.dim() - 1];
+    const std::int64_t br = B.shape()[B.dim() - 2], bc = B.shape()[B.dim() - 1];
+    const std::int64_t M = ta ? ac : ar, K = ta ? ar : ac, N = tb ? br : bc;
+    Tensor C = batched ? Tensor::empty({batch, M, N}, A.dtype()) : Tensor::empty({M, N}, A.dtype());
+    dispatch_floating(A.dtype(), "matmul", [&](auto tag) {
+        using T = decltype(tag);
+        const T* pa = A.data<T>();
+        const T* pb = B.data<T>();
+        T* pc = C.data<T>();
+        if (K == 0) {
+            std::fill_n(pc, C.numel(), T(0));
+            return;
+        }
+        for (std::int64_t b = 0; b < batch; ++b)
+            gemm(ta, tb, static_cast<int>(M), static_cast<int>(N), static_cast<int>(K), pa + b * ar * ac,
+                 static_cast<int>(ac), pb + b * br * bc, static_cast<int>(bc), T(0), pc + b * M * N, static_cast<int>(N));
+    });
+    return C;
+}
+
+}  // namespace
+
+// matmul:  C = op(A) op(B)
+//   dA = dC op(B)^T  (or op(B) dC^T when A is used transposed)
+//   dB = op(A)^T dC  (or dC^T op(A) when B is used transposed)
+// A [M, K], B [K, N] -> [M, N]; A [b, M, K], B [b, K, N] -> [b, M, N]; A [b, M, K], B [K, N] -> [b, M, N].
+Tensor matmul(const Tensor& A, const Tensor& B, MatmulOptions options) {
+    check_defined("matmul", A, "lhs");
+    check_defined("matmul", B, "rhs");
+    check_same_dtype("matmul", A, B);
+    const bool ta = options.transpose_lhs, tb = options.transpose_rhs;
+    if (A.dim() == 3 && B.dim() == 2) {
+        if (ta) fail("matmul: transpose_lhs is not supported for a 3-D lhs {} with a 2-D rhs {}", shape_str(A.shape()), shape_str(B.shape()));
+        // A weight broadcast over the batch is one big gemm: [b*M, K] x [K, N].
+        const std::int64_t b = A.shape()[0], m = A.shape()[1];
+        Tensor c = matmul(reshape(A, {b * m, A.shape()[2]}), B, options);
+        return reshape(c, {b, m, c.shape()[1]});
+    }
+    if (!((A.dim() == 2 && B.dim() == 2) || (A.dim() == 3 && B.dim() == 3)))
+        fail("matmul: expects 2-D x 2-D, 3-D x 3-D or 3-D x 2-D, got lhs {} vs rhs {}", shape_str(A.shape()), shape_str(B.shape()));
+    if (A.dim() == 3 && A.shape()[0] != B.shape()[0])
+        fail("matmul: batch sizes differ: lhs {} vs rhs {} ({} != {})", shape_str(A.shape()), shape_str(B.shape()),
+             A.shape()[0], B.shape()[0]);
+    const std::int64_t ka = ta ? A.size(-2) : A.size(-1);
+    const std::int64_t kb = tb ? B.size(-1) : B.size(-2);
+    if (ka != kb)
+        fail("matmul: inner dimensions differ: lhs {}{} vs rhs {}{} ({} != {})", shape_str(A.shape()), ta ? "^T" : "",
+             shape_str(B.shape()), tb ? "^T" : "", ka, kb);
+
+    Tensor C = mm_raw(A, ta, B, tb);
+    return record("matmul", C, {A, B}, [A = A.detach(), B = B.detach(), ta, tb](const Tensor& dC, Grads& g) {
+        if (g.needs(0)) g[0] = ta ? mm_raw(B, tb, dC, true) : mm_raw(dC, false, B, !tb);  // forward was: C = op(A) op(B)
+        if (g.needs(1)) g[1] = tb ? mm_raw(dC, true, A, ta) : mm_raw(A, !ta, dC, false);
+    });
+}
+
+// linear:  y = x W^T + b        x [..., in], W [out, in], b [out]
+//   dx = dy W,   dW = dy^T x (over all leading dims),   db = sum of dy over all leading dims
+Tensor linear(const Tensor& x, const Tensor& W, const Tensor& bias) {
+    check_defined("linear", x, "input");
+    check_defined("linear", W, "weight");
+    check_same_dtype("linear", x, W);
+    if (W.dim() != 2) fail("linear: weight must be [out_features, in_features], got {}", shape_str(W.shape()));
+    if (x.dim() < 1 || x.size(-1) != W.shape()[1])
+        fail("linear: input {} does not end in in_features = {} (weight {})", shape_str(x.shape()), W.shape()[1],
+             shape_str(W.shape()));
+    if (bias.defined() && (bias.dim() != 1 || bias.shape()[0] != W.shape()[0]))
+        fail("linear: bias {} must be [{}] to match weight {}", shape_str(bias.shape()), W.shape()[0], shape_str(W.shape()));
+    const std::int64_t in = W.shape()[1], out = W.shape()[0], rows = x.numel() / std::max<std::int64_t>(in, 1);
+    Shape out_shape = x.shape();
+    out_shape.back() = out;
+    Tensor y = Tensor::empty(out_shape, x.dtype());
+    dispatch_floating(x.dtype(), "linear", [&](auto tag) {
+        using T = decltype(tag);
+        T* py = y.data<T>();
+        T beta = 0;
+        if (bias.defined()) {  // start from the bias in every row, then gemm adds x W^T on top
+            const T* pb = bias.data<T>();
+            for (std::int64_t r = 0; r < rows; ++r) std::copy(pb, pb + out, py + r * out);
+            beta = 1;
+        }
+        if (rows > 0 && out > 0) {
+            if (in == 0) {
+                if (!bias.defined()) std::fill_n(py, rows * out, T(0));
+            } else {
+                gemm(false, true, static_cast<int>(rows), static_cast<int>(out), static_cast<int>(in), x.data<T>(),
+                     static_cast<int>(in), W.data<T>(), static_cast<int>(in), beta, py, static_cast<int>(out));
+            }
+        }
+    });
+    return record("linear", y, {x, W, bias},
+                  [x = x.detach(), W = W.detach(), rows, in, out](const Tensor& dy, Grads& g) {
+                      const Tensor dy2 = reshape(dy, {rows, out});
+                      if (g.needs(0)) g[0] = reshape(mm_raw(dy2, false, W, false), x.shape());  // dx = dy W
+                      if (g.needs(1)) g[1] = mm_raw(dy2, true, reshape(x, {rows, in}), false);  // dW = dy^T x
+                      if (g.needs(2)) g[2] = sum(dy2, {0});                                     // db = sum_rows dy
+                  });
+}
+
+}  // namespace seqgrad

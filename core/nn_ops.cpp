@@ -1,0 +1,207 @@
+// Neural-net primitives: softmax, log_softmax and logsumexp along a dim (numerically stable: the
+// maximum is subtracted first), nll_loss / cross_entropy with ignore_index, and dropout.
+#include <cmath>
+#include <limits>
+
+#include "core/autograd.h"
+#include "core/kernels.h"
+#include "core/ops.h"
+#include "core/random.h"
+
+namespace seqgrad {
+
+namespace {
+// Applies f(row pointer, stride, n) to every 1-D line along dim of x viewed as [outer, n, inner].
+template <typename T, typename F>
+void for_each_line(const kernels::DimView& v, F f) {
+    for (std::int64_t o = 0; o < v.outer; ++o)
+        for (std::int64_t i = 0; i < v.inner; ++i) f(o * v.n * v.inner + i, v.inner);
+}
+
+enum class SoftKind { Softmax, LogSoftmax };
+
+Tensor soft_forward(const char* op, const Tensor& x, std::int64_t dim, SoftKind kind) {
+    const auto v = kernels::dim_view(x.shape(), dim);
+    Tensor y = Tensor::empty(x.shape(), x.dtype());
+    dispatch_floating(x.dtype(), op, [&](auto tag) {
+        using T = decltype(tag);
+        const T* px = x.data<T>();
+        T* py = y.data<T>();
+        for_each_line<T>(v, [&](std::int64_t base, std::int64_t stride) {
+            T m = -std::numeric_limits<T>::infinity();
+            for (std::int64_t k = 0; k < v.n; ++k) m = std::max(m, px[base + k * stride]);
+            if (std::isinf(m) && m < 0) m = 0;  // a line of -inf: avoid inf - inf
+            T s = 0;
+            for (std::int64_t k = 0; k < v.n; ++k) s += std::exp(px[base + k * stride] - m);
+            if (kind == SoftKind::Softmax) {
+                for (std::int64_t k = 0; k < v.n; ++k) py[base + k * stride] = std::exp(px[base + k * stride] - m) / s;
+            } else {
+                const T lse = m + std::log(s);
+                for (std::int64_t k = 0; k < v.n; ++k) py[base + k * stride] = px[base + k * stride] - lse;
+            }
+        });
+    });
+    return y;
+}
+}  // namespace
+
+// softmax:  y_k = exp(x_k - m) / sum_j exp(x_j - m)      (m = max_j x_j, for stability)
+//   dx_k = y_k (dy_k - sum_j dy_j y_j)                   (the softmax Jacobian applied to dy)
+Tensor softmax(const Tensor& x, std::int64_t dim) {
+    check_defined("softmax", x);
+    dim = wrap_dim("softmax", dim, x.dim());
+    Tensor y = soft_forward("softmax", x, dim, SoftKind::Softmax);
+    return record("softmax", y, {x}, [y = y.detach(), dim](const Tensor& dy, Grads& g) {
+        const auto v = kernels::dim_view(y.shape(), dim);
+        Tensor dx = Tensor::empty(y.shape(), y.dtype());
+        dispatch_floating(y.dtype(), "softmax_backward", [&](auto tag) {
+            using T = decltype(tag);
+            const T* py = y.data<T>();
+            const T* pdy = dy.data<T>();
+            T* pdx = dx.data<T>();
+            for_each_line<T>(v, [&](std::int64_t base, std::int64_t stride) {
+                T dot = 0;
+                for (std::int64_t k = 0; k < v.n; ++k) dot += pdy[base + k * stride] * py[base + k * stride];
+                for (std::int64_t k = 0; k < v.n; ++k)
+                    pdx[base + k * stride] = py[base + k * stride] * (pdy[base + k * stride] - dot);
+            });
+        });
+        g[0] = dx;
+    });
+}
+
+// log_softmax:  y_k = x_k - logsumexp_j x_j
+//   dx_k = dy_k - exp(y_k) sum_j dy_j
+Tensor log_softmax(const Tensor& x, std::int64_t dim) {
+    check_defined("log_softmax", x);
+    dim = wrap_dim("log_softmax", dim, x.dim());
+    Tensor y = soft_forward("log_softmax", x, dim, SoftKind::LogSoftmax);
+    return record("log_softmax", y, {x}, [y = y.detach(), dim](const Tensor& dy, Grads& g) {
+        const auto v = kernels::dim_view(y.shape(), dim);
+        Tensor dx = Tensor::empty(y.shape(), y.dtype());
+        dispatch_floating(y.dtype(), "log_softmax_backward", [&](auto tag) {
+            using T = decltype(tag);
+            const T* py = y.data<T>();
+            const T* pdy = dy.data<T>();
+            T* pdx = dx.data<T>();
+            for_each_line<T>(v, [&](std::int64_t base, std::int64_t stride) {
+                T s = 0;
+                for (std::int64_t k = 0; k < v.n; ++k) s += pdy[base + k * stride];
+                for (std::int64_t k = 0; k < v.n; ++k)
+                    pdx[base + k * stride] = pdy[base + k * stride] - std::exp(py[base + k * stride]) * s;
+            });
+        });
+        g[0] = dx;
+    });
+}
+
+// logsumexp:  y = m + log sum_j exp(x_j - m)
+//   dx_j = dy exp(x_j - y)  = dy softmax(x)_j
+Tensor logsumexp(const Tensor& x, std::int64_t dim, bool keepdim) {
+    check_defined("logsumexp", x);
+    dim = wrap_dim("logsumexp", dim, x.dim());
+    const auto v = kernels::dim_view(x.shape(), dim);
+    Shape kshape = x.shape();
+    if (!kshape.empty()) kshape[dim] = 1;
+    Tensor y = Tensor::empty(kshape, x.dtype());
+    dispatch_floating(x.dtype(), "logsumexp", [&](auto tag) {
+        using T = decltype(tag);
+        const T* px = x.data<T>();
+        T* py = y.data<T>();
+        for (std::int64_t o = 0; o < v.outer; ++o)
+            for (std::int64_t i = 0; i < v.inner; ++i) {
+                const std::int64_t base = o * v.n * v.inner + i;
+                T m = -std::numeric_limits<T>::infinity();
+                for (std::int64_t k = 0; k < v.n; ++k) m = std::max(m, px[base + k * v.inner]);
+                if (std::isinf(m) && m < 0) m = 0;
+                T s = 0;
+                for (std::int64_t k = 0; k < v.n; ++k) s += std::exp(px[base + k * v.inner] - m);
+                py[o * v.inner + i] = m + std::log(s);
+            }
+    });
+    Shape out_shape = x.shape();
+    if (!keepdim && !out_shape.empty()) out_shape.erase(out_shape.begin() + dim);
+    y = reshape(y, out_shape);
+    return record("logsumexp", y, {x}, [x = x.detach(), y = y.detach(), kshape](const Tensor& dy, Grads& g) {
+        g[0] = mul(reshape(dy, kshape), exp(sub(x, reshape(y, kshape))));
+    });
+}
+
+// nll_loss:  L = -(1/n) sum_i log_probs[i, target_i]     over the n targets != ignore_index
+//   dlog_probs[i, target_i] = -dL / n   (0 elsewhere and on ignored rows)
+Tensor nll_loss(const Tensor& log_probs, const Tensor& target, NllOptions options) {
+    check_defined("nll_loss", log_probs, "log_probs");
+    check_defined("nll_loss", target, "target");
+    if (log_probs.dim() != 2) fail("nll_loss: log_probs must be [N, C], got {}", shape_str(log_probs.shape()));
+    if (target.dtype() != DType::Int64) fail("nll_loss: target must be int64 class ids, got {}", dtype_name(target.dtype()));
+    if (target.dim() != 1 || target.shape()[0] != log_probs.shape()[0])
+        fail("nll_loss: target {} must be [N] with N = {} (log_probs {})", shape_str(target.shape()), log_probs.shape()[0],
+             shape_str(log_probs.shape()));
+    const std::int64_t N = log_probs.shape()[0], C = log_probs.shape()[1];
+    const std::int64_t* pt = target.data<std::int64_t>();
+    std::int64_t count = 0;
+    for (std::int64_t i = 0; i < N; ++i) {
+        if (pt[i] == options.ignore_index) continue;
+        if (pt[i] < 0 || pt[i] >= C)
+            fail<IndexError>("nll_loss: target {} at row {} is out of range for {} classes (log_probs {})", pt[i], i, C,
+                             shape_str(log_probs.shape()));
+        ++count;
+    }
+    const Reduction red = options.reduction;
+    const double scale = red == Reduction::Mean ? (count > 0 ? 1.0 / static_cast<double>(count) : 0.0) : 1.0;
+    Tensor y = red == Reduction::None ? Tensor::empty({N}, log_probs.dtype()) : Tensor::empty({}, log_probs.dtype());
+    dispatch_floating(log_probs.dtype(), "nll_loss", [&](auto tag) {
+        using T = decltype(tag);
+        const T* lp = log_probs.data<T>();
+        T* py = y.data<T>();
+        double acc = 0;
+        for (std::int64_t i = 0; i < N; ++i) {
+            const bool skip = pt[i] == options.ignore_index;
+            const double v = skip ? 0.0 : -static_cast<double>(lp[i * C + pt[i]]);
+            if (red == Reduction::None) py[i] = static_cast<T>(v);
+            acc += v;
+        }
+        if (red != Reduction::None) py[0] = static_cast<T>(acc * scale);
+    });
+    return record("nll_loss", y, {log_probs},
+                  [target, N, C, scale, red, ignore = options.ignore_index](const Tensor& dy, Grads& g) {
+                      Tensor dlp = zeros({N, C}, {.dtype = dy.dtype()});
+                      const std::int64_t* pt = target.data<std::int64_t>();
+                      dispatch_floating(dy.dtype(), "nll_loss_backward", [&](auto tag) {
+                          using T = decltype(tag);
+                          const T* pdy = dy.data<T>();
+                          T* pd = dlp.data<T>();
+                          for (std::int64_t i = 0; i < N; ++i) {
+                              if (pt[i] == ignore) continue;
+                              const T d = red == Reduction::None ? pdy[i] : pdy[0];
+                              pd[i * C + pt[i]] = static_cast<T>(-d * scale);
+                          }
+                      });
+                      g[0] = dlp;
+                  });
+}
+
+Tensor cross_entropy(const Tensor& logits, const Tensor& target, NllOptions options) {
+    check_defined("cross_entropy", logits, "logits");
+    if (logits.dim() != 2) fail("cross_entropy: logits must be [N, C], got {}", shape_str(logits.shape()));
+    return nll_loss(log_softmax(logits, 1), target, options);
+}
+
+// dropout:  y = x * m / (1 - p),  m_i ~ Bernoulli(1 - p)      dx = dy * m / (1 - p)
+Tensor dropout(const Tensor& x, double p, bool training, Generator* gen) {
+    check_defined("dropout", x);
+    if (!(p >= 0.0 && p < 1.0)) fail("dropout: p must be in [0, 1), got {}", p);
+    if (!training || !grad_enabled() || p == 0.0) return x;
+    Generator& g = gen ? *gen : default_generator();
+    Tensor mask = Tensor::empty(x.shape(), x.dtype());
+    dispatch_floating(x.dtype(), "dropout", [&](auto tag) {
+        using T = decltype(tag);
+        T* pm = mask.data<T>();
+        const T keep = static_cast<T>(1.0 / (1.0 - p));
+        for (std::int64_t i = 0; i < x.numel(); ++i) pm[i] = g.uniform() < p ? T(0) : keep;
+    });
+    Tensor y = kernels::binary_same("dropout", x, mask, [](auto a, auto m) { return a * m; });
+    return record("dropout", y, {x}, [mask](const Tensor& dy, Grads& g) { g[0] = mul(dy, mask); });
+}
+
+}  // namespace seqgrad

@@ -330,6 +330,18 @@ void Tensor::copy_(const Tensor& src) {
         std::memcpy(raw_data(), src.raw_data(), static_cast<std::size_t>(numel()) * dtype_size(dtype()));
 }
 
+void Tensor::convert_(DType target) {
+    require(*this, "convert_");
+    if (impl_->grad_fn) fail<Error>("convert_: only leaf tensors can change dtype in place (this one comes from '{}')", impl_->grad_fn->op);
+    if (impl_->requires_grad && !is_floating(target))
+        fail("convert_: a tensor that requires grad must stay floating-point, not {}", dtype_name(target));
+    if (target == impl_->dtype) return;
+    Tensor converted = to(target);
+    impl_->storage = converted.storage();
+    impl_->dtype = target;
+    impl_->grad.reset();
+}
+
 // ---- creation -----------------------------------------------------------------------------------
 
 Tensor full(const Shape& shape, double value, TensorOptions options) {

@@ -142,6 +142,9 @@ public:
     // Fill in place (no autograd): used by initialisers and optimizers.
     void fill_(double value);
     void copy_(const Tensor& src);
+    // Change the dtype in place (every handle sees it): leaves only, drops the gradient. Used by
+    // Module::to(DType::Float64) so a whole layer can be gradchecked in double precision.
+    void convert_(DType dtype);
 
 private:
     std::shared_ptr<TensorImpl> impl_;

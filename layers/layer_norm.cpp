@@ -1,0 +1,28 @@
+// LayerNorm from core ops: mean, centred square, rsqrt, affine. Autograd gives the backward.
+#include "layers/layer_norm.h"
+
+#include "core/ops.h"
+
+namespace seqgrad::nn {
+
+LayerNorm::LayerNorm(const LayerNormOptions& options) : options_(options) {
+    if (options.normalized_size <= 0) fail("LayerNorm: normalized_size must be positive, got {}", options.normalized_size);
+    if (options.elementwise_affine) {
+        weight = register_parameter("weight", ones({options.normalized_size}, {.dtype = options.dtype}));
+        bias = register_parameter("bias", zeros({options.normalized_size}, {.dtype = options.dtype}));
+    }
+}
+
+Tensor LayerNorm::forward(const Tensor& x) const {
+    check_defined("LayerNorm", x);
+    if (x.dim() < 1 || x.size(-1) != options_.normalized_size)
+        fail("LayerNorm: input {} must end in normalized_size = {}", shape_str(x.shape()), options_.normalized_size);
+    Tensor mu = mean(x, {-1}, /*keepdim=*/true);            // [..., 1]
+    Tensor centred = x - mu;                                  // [..., N]
+    Tensor var = mean(centred * centred, {-1}, true);         // biased variance [..., 1]
+    Tensor y = centred / sqrt(var + options_.eps);
+    if (options_.elementwise_affine) y = y * weight + bias;
+    return y;
+}
+
+}  // namespace seqgrad::nn

@@ -34,7 +34,7 @@ build: configure
 	@cmake --build $(BUILD) -j $(JOBS)
 
 demo: build
-	@./$(BUILD)/seqgrad demo
+	@./$(BUILD)/example_xor
 
 test: build
 	@cd $(BUILD) && ctest --output-on-failure -j $(JOBS)

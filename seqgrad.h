@@ -7,3 +7,4 @@
 #include "core/ops.h"
 #include "core/random.h"
 #include "core/tensor.h"
+#include "core/fused_ops.h"

@@ -1,0 +1,321 @@
+// Fused fast paths (see core/fused_ops.h). Each forward computes its gates in one loop and saves
+// exactly what its backward needs; the backward is written out below it with the chain rule step by
+// step. Matrix products go through the matmul/linear ops (BLAS with transpose flags).
+#include "core/fused_ops.h"
+
+#include <cmath>
+#include <limits>
+
+#include "core/autograd.h"
+#include "core/kernels.h"
+
+namespace seqgrad {
+
+namespace {
+bool g_fast_paths = true;
+using kernels::fast_exp;
+using kernels::fast_sigmoid;
+using kernels::fast_tanh;
+
+// x W^T + b without recording history (the fused node records once for the whole cell).
+Tensor project(const Tensor& x, const Tensor& w, const Tensor& b) {
+    NoGradGuard no_grad;
+    return linear(x, w, b);
+}
+
+void check_cell(const char* op, const Tensor& gx, const Tensor& h, const Tensor& w_hh, const Tensor& b_hh,
+                std::int64_t gates) {
+    check_defined(op, gx, "gx");
+    check_defined(op, h, "h");
+    check_defined(op, w_hh, "weight_hh");
+    if (h.dim() != 2) fail("{}: h must be [B, H], got {}", op, shape_str(h.shape()));
+    const std::int64_t B = h.shape()[0], H = h.shape()[1];
+    if (gx.shape() != Shape{B, gates * H})
+        fail("{}: gx {} must be [{}, {}] for h {}", op, shape_str(gx.shape()), B, gates * H, shape_str(h.shape()));
+    if (w_hh.shape() != Shape{gates * H, H})
+        fail("{}: weight_hh {} must be [{}, {}]", op, shape_str(w_hh.shape()), gates * H, H);
+    if (b_hh.defined() && b_hh.shape() != Shape{gates * H})
+        fail("{}: bias_hh {} must be [{}]", op, shape_str(b_hh.shape()), gates * H);
+    check_same_dtype(op, gx, h);
+    check_same_dtype(op, gx, w_hh);
+}
+
+// The gradients of the recurrent projection gh = h W^T + b from dgh [B, G]:
+//   dh = dgh W,  dW = dgh^T h,  db = sum over rows of dgh
+void hidden_projection_backward(Grads& g, const Tensor& dgh, const Tensor& h, const Tensor& w, std::size_t ih,
+                                std::size_t iw, std::size_t ib, const Tensor& dh_direct) {
+    if (g.needs(ih)) g[ih] = add(dh_direct, matmul(dgh, w));
+    if (g.needs(iw)) g[iw] = matmul(dgh, h, {.transpose_lhs = true});
+    if (g.needs(ib)) g[ib] = sum(dgh, {0});
+}
+}  // namespace
+
+bool fast_paths_enabled() { return g_fast_paths; }
+void set_fast_paths(bool enabled) { g_fast_paths = enabled; }
+
+// ---- GRU cell -----------------------------------------------------------------------------------
+// forward:  gh = h W_hh^T + b_hh
+//           r = σ(gx_r + gh_r),  z = σ(gx_z + gh_z),  n = tanh(gx_n + r ⊙ gh_n)
+//           h' = (1 - z) ⊙ n + z ⊙ h
+// backward: dn = dh' ⊙ (1 - z);  dz = dh' ⊙ (h - n);  dh = dh' ⊙ z + dgh W_hh
+//           dn~ = dn ⊙ (1 - n²)        -> dgx_n = dn~,  dgh_n = dn~ ⊙ r
+//           dr = dn~ ⊙ gh_n;  dr~ = dr ⊙ r (1 - r)   -> dgx_r = dgh_r = dr~
+//           dz~ = dz ⊙ z (1 - z)                     -> dgx_z = dgh_z = dz~
+Tensor gru_cell_fused(const Tensor& gx, const Tensor& h, const Tensor& w_hh, const Tensor& b_hh) {
+    check_cell("gru_cell", gx, h, w_hh, b_hh, 3);
+    const std::int64_t B = h.shape()[0], H = h.shape()[1];
+    const Tensor gh = project(h, w_hh, b_hh);          // [B, 3H]
+    Tensor out = Tensor::empty({B, H}, h.dtype());
+    Tensor saved = Tensor::empty({B, 4 * H}, h.dtype());  // r, z, n, gh_n per row
+    dispatch_floating(h.dtype(), "gru_cell", [&](auto tag) {
+        using T = decltype(tag);
+        const T *px = gx.data<T>(), *pg = gh.data<T>(), *ph = h.data<T>();
+        T *po = out.data<T>(), *ps = saved.data<T>();
+        for (std::int64_t b = 0; b < B; ++b) {
+            const T *x = px + b * 3 * H, *gg = pg + b * 3 * H, *hh = ph + b * H;
+            T *o = po + b * H, *s = ps + b * 4 * H;
+            for (std::int64_t j = 0; j < H; ++j) {
+                const T r = fast_sigmoid(x[j] + gg[j]);
+                const T z = fast_sigmoid(x[H + j] + gg[H + j]);
+                const T n = fast_tanh(x[2 * H + j] + r * gg[2 * H + j]);
+                o[j] = (T(1) - z) * n + z * hh[j];
+                s[j] = r;
+                s[H + j] = z;
+                s[2 * H + j] = n;
+                s[3 * H + j] = gg[2 * H + j];
+            }
+        }
+    });
+    return record("gru_cell", out, {gx, h, w_hh, b_hh},
+                  [saved, h = h.detach(), w = w_hh.detach(), B, H](const Tensor& dh1, Grads& g) {
+                      Tensor dgx = Tensor::empty({B, 3 * H}, dh1.dtype());
+                      Tensor dgh = Tensor::empty({B, 3 * H}, dh1.dtype());
+                      Tensor dh = Tensor::empty({B, H}, dh1.dtype());
+                      dispatch_floating(dh1.dtype(), "gru_cell_backward", [&](auto tag) {
+                          using T = decltype(tag);
+                          const T *pd = dh1.data<T>(), *ps = saved.data<T>(), *ph = h.data<T>();
+                          T *px = dgx.data<T>(), *pg = dgh.data<T>(), *pdh = dh.data<T>();
+                          for (std::int64_t b = 0; b < B; ++b) {
+                              const T *d = pd + b * H, *s = ps + b * 4 * H, *hh = ph + b * H;
+                              T *dx = px + b * 3 * H, *dg = pg + b * 3 * H, *dhb = pdh + b * H;
+                              for (std::int64_t j = 0; j < H; ++j) {
+                                  const T r = s[j], z = s[H + j], n = s[2 * H + j], ghn = s[3 * H + j];
+                                  const T dn = d[j] * (T(1) - z);
+                                  const T dz = d[j] * (hh[j] - n);
+                                  dhb[j] = d[j] * z;
+                                  const T dn_pre = dn * (T(1) - n * n);
+                                  const T dr_pre = dn_pre * ghn * r * (T(1) - r);
+                                  const T dz_pre = dz * z * (T(1) - z);
+                                  dx[j] = dr_pre;
+                                  dx[H + j] = dz_pre;
+                                  dx[2 * H + j] = dn_pre;
+                                  dg[j] = dr_pre;
+                                  dg[H + j] = dz_pre;
+                                  dg[2 * H + j] = dn_pre * r;
+                              }
+                          }
+                      });
+                      if (g.needs(0)) g[0] = dgx;
+                      hidden_projection_backward(g, dgh, h, w, 1, 2, 3, dh);
+                  });
+}
+
+// ---- LSTM cell ----------------------------------------------------------------------------------
+// forward:  a = gx + h W_hh^T + b_hh;  i = σ(a_i), f = σ(a_f), g = tanh(a_g), o = σ(a_o)
+//           c' = f ⊙ c + i ⊙ g;  h' = o ⊙ tanh(c')          out = [h', c']
+// backward: dc' = dc'_out + dh' ⊙ o ⊙ (1 - tanh²(c'));  do = dh' ⊙ tanh(c')
+//           di = dc' ⊙ g;  dg = dc' ⊙ i;  df = dc' ⊙ c;  dc = dc' ⊙ f
+//           da = [di i(1-i), df f(1-f), dg (1-g²), do o(1-o)] = dgx = dgh
+Tensor lstm_cell_fused(const Tensor& gx, const Tensor& h, const Tensor& c, const Tensor& w_hh, const Tensor& b_hh) {
+    check_cell("lstm_cell", gx, h, w_hh, b_hh, 4);
+    check_defined("lstm_cell", c, "c");
+    if (c.shape() != h.shape()) fail("lstm_cell: c {} must match h {}", shape_str(c.shape()), shape_str(h.shape()));
+    const std::int64_t B = h.shape()[0], H = h.shape()[1];
+    const Tensor gh = project(h, w_hh, b_hh);  // [B, 4H]
+    Tensor out = Tensor::empty({B, 2 * H}, h.dtype());
+    Tensor saved = Tensor::empty({B, 5 * H}, h.dtype());  // i, f, g, o, tanh(c')
+    dispatch_floating(h.dtype(), "lstm_cell", [&](auto tag) {
+        using T = decltype(tag);
+        const T *px = gx.data<T>(), *pg = gh.data<T>(), *pc = c.data<T>();
+        T *po = out.data<T>(), *ps = saved.data<T>();
+        for (std::int64_t b = 0; b < B; ++b) {
+            const T *x = px + b * 4 * H, *gg = pg + b * 4 * H, *cc = pc + b * H;
+            T *o = po + b * 2 * H, *s = ps + b * 5 * H;
+            for (std::int64_t j = 0; j < H; ++j) {
+                const T i = fast_sigmoid(x[j] + gg[j]);
+                const T f = fast_sigmoid(x[H + j] + gg[H + j]);
+                const T gt = fast_tanh(x[2 * H + j] + gg[2 * H + j]);
+                const T og = fast_sigmoid(x[3 * H + j] + gg[3 * H + j]);
+                const T c1 = f * cc[j] + i * gt;
+                const T tc = fast_tanh(c1);
+                o[j] = og * tc;
+                o[H + j] = c1;
+                s[j] = i;
+                s[H + j] = f;
+                s[2 * H + j] = gt;
+                s[3 * H + j] = og;
+                s[4 * H + j] = tc;
+            }
+        }
+    });
+    return record("lstm_cell", out, {gx, h, c, w_hh, b_hh},
+                  [saved, h = h.detach(), c = c.detach(), w = w_hh.detach(), B, H](const Tensor& dout, Grads& g) {
+                      Tensor da = Tensor::empty({B, 4 * H}, dout.dtype());
+                      Tensor dc = Tensor::empty({B, H}, dout.dtype());
+                      dispatch_floating(dout.dtype(), "lstm_cell_backward", [&](auto tag) {
+                          using T = decltype(tag);
+                          const T *pd = dout.data<T>(), *ps = saved.data<T>(), *pc = c.data<T>();
+                          T *pa = da.data<T>(), *pdc = dc.data<T>();
+                          for (std::int64_t b = 0; b < B; ++b) {
+                              const T *d = pd + b * 2 * H, *s = ps + b * 5 * H, *cc = pc + b * H;
+                              T *a = pa + b * 4 * H, *dcb = pdc + b * H;
+                              for (std::int64_t j = 0; j < H; ++j) {
+                                  const T i = s[j], f = s[H + j], gt = s[2 * H + j], og = s[3 * H + j], tc = s[4 * H + j];
+                                  const T dh1 = d[j];
+                                  const T dc1 = d[H + j] + dh1 * og * (T(1) - tc * tc);
+                                  a[j] = dc1 * gt * i * (T(1) - i);
+                                  a[H + j] = dc1 * cc[j] * f * (T(1) - f);
+                                  a[2 * H + j] = dc1 * i * (T(1) - gt * gt);
+                                  a[3 * H + j] = dh1 * tc * og * (T(1) - og);
+                                  dcb[j] = dc1 * f;
+                              }
+                          }
+                      });
+                      if (g.needs(0)) g[0] = da;
+                      if (g.needs(2)) g[2] = dc;
+                      hidden_projection_backward(g, da, h, w, 1, 3, 4, zeros({B, H}, {.dtype = dout.dtype()}));
+                  });
+}
+
+// ---- cross-entropy ------------------------------------------------------------------------------
+// forward:  lse_i = m_i + log sum_c exp(x_ic - m_i);  L = scale * sum_i (lse_i - x_i,t_i)
+// backward: dx_ic = dL * scale * (exp(x_ic - lse_i) - [c == t_i])      (0 on ignored rows)
+Tensor cross_entropy_fused(const Tensor& logits, const Tensor& target, NllOptions options) {
+    check_defined("cross_entropy", logits, "logits");
+    check_defined("cross_entropy", target, "target");
+    if (logits.dim() != 2) fail("cross_entropy: logits must be [N, C], got {}", shape_str(logits.shape()));
+    if (target.dtype() != DType::Int64) fail("cross_entropy: target must be int64 class ids, got {}", dtype_name(target.dtype()));
+    if (target.dim() != 1 || target.shape()[0] != logits.shape()[0])
+        fail("cross_entropy: target {} must be [N] with N = {} (logits {})", shape_str(target.shape()),
+             logits.shape()[0], shape_str(logits.shape()));
+    if (options.reduction == Reduction::None) return nll_loss(log_softmax(logits, 1), target, options);
+    const std::int64_t N = logits.shape()[0], C = logits.shape()[1];
+    const std::int64_t* pt = target.data<std::int64_t>();
+    std::int64_t count = 0;
+    for (std::int64_t i = 0; i < N; ++i) {
+        if (pt[i] == options.ignore_index) continue;
+        if (pt[i] < 0 || pt[i] >= C)
+            fail<IndexError>("cross_entropy: target {} at row {} is out of range for {} classes (logits {})", pt[i], i, C,
+                             shape_str(logits.shape()));
+        ++count;
+    }
+    const double scale = options.reduction == Reduction::Mean ? (count ? 1.0 / static_cast<double>(count) : 0.0) : 1.0;
+    std::vector<double> lse(static_cast<std::size_t>(N));
+    double total = 0;
+    dispatch_floating(logits.dtype(), "cross_entropy", [&](auto tag) {
+        using T = decltype(tag);
+        const T* px = logits.data<T>();
+#pragma omp parallel for reduction(+ : total) if (N * C >= kernels::kParallelThreshold) schedule(static)
+        for (std::int64_t i = 0; i < N; ++i) {
+            if (pt[i] == options.ignore_index) continue;
+            const T* row = px + i * C;
+            T m = row[0];
+            for (std::int64_t k = 1; k < C; ++k) m = row[k] > m ? row[k] : m;
+            T s = 0;
+            for (std::int64_t k = 0; k < C; ++k) s += fast_exp(row[k] - m);
+            lse[i] = static_cast<double>(m) + std::log(static_cast<double>(s));
+            total += lse[i] - static_cast<double>(row[pt[i]]);
+        }
+    });
+    Tensor y = Tensor::scalar(total * scale, logits.dtype());
+    return record("cross_entropy", y, {logits},
+                  [x = logits.detach(), target, lse = std::move(lse), scale, ignore = options.ignore_index](
+                      const Tensor& dy, Grads& g) {
+                      const std::int64_t N = x.shape()[0], C = x.shape()[1];
+                      Tensor dx = Tensor::empty({N, C}, x.dtype());
+                      const std::int64_t* pt = target.data<std::int64_t>();
+                      dispatch_floating(x.dtype(), "cross_entropy_backward", [&](auto tag) {
+                          using T = decltype(tag);
+                          const T* px = x.data<T>();
+                          T* pd = dx.data<T>();
+                          const T d = static_cast<T>(dy.item() * scale);
+#pragma omp parallel for if (N * C >= kernels::kParallelThreshold) schedule(static)
+                          for (std::int64_t i = 0; i < N; ++i) {
+                              T* out = pd + i * C;
+                              if (pt[i] == ignore) {
+                                  std::fill_n(out, C, T(0));
+                                  continue;
+                              }
+                              const T* row = px + i * C;
+                              const T l = static_cast<T>(lse[i]);
+                              for (std::int64_t k = 0; k < C; ++k) out[k] = d * fast_exp(row[k] - l);
+                              out[pt[i]] -= d;
+                          }
+                      });
+                      g[0] = dx;
+                  });
+}
+
+// ---- additive attention scores ------------------------------------------------------------------
+// forward:  t[b,s,a] = tanh(qp[b,a] + kp[b,s,a]);  e[b,s] = sum_a v[a] t[b,s,a]
+// backward: u[b,s,a] = de[b,s] v[a] (1 - t²)
+//           dkp = u;  dqp[b,a] = sum_s u[b,s,a];  dv[a] = sum_{b,s} de[b,s] t[b,s,a]
+Tensor additive_scores_fused(const Tensor& qp, const Tensor& kp, const Tensor& v) {
+    check_defined("additive_scores", qp, "query projection");
+    check_defined("additive_scores", kp, "key projection");
+    check_defined("additive_scores", v, "v");
+    if (qp.dim() != 2 || kp.dim() != 3 || v.dim() != 1 || kp.shape()[0] != qp.shape()[0] ||
+        kp.shape()[2] != qp.shape()[1] || v.shape()[0] != qp.shape()[1])
+        fail("additive_scores: expects qp [B, A], kp [B, S, A], v [A]; got qp {}, kp {}, v {}", shape_str(qp.shape()),
+             shape_str(kp.shape()), shape_str(v.shape()));
+    check_same_dtype("additive_scores", qp, kp);
+    check_same_dtype("additive_scores", qp, v);
+    const std::int64_t B = kp.shape()[0], S = kp.shape()[1], A = kp.shape()[2];
+    Tensor t = Tensor::empty({B, S, A}, qp.dtype());
+    Tensor e = Tensor::empty({B, S}, qp.dtype());
+    dispatch_floating(qp.dtype(), "additive_scores", [&](auto tag) {
+        using T = decltype(tag);
+        const T *pq = qp.data<T>(), *pk = kp.data<T>(), *pv = v.data<T>();
+        T *pt = t.data<T>(), *pe = e.data<T>();
+        for (std::int64_t b = 0; b < B; ++b)
+            for (std::int64_t s = 0; s < S; ++s) {
+                const T* k = pk + (b * S + s) * A;
+                const T* q = pq + b * A;
+                T* tt = pt + (b * S + s) * A;
+                T acc = 0;
+                for (std::int64_t a = 0; a < A; ++a) {
+                    tt[a] = fast_tanh(q[a] + k[a]);
+                    acc += pv[a] * tt[a];
+                }
+                pe[b * S + s] = acc;
+            }
+    });
+    return record("additive_scores", e, {qp, kp, v}, [t, v = v.detach(), B, S, A](const Tensor& de, Grads& g) {
+        Tensor dqp = zeros({B, A}, {.dtype = de.dtype()});
+        Tensor dkp = Tensor::empty({B, S, A}, de.dtype());
+        Tensor dv = zeros({A}, {.dtype = de.dtype()});
+        dispatch_floating(de.dtype(), "additive_scores_backward", [&](auto tag) {
+            using T = decltype(tag);
+            const T *pt = t.data<T>(), *pv = v.data<T>(), *pde = de.data<T>();
+            T *pq = dqp.data<T>(), *pk = dkp.data<T>(), *pdv = dv.data<T>();
+            for (std::int64_t b = 0; b < B; ++b)
+                for (std::int64_t s = 0; s < S; ++s) {
+                    const T d = pde[b * S + s];
+                    const T* tt = pt + (b * S + s) * A;
+                    T* k = pk + (b * S + s) * A;
+                    T* q = pq + b * A;
+                    for (std::int64_t a = 0; a < A; ++a) {
+                        const T u = d * pv[a] * (T(1) - tt[a] * tt[a]);
+                        k[a] = u;
+                        q[a] += u;
+                        pdv[a] += d * tt[a];
+                    }
+                }
+        });
+        if (g.needs(0)) g[0] = dqp;
+        if (g.needs(1)) g[1] = dkp;
+        if (g.needs(2)) g[2] = dv;
+    });
+}
+
+}  // namespace seqgrad

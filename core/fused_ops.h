@@ -1,0 +1,43 @@
+// Fused fast paths: ops that do in one node what a chain of primitives does in many, for the hot
+// spots the profile of a seq2seq training step shows (bench/RESULTS.md). Each has a composite twin
+// built from the primitives in core/ops.h; tests/test_fused_ops.cpp checks that both give the same
+// values and gradients. set_fast_paths(false) makes the layers use the composite twins, so a
+// learner can read and run the plain path.
+#pragma once
+#include "core/ops.h"
+#include "core/tensor.h"
+
+namespace seqgrad {
+
+bool fast_paths_enabled();
+void set_fast_paths(bool enabled);
+class FastPathGuard {
+public:
+    explicit FastPathGuard(bool enabled) : prev_(fast_paths_enabled()) { set_fast_paths(enabled); }
+    ~FastPathGuard() { set_fast_paths(prev_); }
+    FastPathGuard(const FastPathGuard&) = delete;
+    FastPathGuard& operator=(const FastPathGuard&) = delete;
+
+private:
+    bool prev_;
+};
+
+// GRU cell given the input projection gx = x W_ih^T + b_ih [B, 3H] (gates r, z, n as PyTorch):
+//   gh = h W_hh^T + b_hh;  r = σ(gx_r + gh_r);  z = σ(gx_z + gh_z);  n = tanh(gx_n + r ⊙ gh_n)
+//   h' = (1 - z) ⊙ n + z ⊙ h                                               -> [B, H]
+Tensor gru_cell_fused(const Tensor& gx, const Tensor& h, const Tensor& w_hh, const Tensor& b_hh);
+
+// LSTM cell given gx = x W_ih^T + b_ih [B, 4H] (gates i, f, g, o as PyTorch):
+//   gates = gx + h W_hh^T + b_hh;  c' = σ(f) ⊙ c + σ(i) ⊙ tanh(g);  h' = σ(o) ⊙ tanh(c')
+// Returns [B, 2H]: h' in the first H columns, c' in the last H.
+Tensor lstm_cell_fused(const Tensor& gx, const Tensor& h, const Tensor& c, const Tensor& w_hh, const Tensor& b_hh);
+
+// cross_entropy(logits, target) in one pass: log_softmax and nll_loss fused, never materialising
+// the [N, C] log-probabilities. Same options and semantics as nll_loss (mean over non-ignored).
+Tensor cross_entropy_fused(const Tensor& logits, const Tensor& target, NllOptions options = {});
+
+// Additive (Bahdanau) attention scores from the projected query and keys:
+//   e[b, s] = sum_a v[a] tanh(qp[b, a] + kp[b, s, a])       qp [B, A], kp [B, S, A], v [A] -> [B, S]
+Tensor additive_scores_fused(const Tensor& qp, const Tensor& kp, const Tensor& v);
+
+}  // namespace seqgrad

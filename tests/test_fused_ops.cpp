@@ -1,0 +1,126 @@
+// Fused fast paths against their composite twins (values and gradients), plus gradchecks.
+#include <cmath>
+
+#include "core/kernels.h"
+#include "helpers.h"
+
+using namespace seqgrad;
+using seqgrad::testing::param;
+using seqgrad::testing::require_gradcheck;
+
+namespace {
+// Composite GRU cell from primitives (the reference the fused kernel must match).
+Tensor gru_composite(const Tensor& gx, const Tensor& h, const Tensor& w, const Tensor& b) {
+    const std::int64_t H = h.size(1);
+    Tensor gh = linear(h, w, b);
+    Tensor r = sigmoid(narrow(gx, 1, 0, H) + narrow(gh, 1, 0, H));
+    Tensor z = sigmoid(narrow(gx, 1, H, H) + narrow(gh, 1, H, H));
+    Tensor n = tanh(narrow(gx, 1, 2 * H, H) + r * narrow(gh, 1, 2 * H, H));
+    return (1.0 - z) * n + z * h;
+}
+Tensor lstm_composite(const Tensor& gx, const Tensor& h, const Tensor& c, const Tensor& w, const Tensor& b) {
+    const std::int64_t H = h.size(1);
+    Tensor a = gx + linear(h, w, b);
+    Tensor i = sigmoid(narrow(a, 1, 0, H)), f = sigmoid(narrow(a, 1, H, H));
+    Tensor g = tanh(narrow(a, 1, 2 * H, H)), o = sigmoid(narrow(a, 1, 3 * H, H));
+    Tensor c1 = f * c + i * g;
+    return cat({o * tanh(c1), c1}, 1);
+}
+Tensor additive_composite(const Tensor& qp, const Tensor& kp, const Tensor& v) {
+    Tensor t = tanh(unsqueeze(qp, 1) + kp);                 // [B, S, A]
+    return squeeze(matmul(t, unsqueeze(v, 1)), 2);           // [B, S]
+}
+
+// Runs f on clones of the inputs and returns the output and every input's gradient.
+std::vector<Tensor> value_and_grads(const std::function<Tensor(const std::vector<Tensor>&)>& f,
+                                    const std::vector<Tensor>& inputs) {
+    std::vector<Tensor> xs;
+    for (auto& x : inputs) xs.push_back(x.detach().clone().set_requires_grad(true));
+    Tensor y = f(xs);
+    Generator gen(99);
+    Tensor w = uniform(y.shape(), 0.5, 1.5, {.dtype = y.dtype()}, &gen);
+    sum(y * w).backward();
+    std::vector<Tensor> out = {y.detach()};
+    for (auto& x : xs) out.push_back(x.grad());
+    return out;
+}
+
+void require_same(const std::vector<Tensor>& a, const std::vector<Tensor>& b, double tol) {
+    REQUIRE(a.size() == b.size());
+    for (std::size_t i = 0; i < a.size(); ++i) {
+        INFO("tensor " << i << ": " << a[i].str() << " vs " << b[i].str());
+        CHECK(allclose(a[i], b[i], tol, tol));
+    }
+}
+}  // namespace
+
+TEST_CASE("fused: fast_exp matches std::exp to float precision", "[fused]") {
+    double worst = 0;
+    for (float x = -80.0f; x < 80.0f; x += 0.0137f) {
+        const double exact = std::exp(static_cast<double>(x));
+        worst = std::max(worst, std::abs(kernels::fast_exp(x) - exact) / exact);
+    }
+    CHECK(worst < 5e-7);
+    CHECK(kernels::fast_tanh(20.0f) == 1.0f);
+    CHECK(kernels::fast_tanh(-20.0f) == -1.0f);
+    CHECK(kernels::fast_sigmoid(0.0f) == 0.5f);
+}
+
+TEST_CASE("fused: GRU cell equals its composite twin and passes gradcheck", "[fused]") {
+    const std::int64_t B = 3, H = 4;
+    std::vector<Tensor> in = {param({B, 3 * H}, 1), param({B, H}, 2), param({3 * H, H}, 3), param({3 * H}, 4)};
+    auto fused = [](const std::vector<Tensor>& x) { return gru_cell_fused(x[0], x[1], x[2], x[3]); };
+    auto composite = [](const std::vector<Tensor>& x) { return gru_composite(x[0], x[1], x[2], x[3]); };
+    require_same(value_and_grads(fused, in), value_and_grads(composite, in), 1e-12);
+    require_gradcheck(fused, in);
+    // float32: same within float rounding
+    std::vector<Tensor> in32;
+    for (auto& x : in) in32.push_back(x.detach().to(DType::Float32));
+    require_same(value_and_grads(fused, in32), value_and_grads(composite, in32), 1e-5);
+}
+
+TEST_CASE("fused: LSTM cell equals its composite twin and passes gradcheck", "[fused]") {
+    const std::int64_t B = 2, H = 3;
+    std::vector<Tensor> in = {param({B, 4 * H}, 5), param({B, H}, 6), param({B, H}, 7), param({4 * H, H}, 8),
+                              param({4 * H}, 9)};
+    auto fused = [](const std::vector<Tensor>& x) { return lstm_cell_fused(x[0], x[1], x[2], x[3], x[4]); };
+    auto composite = [](const std::vector<Tensor>& x) { return lstm_composite(x[0], x[1], x[2], x[3], x[4]); };
+    require_same(value_and_grads(fused, in), value_and_grads(composite, in), 1e-12);
+    require_gradcheck(fused, in);
+}
+
+TEST_CASE("fused: cross_entropy equals log_softmax + nll_loss, with ignore_index", "[fused]") {
+    Tensor logits = param({5, 7}, 10, -3, 3);
+    Tensor target = Tensor::ids({1, 0, 6, 3, 0}, {5});
+    for (Reduction red : {Reduction::Mean, Reduction::Sum}) {
+        NllOptions opt{.ignore_index = 0, .reduction = red};
+        auto fused = [&](const std::vector<Tensor>& x) { return cross_entropy_fused(x[0], target, opt); };
+        auto composite = [&](const std::vector<Tensor>& x) { return nll_loss(log_softmax(x[0], 1), target, opt); };
+        require_same(value_and_grads(fused, {logits}), value_and_grads(composite, {logits}), 1e-12);
+        require_gradcheck(fused, {logits});
+    }
+    // float32 with large logits stays finite and close
+    Tensor big = mul(param({4, 9}, 11), 500.0).detach().to(DType::Float32);
+    Tensor t = Tensor::ids({1, 2, 3, 4}, {4});
+    auto a = value_and_grads([&](const std::vector<Tensor>& x) { return cross_entropy_fused(x[0], t); }, {big});
+    auto b = value_and_grads([&](const std::vector<Tensor>& x) { return cross_entropy(x[0], t); }, {big});
+    require_same(a, b, 1e-4);
+    CHECK_THROWS_AS(cross_entropy_fused(big, Tensor::ids({1, 2, 3, 99}, {4})), IndexError);
+}
+
+TEST_CASE("fused: additive attention scores equal the composite twin", "[fused]") {
+    std::vector<Tensor> in = {param({2, 3}, 12), param({2, 4, 3}, 13), param({3}, 14)};
+    auto fused = [](const std::vector<Tensor>& x) { return additive_scores_fused(x[0], x[1], x[2]); };
+    auto composite = [](const std::vector<Tensor>& x) { return additive_composite(x[0], x[1], x[2]); };
+    require_same(value_and_grads(fused, in), value_and_grads(composite, in), 1e-12);
+    require_gradcheck(fused, in);
+    CHECK_THROWS_WITH(additive_scores_fused(in[0], param({3, 4, 3}, 1), in[2]),
+                      Catch::Contains("additive_scores") && Catch::Contains("[3, 4, 3]"));
+}
+
+TEST_CASE("fused: bad cell shapes name the op and the shapes", "[fused][errors]") {
+    CHECK_THROWS_WITH(gru_cell_fused(param({2, 5}, 1), param({2, 2}, 2), param({6, 2}, 3), Tensor()),
+                      Catch::Contains("gru_cell") && Catch::Contains("[2, 5]"));
+    CHECK_THROWS_AS(lstm_cell_fused(param({2, 8}, 1), param({2, 2}, 2), param({3, 2}, 3), param({8, 2}, 3), Tensor()),
+                    ShapeError);
+}

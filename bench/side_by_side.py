@@ -1,0 +1,115 @@
+#!/usr/bin/env python3
+"""Side-by-side speed check: seqgrad against PyTorch on the same seq2seq training step.
+
+The model is the PyTorch seq2seq tutorial's shape: GRU encoder, additive (Bahdanau) attention GRU
+decoder, teacher forcing, Adam, random token ids. Both run in this one process's session, one after
+the other, so the ratio is meaningful on a noisy shared machine.
+
+    python3 bench/side_by_side.py                       # hidden 128, batch 32, 1 thread
+    python3 bench/side_by_side.py --batch 1 --steps 100
+    python3 bench/side_by_side.py --threads 2 --hidden 256 --batch 64
+
+Needs Debian's python3-torch; without it, prints a note and exits 0 (it is optional).
+"""
+import argparse
+import json
+import os
+import subprocess
+import sys
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+
+
+def torch_pairs_per_second(a):
+    import torch
+    import torch.nn as nn
+    import torch.nn.functional as F
+
+    torch.set_num_threads(a.threads)
+    torch.manual_seed(0)
+    H = a.hidden
+
+    class Model(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.src_embed = nn.Embedding(a.src_vocab, H)
+            self.encoder = nn.GRU(H, H, batch_first=True)
+            self.tgt_embed = nn.Embedding(a.tgt_vocab, H)
+            self.w_query = nn.Linear(H, H)
+            self.w_key = nn.Linear(H, H)
+            self.v = nn.Linear(H, 1)
+            self.decoder = nn.GRU(2 * H, H, batch_first=True)
+            self.proj = nn.Linear(H, a.tgt_vocab)
+
+        def forward(self, src, tgt_in):
+            keys, h = self.encoder(self.src_embed(src))
+            keys_proj = self.w_key(keys)
+            outputs = []
+            for t in range(tgt_in.size(1)):
+                query = self.w_query(h[-1]).unsqueeze(1)
+                weights = F.softmax(self.v(torch.tanh(query + keys_proj)).squeeze(2), dim=1)
+                context = torch.bmm(weights.unsqueeze(1), keys)
+                step_in = torch.cat((self.tgt_embed(tgt_in[:, t:t + 1]), context), dim=2)
+                out, h = self.decoder(step_in, h)
+                outputs.append(out)
+            return self.proj(torch.cat(outputs, 1))
+
+    model = Model()
+    opt = torch.optim.Adam(model.parameters(), lr=1e-3)
+    src = torch.randint(0, a.src_vocab, (a.batch, a.len))
+    tgt = torch.randint(0, a.tgt_vocab, (a.batch, a.len))
+
+    def step():
+        opt.zero_grad()
+        logits = model(src, tgt)
+        loss = F.cross_entropy(logits.reshape(-1, a.tgt_vocab), tgt.reshape(-1))
+        loss.backward()
+        opt.step()
+
+    for _ in range(3):
+        step()
+    t0 = time.perf_counter()
+    for _ in range(a.steps):
+        step()
+    dt = time.perf_counter() - t0
+    return a.steps * a.batch / dt, torch.__version__
+
+
+def seqgrad_figures(a):
+    exe = a.seqgrad or os.path.join(HERE, "..", "build", "seqgrad")
+    cmd = [exe, "bench", "seq2seq", "--hidden", str(a.hidden), "--batch", str(a.batch), "--len", str(a.len),
+           "--src-vocab", str(a.src_vocab), "--tgt-vocab", str(a.tgt_vocab), "--threads", str(a.threads),
+           "--steps", str(a.steps), "--json"]
+    out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
+    return json.loads(out)
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--threads", type=int, default=1)
+    p.add_argument("--hidden", type=int, default=128)
+    p.add_argument("--batch", type=int, default=32)
+    p.add_argument("--len", type=int, default=10)
+    p.add_argument("--src-vocab", type=int, default=4345)
+    p.add_argument("--tgt-vocab", type=int, default=2803)
+    p.add_argument("--steps", type=int, default=50)
+    p.add_argument("--seqgrad", help="path of the seqgrad binary (default build/seqgrad)")
+    a = p.parse_args()
+    try:
+        import torch  # noqa: F401
+    except ImportError:
+        print("side_by_side: python3-torch is not installed; skipping (apt-get install python3-torch)")
+        return 0
+    ours = seqgrad_figures(a)
+    theirs, version = torch_pairs_per_second(a)
+    print(f"config: hidden={a.hidden} batch={a.batch} len={a.len} threads={a.threads} steps={a.steps}")
+    print(f"torch {version}: {theirs:9.0f} pairs/s")
+    print(f"seqgrad:      {ours['pairs_per_s']:9.0f} pairs/s  ({ours['ms_per_step']:.2f} ms/step, "
+          f"{ours['gflops']:.1f} GFLOP/s, peak RSS {ours['peak_rss_mb']:.0f} MB)")
+    print(f"ratio: {ours['pairs_per_s'] / theirs:.2f}x")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

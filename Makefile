@@ -34,7 +34,7 @@ build: configure
 	@cmake --build $(BUILD) -j $(JOBS)
 
 demo: build
-	@./$(BUILD)/example_xor
+	@./$(BUILD)/seqgrad demo --out $(BUILD)/demo
 
 test: build
 	@cd $(BUILD) && ctest --output-on-failure -j $(JOBS)

@@ -8,3 +8,4 @@
 #include "core/random.h"
 #include "core/tensor.h"
 #include "core/fused_ops.h"
+#include "core/graph_export.h"

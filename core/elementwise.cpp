@@ -246,7 +246,15 @@ Tensor compare(const char* op, const Tensor& a, const Tensor& b, Cmp cmp) {
     Tensor mask = broadcast_binary(op, fa, fb, [&](auto u, auto v) { return cmp(u, v) ? decltype(u)(1) : decltype(u)(0); });
     return ints ? mask.to(DType::Float32) : mask;
 }
-Tensor scalar_like(const Tensor& a, double s) { return Tensor::scalar(s, a.dtype()); }
+// Against a scalar: int64 tensors are compared in float64 so a threshold such as 0.5 is not
+// truncated to an integer first (ids < 0.5 must be true for id 0).
+template <typename Cmp>
+Tensor compare_scalar(const char* op, const Tensor& a, double s, Cmp cmp) {
+    check_defined(op, a, "lhs");
+    if (a.dtype() == DType::Int64)
+        return compare(op, a.to(DType::Float64), Tensor::scalar(s, DType::Float64), cmp).to(DType::Float32);
+    return compare(op, a, Tensor::scalar(s, a.dtype()), cmp);
+}
 }  // namespace
 
 Tensor eq(const Tensor& a, const Tensor& b) { return compare("eq", a, b, [](auto u, auto v) { return u == v; }); }
@@ -255,9 +263,9 @@ Tensor lt(const Tensor& a, const Tensor& b) { return compare("lt", a, b, [](auto
 Tensor le(const Tensor& a, const Tensor& b) { return compare("le", a, b, [](auto u, auto v) { return u <= v; }); }
 Tensor gt(const Tensor& a, const Tensor& b) { return compare("gt", a, b, [](auto u, auto v) { return u > v; }); }
 Tensor ge(const Tensor& a, const Tensor& b) { return compare("ge", a, b, [](auto u, auto v) { return u >= v; }); }
-Tensor eq(const Tensor& a, double s) { return eq(a, scalar_like(a, s)); }
-Tensor ne(const Tensor& a, double s) { return ne(a, scalar_like(a, s)); }
-Tensor gt(const Tensor& a, double s) { return gt(a, scalar_like(a, s)); }
-Tensor lt(const Tensor& a, double s) { return lt(a, scalar_like(a, s)); }
+Tensor eq(const Tensor& a, double s) { return compare_scalar("eq", a, s, [](auto u, auto v) { return u == v; }); }
+Tensor ne(const Tensor& a, double s) { return compare_scalar("ne", a, s, [](auto u, auto v) { return u != v; }); }
+Tensor gt(const Tensor& a, double s) { return compare_scalar("gt", a, s, [](auto u, auto v) { return u > v; }); }
+Tensor lt(const Tensor& a, double s) { return compare_scalar("lt", a, s, [](auto u, auto v) { return u < v; }); }
 
 }  // namespace seqgrad

@@ -39,7 +39,8 @@ GradcheckResult gradcheck(const GradcheckFn& f, const std::vector<Tensor>& input
         if (!x.defined() || !x.requires_grad()) continue;
         const Tensor analytic = x.grad();
         double* px = const_cast<Tensor&>(x).data<double>();
-        NoGradGuard no_grad;
+        // The perturbed evaluations run in the same grad mode as the analytic one (no NoGradGuard):
+        // ops such as dropout behave differently without grad, and f must be the same function.
         for (std::int64_t e = 0; e < x.numel(); ++e) {
             const double saved = px[e];
             px[e] = saved + options.eps;
@@ -55,9 +56,10 @@ GradcheckResult gradcheck(const GradcheckFn& f, const std::vector<Tensor>& input
             ++result.checked;
             result.max_abs_error = std::max(result.max_abs_error, abs_err);
             if (std::abs(numeric) > options.atol) result.max_rel_error = std::max(result.max_rel_error, rel_err);
-            if (score > 0 || std::isnan(a)) result.ok = false;
-            if (score > worst_score || std::isnan(a)) {
-                worst_score = std::isnan(a) ? 1e300 : score;
+            const bool nan = std::isnan(a) || std::isnan(numeric);
+            if (score > 0 || nan) result.ok = false;
+            if (score > worst_score || nan) {
+                worst_score = nan ? 1e300 : score;
                 result.input = i;
                 result.element = e;
                 result.analytic = a;

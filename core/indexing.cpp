@@ -24,6 +24,7 @@ void check_ids(const char* op, const Tensor& ids, std::int64_t limit, const char
 //   dx[.., ids[k], ..] += dy[.., k, ..]   (repeated ids accumulate)
 Tensor index_select(const Tensor& x, std::int64_t dim, const Tensor& ids) {
     check_defined("index_select", x);
+    if (x.dim() == 0) fail("index_select: cannot index a 0-d tensor (shape [])");
     dim = wrap_dim("index_select", dim, x.dim());
     if (ids.defined() && ids.dim() != 1) fail("index_select: ids must be 1-D, got {}", shape_str(ids.shape()));
     check_ids("index_select", ids, x.shape()[dim], "the indexed dim");
@@ -93,6 +94,7 @@ Tensor embedding(const Tensor& weight, const Tensor& ids, std::int64_t padding_i
 Tensor gather(const Tensor& x, std::int64_t dim, const Tensor& index) {
     check_defined("gather", x);
     check_defined("gather", index, "index");
+    if (x.dim() == 0) fail("gather: cannot gather from a 0-d tensor (shape [])");
     dim = wrap_dim("gather", dim, x.dim());
     if (index.dtype() != DType::Int64) fail("gather: index must be int64, got {}", dtype_name(index.dtype()));
     if (index.dim() != x.dim()) fail("gather: index {} must have the rank of x {}", shape_str(index.shape()), shape_str(x.shape()));
@@ -182,6 +184,7 @@ Tensor masked_fill(const Tensor& x, const Tensor& mask, double value) {
 // where:  y = a where cond, b elsewhere (all broadcast)
 //   da = sum_to(dy * cond),  db = sum_to(dy * (1 - cond))
 Tensor where(const Tensor& cond, const Tensor& a, const Tensor& b) {
+    check_defined("where", cond, "cond");
     check_defined("where", a, "a");
     check_defined("where", b, "b");
     check_same_dtype("where", a, b);

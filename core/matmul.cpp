@@ -39,6 +39,7 @@ Tensor mm_raw(const Tensor& A, bool ta, const Tensor& B, bool tb) {
         const T* pa = A.data<T>();
         const T* pb = B.data<T>();
         T* pc = C.data<T>();
+        if (C.numel() == 0) return;  // M, N or the batch is 0: nothing to compute (and BLAS rejects ld = 0)
         if (K == 0) {
             std::fill_n(pc, C.numel(), T(0));
             return;
@@ -61,23 +62,26 @@ Tensor matmul(const Tensor& A, const Tensor& B, MatmulOptions options) {
     check_defined("matmul", B, "rhs");
     check_same_dtype("matmul", A, B);
     const bool ta = options.transpose_lhs, tb = options.transpose_rhs;
-    if (A.dim() == 3 && B.dim() == 2) {
-        if (ta) fail("matmul: transpose_lhs is not supported for a 3-D lhs {} with a 2-D rhs {}", shape_str(A.shape()), shape_str(B.shape()));
-        // A weight broadcast over the batch is one big gemm: [b*M, K] x [K, N].
-        const std::int64_t b = A.shape()[0], m = A.shape()[1];
-        Tensor c = matmul(reshape(A, {b * m, A.shape()[2]}), B, options);
-        return reshape(c, {b, m, c.shape()[1]});
-    }
-    if (!((A.dim() == 2 && B.dim() == 2) || (A.dim() == 3 && B.dim() == 3)))
+    const bool weight_broadcast = A.dim() == 3 && B.dim() == 2;
+    if (!((A.dim() == 2 && B.dim() == 2) || (A.dim() == 3 && B.dim() == 3) || weight_broadcast))
         fail("matmul: expects 2-D x 2-D, 3-D x 3-D or 3-D x 2-D, got lhs {} vs rhs {}", shape_str(A.shape()), shape_str(B.shape()));
-    if (A.dim() == 3 && A.shape()[0] != B.shape()[0])
+    if (weight_broadcast && ta)
+        fail("matmul: transpose_lhs is not supported for a 3-D lhs {} with a 2-D rhs {}", shape_str(A.shape()), shape_str(B.shape()));
+    if (A.dim() == 3 && B.dim() == 3 && A.shape()[0] != B.shape()[0])
         fail("matmul: batch sizes differ: lhs {} vs rhs {} ({} != {})", shape_str(A.shape()), shape_str(B.shape()),
              A.shape()[0], B.shape()[0]);
+    // Checked here, before the 3-D x 2-D reshape, so the message names the caller's shapes.
     const std::int64_t ka = ta ? A.size(-2) : A.size(-1);
     const std::int64_t kb = tb ? B.size(-1) : B.size(-2);
     if (ka != kb)
         fail("matmul: inner dimensions differ: lhs {}{} vs rhs {}{} ({} != {})", shape_str(A.shape()), ta ? "^T" : "",
              shape_str(B.shape()), tb ? "^T" : "", ka, kb);
+    if (weight_broadcast) {
+        // A weight broadcast over the batch is one big gemm: [b*M, K] x [K, N].
+        const std::int64_t b = A.shape()[0], m = A.shape()[1];
+        Tensor c = matmul(reshape(A, {b * m, A.shape()[2]}), B, options);
+        return reshape(c, {b, m, c.shape()[1]});
+    }
 
     Tensor C = mm_raw(A, ta, B, tb);
     return record("matmul", C, {A, B}, [A = A.detach(), B = B.detach(), ta, tb](const Tensor& dC, Grads& g) {
@@ -92,13 +96,15 @@ Tensor linear(const Tensor& x, const Tensor& W, const Tensor& bias) {
     check_defined("linear", x, "input");
     check_defined("linear", W, "weight");
     check_same_dtype("linear", x, W);
+    if (bias.defined()) check_same_dtype("linear", x, bias);
     if (W.dim() != 2) fail("linear: weight must be [out_features, in_features], got {}", shape_str(W.shape()));
     if (x.dim() < 1 || x.size(-1) != W.shape()[1])
         fail("linear: input {} does not end in in_features = {} (weight {})", shape_str(x.shape()), W.shape()[1],
              shape_str(W.shape()));
     if (bias.defined() && (bias.dim() != 1 || bias.shape()[0] != W.shape()[0]))
         fail("linear: bias {} must be [{}] to match weight {}", shape_str(bias.shape()), W.shape()[0], shape_str(W.shape()));
-    const std::int64_t in = W.shape()[1], out = W.shape()[0], rows = x.numel() / std::max<std::int64_t>(in, 1);
+    // rows: the product of the leading dims (not numel / in, which is 0 when in_features is 0)
+    const std::int64_t in = W.shape()[1], out = W.shape()[0], rows = numel_of(Shape(x.shape().begin(), x.shape().end() - 1));
     Shape out_shape = x.shape();
     out_shape.back() = out;
     Tensor y = Tensor::empty(out_shape, x.dtype());

@@ -119,7 +119,7 @@ Tensor logsumexp(const Tensor& x, std::int64_t dim, bool keepdim) {
                 py[o * v.inner + i] = m + std::log(s);
             }
     });
-    Shape out_shape = x.shape();
+    Shape out_shape = keepdim ? kshape : x.shape();  // keepdim: the reduced dim stays, as size 1
     if (!keepdim && !out_shape.empty()) out_shape.erase(out_shape.begin() + dim);
     y = reshape(y, out_shape);
     return record("logsumexp", y, {x}, [x = x.detach(), y = y.detach(), kshape](const Tensor& dy, Grads& g) {

@@ -71,7 +71,8 @@ Tensor sum(const Tensor& x) {
 // sum over dims:  y = sum over dims of x     dx = dy (with the summed dims restored) broadcast to x
 Tensor sum(const Tensor& x, const std::vector<std::int64_t>& dims_in, bool keepdim) {
     check_defined("sum", x);
-    const auto dims = normalise_dims("sum", dims_in, x.dim());
+    auto dims = normalise_dims("sum", dims_in, x.dim());
+    if (x.dim() == 0) dims.clear();  // a 0-d tensor reduced over its one implicit dim is itself
     Tensor y = x;
     for (auto it = dims.rbegin(); it != dims.rend(); ++it) y = sum_one_dim(y, *it);
     if (dims.empty()) y = x.clone();
@@ -92,7 +93,7 @@ Tensor mean(const Tensor& x, const std::vector<std::int64_t>& dims, bool keepdim
     check_defined("mean", x);
     const auto nd = normalise_dims("mean", dims, x.dim());
     std::int64_t count = 1;
-    for (auto d : nd) count *= x.shape()[d];
+    for (auto d : nd) count *= x.dim() == 0 ? 1 : x.shape()[d];
     if (count == 0) fail("mean: reducing over an empty dim of {}", shape_str(x.shape()));
     return div(sum(x, dims, keepdim), static_cast<double>(count));
 }
@@ -126,7 +127,7 @@ std::pair<Tensor, std::vector<std::int64_t>> max_along(const char* op, const Ten
     const auto v = kernels::dim_view(x.shape(), dim);
     if (v.n == 0) fail("{}: dim {} of {} is empty", op, dim, shape_str(x.shape()));
     Shape out_shape = x.shape();
-    out_shape[dim] = 1;
+    if (!out_shape.empty()) out_shape[dim] = 1;  // a 0-d tensor is its own maximum
     Tensor values = Tensor::empty(out_shape, x.dtype());
     std::vector<std::int64_t> pos(static_cast<std::size_t>(v.outer * v.inner));
     auto run = [&](auto* px, auto* pv) {

@@ -95,6 +95,11 @@ Tensor permute(const Tensor& x, const std::vector<std::int64_t>& order_in) {
 // transpose:  swap dims d0 and d1 (a permute)
 Tensor transpose(const Tensor& x, std::int64_t d0, std::int64_t d1) {
     check_defined("transpose", x);
+    if (x.dim() == 0) {  // a 0-d tensor: dims 0 and -1 name its one implicit dim; nothing moves
+        wrap_dim("transpose", d0, 0);
+        wrap_dim("transpose", d1, 0);
+        return permute(x, {});
+    }
     std::vector<std::int64_t> order(x.dim());
     std::iota(order.begin(), order.end(), 0);
     std::swap(order[wrap_dim("transpose", d0, x.dim())], order[wrap_dim("transpose", d1, x.dim())]);
@@ -116,6 +121,7 @@ Tensor unsqueeze(const Tensor& x, std::int64_t dim) {
 Tensor squeeze(const Tensor& x, std::int64_t dim) {
     check_defined("squeeze", x);
     dim = wrap_dim("squeeze", dim, x.dim());
+    if (x.dim() == 0) return reshape(x, {});  // a 0-d tensor stays 0-d
     if (x.shape()[dim] != 1) fail("squeeze: dim {} of {} has size {}, not 1", dim, shape_str(x.shape()), x.shape()[dim]);
     Shape s = x.shape();
     s.erase(s.begin() + dim);
@@ -139,6 +145,7 @@ void copy_block(const Tensor& src, std::int64_t src_n, std::int64_t src_start, c
 //   dx = zeros with dy written into the same slice
 Tensor narrow(const Tensor& x, std::int64_t dim, std::int64_t start, std::int64_t length) {
     check_defined("narrow", x);
+    if (x.dim() == 0) fail("narrow: cannot narrow a 0-d tensor (shape [])");
     dim = wrap_dim("narrow", dim, x.dim());
     const std::int64_t size = x.shape()[dim];
     if (start < 0 || length < 0 || start + length > size)
@@ -158,6 +165,7 @@ Tensor narrow(const Tensor& x, std::int64_t dim, std::int64_t start, std::int64_
 
 Tensor select(const Tensor& x, std::int64_t dim, std::int64_t index) {
     check_defined("select", x);
+    if (x.dim() == 0) fail("select: cannot select from a 0-d tensor (shape [])");
     dim = wrap_dim("select", dim, x.dim());
     const std::int64_t size = x.shape()[dim];
     if (index < -size || index >= size)
@@ -172,6 +180,7 @@ Tensor cat(const std::vector<Tensor>& xs, std::int64_t dim) {
     if (xs.empty()) fail("cat: no tensors given");
     for (auto& x : xs) check_defined("cat", x);
     const Tensor& first = xs[0];
+    if (first.dim() == 0) fail("cat: tensor 0 is 0-d (shape []) and has no dim to join along; use stack");
     dim = wrap_dim("cat", dim, first.dim());
     Shape out_shape = first.shape();
     std::int64_t total = 0;
@@ -208,6 +217,11 @@ Tensor cat(const std::vector<Tensor>& xs, std::int64_t dim) {
 
 Tensor stack(const std::vector<Tensor>& xs, std::int64_t dim) {
     if (xs.empty()) fail("stack: no tensors given");
+    for (auto& x : xs) check_defined("stack", x);
+    const std::int64_t rank = xs[0].dim() + 1;
+    if (dim < -rank || dim >= rank)
+        fail<IndexError>("stack: dim {} out of range for a result of rank {} (inputs {})", dim, rank,
+                         shape_str(xs[0].shape()));
     for (std::size_t i = 1; i < xs.size(); ++i)
         if (xs[i].shape() != xs[0].shape())
             fail("stack: tensor {} has shape {} but tensor 0 has {}", i, shape_str(xs[i].shape()), shape_str(xs[0].shape()));
@@ -220,6 +234,7 @@ Tensor stack(const std::vector<Tensor>& xs, std::int64_t dim) {
 std::vector<Tensor> split(const Tensor& x, std::int64_t size, std::int64_t dim) {
     check_defined("split", x);
     if (size <= 0) fail("split: size must be positive, got {}", size);
+    if (x.dim() == 0) fail("split: cannot split a 0-d tensor (shape [])");
     dim = wrap_dim("split", dim, x.dim());
     std::vector<Tensor> out;
     for (std::int64_t s = 0; s < x.shape()[dim]; s += size) out.push_back(narrow(x, dim, s, std::min(size, x.shape()[dim] - s)));
@@ -229,6 +244,7 @@ std::vector<Tensor> split(const Tensor& x, std::int64_t size, std::int64_t dim) 
 std::vector<Tensor> chunk(const Tensor& x, std::int64_t chunks, std::int64_t dim) {
     check_defined("chunk", x);
     if (chunks <= 0) fail("chunk: the number of chunks must be positive, got {}", chunks);
+    if (x.dim() == 0) fail("chunk: cannot chunk a 0-d tensor (shape [])");
     dim = wrap_dim("chunk", dim, x.dim());
     const std::int64_t size = (x.shape()[dim] + chunks - 1) / chunks;
     return split(x, std::max<std::int64_t>(size, 1), dim);

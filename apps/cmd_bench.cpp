@@ -1,0 +1,49 @@
+// `seqgrad bench seq2seq`: training-step speed on the PyTorch tutorial's configuration.
+#include <iostream>
+#include <nlohmann/json.hpp>
+
+#include "apps/commands.h"
+#include "core/error.h"
+#include "models/bench.h"
+
+namespace seqgrad::apps {
+
+void add_bench(CLI::App& app) {
+    auto* bench = app.add_subcommand("bench", "Benchmarks");
+    bench->require_subcommand(1);
+    auto* cmd = bench->add_subcommand("seq2seq", "Pairs per second of a seq2seq training step (forward + backward + Adam)");
+    auto o = std::make_shared<models::BenchOptions>();
+    auto json = std::make_shared<bool>(false);
+    auto plain = std::make_shared<bool>(false);
+    cmd->add_option("--hidden", o->hidden, "Hidden size")->check(CLI::PositiveNumber);
+    cmd->add_option("--batch", o->batch, "Batch size")->check(CLI::PositiveNumber);
+    cmd->add_option("--len", o->len, "Source and target length")->check(CLI::PositiveNumber);
+    cmd->add_option("--src-vocab", o->src_vocab, "Source vocabulary size")->check(CLI::Range(5, 10000000));
+    cmd->add_option("--tgt-vocab", o->tgt_vocab, "Target vocabulary size")->check(CLI::Range(5, 10000000));
+    cmd->add_option("--cell", o->cell, "gru or lstm")->check(CLI::IsMember({"gru", "lstm"}));
+    cmd->add_option("--attention", o->attention, "Attention variant (or none)");
+    cmd->add_option("--threads", o->threads, "Threads")->check(CLI::Range(1, 256));
+    cmd->add_option("--steps", o->steps, "Timed steps")->check(CLI::PositiveNumber);
+    cmd->add_option("--warmup", o->warmup, "Untimed steps first")->check(CLI::NonNegativeNumber);
+    cmd->add_flag("--plain", *plain, "Switch the fused fast paths off (the composite path)");
+    cmd->add_flag("--json", *json, "Print exactly one JSON object");
+    cmd->callback([o, json, plain] {
+        o->fast_paths = !*plain;
+        models::BenchResult r = models::run_seq2seq_bench(*o);
+        if (*json) {
+            nlohmann::json j = {{"pairs_per_s", r.pairs_per_s}, {"ms_per_step", r.ms_per_step}, {"gflops", r.gflops},
+                                {"gflop_per_step", r.gflop_per_step}, {"peak_rss_mb", r.peak_rss_mb},
+                                {"hidden", o->hidden}, {"batch", o->batch}, {"len", o->len}, {"threads", o->threads},
+                                {"cell", o->cell}, {"attention", o->attention}, {"fast_paths", o->fast_paths}};
+            std::cout << j.dump() << "\n";
+        } else {
+            std::cout << fmt::format("seq2seq {} + {} attention, hidden {}, batch {}, length {}, vocab {}/{}, {} thread(s){}\n",
+                                     o->cell, o->attention, o->hidden, o->batch, o->len, o->src_vocab, o->tgt_vocab,
+                                     o->threads, o->fast_paths ? "" : ", plain path");
+            std::cout << fmt::format("  {:.0f} pairs/s   {:.2f} ms/step   {:.2f} GFLOP/step   {:.1f} GFLOP/s   peak RSS {:.0f} MB\n",
+                                     r.pairs_per_s, r.ms_per_step, r.gflop_per_step, r.gflops, r.peak_rss_mb);
+        }
+    });
+}
+
+}  // namespace seqgrad::apps

@@ -1,0 +1,48 @@
+// `seqgrad eval`: BLEU, exact match, token accuracy and perplexity of a model folder on a split of
+// its corpus (the same split training used) or on another TSV file.
+#include <iostream>
+#include <nlohmann/json.hpp>
+
+#include "apps/commands.h"
+#include "models/fileio.h"
+#include "models/trainer.h"
+
+namespace seqgrad::apps {
+
+void add_eval(CLI::App& app) {
+    auto* cmd = app.add_subcommand("eval", "Evaluate a model folder: BLEU, exact match, token accuracy, perplexity");
+    struct Opts {
+        std::string model, output;
+        models::EvalOptions eval;
+        bool json = false;
+    };
+    auto o = std::make_shared<Opts>();
+    cmd->add_option("--model", o->model, "Model folder written by seqgrad train")->required();
+    cmd->add_option("--data", o->eval.data_file, "Evaluate on this TSV instead of a split")->check(CLI::ExistingFile);
+    cmd->add_option("--split", o->eval.split, "test, valid or train")->check(CLI::IsMember({"test", "valid", "train"}));
+    cmd->add_option("--beam", o->eval.beam, "Beam size (1 = greedy)")->check(CLI::Range(1, 64));
+    cmd->add_option("--limit", o->eval.limit, "At most this many sentences (0 = all)");
+    cmd->add_option("--output", o->output, "Write one hypothesis per line, in the order of the split");
+    cmd->add_flag("--json", o->json, "Print exactly one JSON object");
+    cmd->callback([o] {
+        const models::Translator t = models::Translator::load(o->model);
+        models::EvalResult r = models::evaluate(t, o->model, o->eval);
+        if (!o->output.empty()) {
+            std::string lines;
+            for (auto& h : r.hypotheses) lines += h + "\n";
+            write_file_atomic(o->output, lines);
+        }
+        if (o->json) {
+            nlohmann::json j = {{"bleu", r.bleu}, {"exact_match", r.exact_match}, {"token_accuracy", r.token_accuracy},
+                                {"perplexity", r.perplexity}, {"n", r.n}};
+            std::cout << j.dump() << "\n";
+        } else {
+            std::cout << fmt::format("{} sentences ({}): BLEU {:.2f}  exact match {:.2f}%  token accuracy {:.2f}%  "
+                                     "perplexity {:.3f}\n",
+                                     r.n, o->eval.data_file.empty() ? o->eval.split + " split" : o->eval.data_file, r.bleu,
+                                     100 * r.exact_match, 100 * r.token_accuracy, r.perplexity);
+        }
+    });
+}
+
+}  // namespace seqgrad::apps

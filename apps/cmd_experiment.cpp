@@ -1,0 +1,189 @@
+// `seqgrad experiment ...`: small reproducible studies built on the trainer.
+//   bottleneck       `none` vs `additive` attention on `reverse` at several lengths: the fixed-size
+//                    bottleneck of an encoder-decoder without attention, as the attention papers show
+//   attention-types  every attention variant on the same task: BLEU, time, mean attention entropy
+#include <chrono>
+#include <cmath>
+#include <filesystem>
+#include <iostream>
+#include <sstream>
+
+#include "apps/commands.h"
+#include "apps/views.h"
+#include "apps/options.h"
+#include "models/bench.h"
+#include "models/fileio.h"
+#include "models/svg.h"
+#include "models/toy_tasks.h"
+#include "models/trainer.h"
+#include "models/translator.h"
+
+namespace seqgrad::apps {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+// Writes n generated reverse pairs with lengths in [lo, hi] to path.
+void write_reverse(const std::string& path, std::uint64_t seed, std::size_t n, std::size_t lo, std::size_t hi) {
+    data::ToyTaskOptions opt;
+    opt.min_len = lo;
+    opt.max_len = hi;
+    opt.alphabet = "0123456789";
+    write_file_atomic(path, data::to_tsv(data::generate_task("reverse", seed, n, opt)));
+}
+
+// Mean entropy (nats) of the attention rows of translations of `sources`.
+double mean_entropy(const models::Translator& t, const std::vector<std::string>& sources) {
+    double total = 0;
+    std::size_t rows = 0;
+    for (const auto& s : sources) {
+        models::Translation x = t.translate(s);
+        for (const auto& row : x.attention) {
+            double h = 0;
+            for (float a : row)
+                if (a > 0) h -= a * std::log(a);
+            total += h;
+            ++rows;
+        }
+    }
+    return rows ? total / static_cast<double>(rows) : 0.0;
+}
+
+}  // namespace
+
+void add_experiment(CLI::App& app) {
+    auto* exp = app.add_subcommand("experiment", "Reproducible experiments: bottleneck, attention-types");
+    exp->require_subcommand(1);
+
+    // ---- bottleneck ----
+    {
+        auto* cmd = exp->add_subcommand("bottleneck", "none vs additive attention on `reverse` at several sequence lengths");
+        struct Opts {
+            std::string out = "experiment-bottleneck";
+            std::vector<std::size_t> lengths = {10, 20, 30, 40};
+            std::size_t pairs = 6000;
+            std::int64_t epochs = 12, hidden = 128;
+            int threads = 2;
+            double minutes = 0;  // per run; 0 = epochs only
+        };
+        auto o = std::make_shared<Opts>();
+        cmd->add_option("--out", o->out, "Folder for the runs, the table and the plot");
+        cmd->add_option("--lengths", o->lengths, "Sequence lengths (each run uses lengths L-4..L)");
+        cmd->add_option("--pairs", o->pairs, "Generated pairs per length")->check(CLI::Range(30, 1000000));
+        cmd->add_option("--epochs", o->epochs, "Epochs per run")->check(CLI::PositiveNumber);
+        cmd->add_option("--hidden", o->hidden, "Hidden size")->check(CLI::PositiveNumber);
+        cmd->add_option("--minutes", o->minutes, "Time budget per run (0 = none)")->check(CLI::NonNegativeNumber);
+        cmd->add_option("--threads", o->threads, "Threads")->check(CLI::Range(1, 256));
+        cmd->callback([o] {
+            models::set_num_threads(o->threads);
+            fs::create_directories(o->out);
+            std::vector<viz::Series> series = {{"none (no attention)", {}, {}}, {"additive attention", {}, {}}};
+            std::string table = fmt::format("{:>6}  {:>22}  {:>22}\n", "length", "exact match: none", "exact match: additive");
+            std::cout << table;
+            for (std::size_t L : o->lengths) {
+                if (L < 1) fail("experiment bottleneck: lengths must be positive");
+                const std::string data = (fs::path(o->out) / fmt::format("reverse_{}.tsv", L)).string();
+                write_reverse(data, 1000 + L, o->pairs, L > 4 ? L - 4 : 1, L);
+                double em[2] = {0, 0};
+                int k = 0;
+                for (const char* attention : {"none", "additive"}) {
+                    models::TrainOptions t;
+                    t.data.file = data;
+                    t.out_dir = (fs::path(o->out) / fmt::format("{}_{}", attention, L)).string();
+                    t.model.attention = attention;
+                    t.model.hidden_size = o->hidden;
+                    t.model.embed_size = 32;
+                    t.epochs = o->epochs;
+                    t.lr = 2e-3;
+                    t.batch_size = 64;
+                    t.bleu_examples = 100;
+                    t.time_limit_s = o->minutes * 60;
+                    t.quiet = true;
+                    if (fs::exists(t.out_dir)) fs::remove_all(t.out_dir);
+                    models::train(t, std::cout);
+                    const models::Translator tr = models::Translator::load(t.out_dir);
+                    em[k] = models::evaluate(tr, t.out_dir, {.split = "test"}).exact_match;
+                    series[k].x.push_back(static_cast<double>(L));
+                    series[k].y.push_back(100 * em[k]);
+                    ++k;
+                }
+                const std::string row = fmt::format("{:>6}  {:>21.1f}%  {:>21.1f}%\n", L, 100 * em[0], 100 * em[1]);
+                std::cout << row << std::flush;
+                table += row;
+            }
+            write_file_atomic((fs::path(o->out) / "table.txt").string(), table);
+            const std::string svg = (fs::path(o->out) / "bottleneck.svg").string();
+            write_file_atomic(svg, viz::line_plot_svg(series, {.title = "Reversing sequences: exact match by length",
+                                                               .x_label = "sequence length",
+                                                               .y_label = "test exact match (%)",
+                                                               .y_min = 0.0, .y_max = 100.0}));
+            std::cout << "plot: " << svg << "\n";
+        });
+    }
+
+    // ---- attention-types ----
+    {
+        auto* cmd = exp->add_subcommand("attention-types", "Every attention variant on the same task: BLEU, time, entropy");
+        struct Opts {
+            std::string out = "experiment-attention-types";
+            std::string task = "enfr";
+            std::vector<std::string> variants = {"none", "additive", "dot", "general", "concat", "location",
+                                                 "scaled-dot", "cosine", "local-m", "local-p"};
+            std::int64_t epochs = 5, hidden = 128;
+            std::size_t max_pairs = 4000;
+            int threads = 2;
+        };
+        auto o = std::make_shared<Opts>();
+        cmd->add_option("--out", o->out, "Folder for the runs, the table and one heatmap per variant");
+        cmd->add_option("--task", o->task, "Bundled task")->check(CLI::IsMember({"dates", "enfr", "reverse", "copy"}));
+        cmd->add_option("--variants", o->variants, "Attention variants to compare");
+        cmd->add_option("--epochs", o->epochs, "Epochs per variant")->check(CLI::PositiveNumber);
+        cmd->add_option("--hidden", o->hidden, "Hidden size")->check(CLI::PositiveNumber);
+        cmd->add_option("--max-pairs", o->max_pairs, "Use at most this many pairs (0 = all)");
+        cmd->add_option("--threads", o->threads, "Threads")->check(CLI::Range(1, 256));
+        cmd->callback([o] {
+            models::set_num_threads(o->threads);
+            fs::create_directories(o->out);
+            std::string table = fmt::format("{:<12} {:>8} {:>10} {:>12}  {}\n", "attention", "BLEU", "train s",
+                                            "entropy", "heatmap");
+            std::cout << table;
+            for (const auto& v : o->variants) {
+                models::TrainOptions t;
+                t.data.task = o->task;
+                prepare_train_options(t);
+                t.out_dir = (fs::path(o->out) / v).string();
+                t.model.attention = v;
+                t.model.hidden_size = o->hidden;
+                t.model.embed_size = 64;
+                t.model.max_source_len = 64;
+                t.epochs = o->epochs;
+                t.max_pairs = o->max_pairs;
+                t.lr = 3e-3;
+                t.bleu_examples = 100;
+                t.quiet = true;
+                if (fs::exists(t.out_dir)) fs::remove_all(t.out_dir);
+                const auto t0 = std::chrono::steady_clock::now();
+                models::train(t, std::cout);
+                const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+                const models::Translator tr = models::Translator::load(t.out_dir);
+                models::EvalResult ev = models::evaluate(tr, t.out_dir, {.split = "test", .limit = 300});
+                std::vector<std::string> sample(ev.sources.begin(), ev.sources.begin() + std::min<std::size_t>(50, ev.n));
+                const double entropy = v == "none" ? 0.0 : mean_entropy(tr, sample);
+                std::string heatmap = "-";
+                if (v != "none" && !ev.sources.empty()) {
+                    heatmap = (fs::path(o->out) / (v + ".svg")).string();
+                    models::Translation x = tr.translate(ev.sources[0]);
+                    write_attention_svg(x, heatmap, v + ": " + ev.sources[0]);
+                }
+                const std::string row = fmt::format("{:<12} {:>8.1f} {:>10.1f} {:>12}  {}\n", v, ev.bleu, secs,
+                                                    v == "none" ? std::string("-") : fmt::format("{:.3f}", entropy), heatmap);
+                std::cout << row << std::flush;
+                table += row;
+            }
+            write_file_atomic((fs::path(o->out) / "table.txt").string(), table);
+        });
+    }
+}
+
+}  // namespace seqgrad::apps

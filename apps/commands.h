@@ -1,0 +1,22 @@
+// Registration of the `seqgrad` subcommands; each lives in its own apps/cmd_*.cpp file.
+#pragma once
+#include <CLI/CLI.hpp>
+
+namespace seqgrad::apps {
+
+void register_commands(CLI::App& app);
+// The exit code a subcommand asked for (0 unless it set one).
+int exit_code();
+void set_exit_code(int code);
+
+void add_demo(CLI::App& app);
+void add_train(CLI::App& app);
+void add_translate(CLI::App& app);
+void add_eval(CLI::App& app);
+void add_experiment(CLI::App& app);
+void add_bench(CLI::App& app);
+void add_gradcheck(CLI::App& app);
+void add_inspect(CLI::App& app);
+void add_graph(CLI::App& app);
+
+}  // namespace seqgrad::apps

@@ -1,0 +1,41 @@
+// The `seqgrad` command line: one subcommand per file (apps/cmd_*.cpp), registered here.
+// Misuse — an unknown flag, a missing file, a bad model folder, an empty corpus — gives one clear
+// line on stderr and exit code 2; --help works on every subcommand.
+#include <CLI/CLI.hpp>
+
+#include <cstdio>
+#include <exception>
+#include <iostream>
+
+#include "apps/commands.h"
+#include "core/error.h"
+
+int main(int argc, char** argv) {
+    CLI::App app{"seqgrad: a from-scratch autograd framework and an attention translator that trains on the CPU"};
+    app.require_subcommand(1);
+    app.fallthrough(false);
+    seqgrad::apps::register_commands(app);
+    try {
+        app.parse(argc, argv);
+    } catch (const CLI::CallForHelp& e) {
+        return app.exit(e);
+    } catch (const CLI::CallForAllHelp& e) {
+        return app.exit(e);
+    } catch (const CLI::ParseError& e) {
+        std::fprintf(stderr, "seqgrad: error: %s (see seqgrad --help)\n", e.what());
+        return 2;
+    } catch (const std::invalid_argument& e) {  // seqgrad::ShapeError: bad values, shapes
+        std::fprintf(stderr, "seqgrad: error: %s\n", e.what());
+        return 2;
+    } catch (const std::out_of_range& e) {  // seqgrad::IndexError
+        std::fprintf(stderr, "seqgrad: error: %s\n", e.what());
+        return 2;
+    } catch (const seqgrad::Error& e) {  // files, formats, misuse
+        std::fprintf(stderr, "seqgrad: error: %s\n", e.what());
+        return 2;
+    } catch (const std::exception& e) {
+        std::fprintf(stderr, "seqgrad: internal error: %s\n", e.what());
+        return 1;
+    }
+    return seqgrad::apps::exit_code();
+}

@@ -1,0 +1,19 @@
+// Showing a translation's attention: the terminal heatmap and the SVG file, shared by the
+// translate, demo and experiment subcommands.
+#pragma once
+#include <iosfwd>
+#include <string>
+#include <vector>
+
+#include "models/svg.h"
+#include "models/translator.h"
+
+namespace seqgrad::apps {
+
+viz::Matrix attention_matrix(const models::Translation& t);
+// Output tokens plus <eos>, one per attention row.
+std::vector<std::string> output_labels(const models::Translation& t);
+void print_attention(const models::Translation& t, std::ostream& out);
+void write_attention_svg(const models::Translation& t, const std::string& path, const std::string& title);
+
+}  // namespace seqgrad::apps

@@ -1,0 +1,94 @@
+// The seq2seq step benchmark (see models/bench.h).
+#include "models/bench.h"
+
+#include <cblas.h>
+#include <omp.h>
+
+#include <chrono>
+#include <fstream>
+#include <sstream>
+
+#include "core/fused_ops.h"
+#include "core/random.h"
+#include "models/seq2seq.h"
+#include "optim/adam.h"
+
+namespace seqgrad::models {
+
+double peak_rss_mb() {
+    std::ifstream in("/proc/self/status");
+    std::string line;
+    while (std::getline(in, line))
+        if (line.rfind("VmHWM:", 0) == 0) {
+            std::istringstream s(line.substr(6));
+            double kb = 0;
+            s >> kb;
+            return kb / 1024.0;
+        }
+    return 0;
+}
+
+void set_num_threads(int threads) {
+    if (threads < 1) fail("threads must be at least 1, got {}", threads);
+    openblas_set_num_threads(threads);
+    omp_set_num_threads(threads);
+}
+
+BenchResult run_seq2seq_bench(const BenchOptions& o) {
+    if (o.hidden < 1 || o.batch < 1 || o.len < 1 || o.src_vocab < 5 || o.tgt_vocab < 5 || o.steps < 1)
+        fail("bench seq2seq: hidden, batch, len and steps must be positive and vocabularies at least 5");
+    set_num_threads(o.threads);
+    FastPathGuard fast(o.fast_paths);
+    Generator gen(0);
+    Seq2SeqConfig config;
+    config.src_vocab = o.src_vocab;
+    config.tgt_vocab = o.tgt_vocab;
+    config.embed_size = o.hidden;
+    config.hidden_size = o.hidden;
+    config.cell = parse_cell_kind(o.cell);
+    config.attention = o.attention;
+    config.max_source_len = std::max<std::int64_t>(64, o.len);
+    Seq2Seq model(config, &gen);
+    optim::Adam adam(model.parameters(), {.lr = 1e-3});
+
+    const std::int64_t B = o.batch, T = o.len;
+    std::vector<std::int64_t> src(B * T), tin(B * T), tout(B * T);
+    for (auto& v : src) v = 4 + static_cast<std::int64_t>(gen.randint(o.src_vocab - 4));
+    for (std::int64_t b = 0; b < B; ++b)
+        for (std::int64_t t = 0; t < T; ++t) {
+            tout[b * T + t] = 4 + static_cast<std::int64_t>(gen.randint(o.tgt_vocab - 4));
+            tin[b * T + t] = t == 0 ? kSos : tout[b * T + t - 1];
+        }
+    const Tensor s = Tensor::ids(src, {B, T}), ti = Tensor::ids(tin, {B, T}), to = Tensor::ids(tout, {B, T});
+    const std::vector<std::int64_t> lengths(B, T);
+
+    BenchResult r;
+    auto step = [&] {
+        adam.zero_grad();
+        Tensor loss = model.loss(s, lengths, ti, to);
+        loss.backward();
+        adam.step();
+        r.final_loss = loss.item();
+    };
+    for (std::int64_t i = 0; i < o.warmup; ++i) step();
+    const auto t0 = std::chrono::steady_clock::now();
+    for (std::int64_t i = 0; i < o.steps; ++i) step();
+    const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+
+    // FLOPs of the matrix products and attention scores, forward; backward costs twice that.
+    const double H = static_cast<double>(o.hidden), Bd = static_cast<double>(B), Td = static_cast<double>(T);
+    const double V = static_cast<double>(o.tgt_vocab), G = config.cell == CellKind::GRU ? 3 : 4;
+    double fwd = 2 * Bd * Td * H * G * H * 2;                 // encoder: input and hidden projections
+    fwd += 2 * Bd * Td * (2 * H) * G * H + 2 * Bd * Td * H * G * H;  // decoder cell: [emb; ctx] and hidden
+    fwd += 2 * Bd * Td * H * H + 2 * Bd * Td * H * H;         // keys projection, query projection per step
+    fwd += 2 * Bd * Td * Td * H * 2;                          // scores (v . tanh) and the context sum
+    fwd += 2 * Bd * Td * H * V;                               // output projection
+    r.gflop_per_step = 3 * fwd / 1e9;
+    r.ms_per_step = seconds * 1e3 / static_cast<double>(o.steps);
+    r.pairs_per_s = static_cast<double>(o.steps * B) / seconds;
+    r.gflops = r.gflop_per_step / (seconds / static_cast<double>(o.steps));
+    r.peak_rss_mb = peak_rss_mb();
+    return r;
+}
+
+}  // namespace seqgrad::models

@@ -1,0 +1,32 @@
+// One decoder step of one translation, forward and backward side by side: what `seqgrad inspect`
+// draws. The loss is L = -log p(y_t), the negative log-probability of the token the model chose at
+// step t; its gradient flows back through the attention of that step (and of the steps before it).
+#pragma once
+#include <string>
+#include <vector>
+
+#include "models/translator.h"
+
+namespace seqgrad::models {
+
+struct StepInspection {
+    std::vector<std::string> source_tokens;
+    std::vector<std::string> output_tokens;  // the greedy translation, incl. <eos> when produced
+    std::int64_t step = 0;                   // t (0-based)
+    std::string step_token;                  // y_t
+    double loss = 0;                         // -log p(y_t)
+    std::vector<double> scores;              // e      [S]
+    std::vector<double> weights;             // α      [S]
+    std::vector<double> dweights;            // ∂L/∂α  [S]
+    std::vector<double> dscores;             // ∂L/∂e  [S]
+    std::vector<std::vector<double>> dencoder;  // ∂L/∂h_s  [S][K]: the gradient reaching each encoder state
+    std::vector<double> dencoder_norm;       // ‖∂L/∂h_s‖  [S]
+    // The softmax-Jacobian identity ∂L/∂e_j = α_j (∂L/∂α_j − Σ_k α_k ∂L/∂α_k), evaluated from α and ∂L/∂α:
+    std::vector<double> identity_rhs;        // [S]
+    double identity_max_error = 0;           // max_j |∂L/∂e_j − identity_rhs_j|
+    bool identity_applies = true;            // false for local-p, whose weights are not a plain softmax
+};
+
+StepInspection inspect_step(const Translator& translator, const std::string& sentence, std::int64_t step);
+
+}  // namespace seqgrad::models

@@ -1,0 +1,152 @@
+// The encoder-decoder translator with attention.
+//
+//   Encoder: Embedding -> GRU or LSTM (several layers, optionally bidirectional). Its outputs
+//            [B, S, H*dirs] are the attention's keys and values; its final states, bridged to the
+//            decoder's size when bidirectional, start the decoder.
+//   Decoder, one target step t (Bahdanau style, the default, as the PyTorch tutorial):
+//            query = h_{t-1} (top layer); (c_t, a_t) = attend(query, enc, mask)
+//            h_t = cell([embed(y_{t-1}); c_t], h_{t-1});  logits_t = W_out h_t + b_out
+//   With input feeding (Luong style):
+//            h_t = cell([embed(y_{t-1}); h~_{t-1}], h_{t-1}); (c_t, a_t) = attend(h_t, enc, mask)
+//            h~_t = tanh(W_c [c_t; h_t]);  logits_t = W_out h~_t + b_out
+//   Attention `none`: the classic encoder-decoder whose only link is the final state.
+// Training uses teacher forcing with a ratio; decoding (greedy, beam) runs under NoGradGuard.
+#pragma once
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "layers/attention.h"
+#include "layers/embedding.h"
+#include "layers/linear.h"
+#include "layers/module.h"
+#include "layers/rnn.h"
+#include "layers/rnn_cell.h"
+
+namespace seqgrad::models {
+
+enum class CellKind { GRU, LSTM };
+CellKind parse_cell_kind(const std::string& name);
+std::string cell_kind_name(CellKind kind);
+
+struct Seq2SeqConfig {
+    std::int64_t src_vocab = 0;
+    std::int64_t tgt_vocab = 0;
+    std::int64_t embed_size = 128;
+    std::int64_t hidden_size = 128;
+    std::int64_t num_layers = 1;
+    bool bidirectional = false;
+    CellKind cell = CellKind::GRU;
+    std::string attention = "additive";  // none, or a name parse_attention_kind accepts
+    bool attends() const { return attention != "none"; }
+    std::int64_t attention_size = 0;  // 0: hidden_size
+    std::int64_t window = 4;          // D for local attention
+    std::int64_t max_source_len = 64; // for location attention
+    bool input_feeding = false;
+    double dropout = 0.0;
+
+    std::string to_json() const;
+    // `where` names the file in error messages.
+    static Seq2SeqConfig from_json(const std::string& text, const std::string& where);
+    void validate() const;
+};
+
+// Encoder results for one batch, reused at every decoder step.
+struct EncoderOutput {
+    Tensor outputs;          // [B, S, H*dirs]: keys and values
+    Tensor mask;             // [B, S] 1 = real token
+    std::vector<Tensor> h0;  // per decoder layer [B, H]
+    std::vector<Tensor> c0;  // LSTM only
+    nn::PreparedKeys prepared;  // the keys' projection, computed once per batch
+    std::vector<std::int64_t> lengths;
+};
+
+struct DecoderState {
+    std::vector<Tensor> h;  // per layer [B, H]
+    std::vector<Tensor> c;  // LSTM only
+    Tensor feed;            // h~_{t-1} [B, H] with input feeding
+};
+
+struct StepOutput {
+    Tensor logits;   // [B, V]
+    Tensor hidden;   // [B, H] what the output layer saw (h_t or h~_t)
+    Tensor weights;  // [B, S] attention weights, undefined for `none`
+    Tensor scores;   // [B, S] before softmax
+};
+
+class Encoder : public nn::Module {
+public:
+    Encoder(const Seq2SeqConfig& config, Generator* gen);
+    std::string type_name() const override { return "Encoder"; }
+    // src ids [B, S] (int64, 0 = padding), lengths per row
+    EncoderOutput forward(const Tensor& src, const std::vector<std::int64_t>& lengths) const;
+
+    std::shared_ptr<nn::Embedding> embedding;
+    std::shared_ptr<nn::Module> rnn;  // nn::GRU or nn::LSTM
+    std::vector<std::shared_ptr<nn::Linear>> bridge;  // bidirectional: [2H] -> [H] per layer (h, then c)
+
+private:
+    Seq2SeqConfig config_;
+};
+
+class Decoder : public nn::Module {
+public:
+    Decoder(const Seq2SeqConfig& config, Generator* gen);
+    std::string type_name() const override { return "Decoder"; }
+    DecoderState initial_state(const EncoderOutput& enc) const;
+    // One step: y_prev ids [B] (int64); t is the target position (for local-m attention).
+    StepOutput step(const Tensor& y_prev, DecoderState& state, const EncoderOutput& enc, std::int64_t t) const;
+
+    std::shared_ptr<nn::Embedding> embedding;
+    std::shared_ptr<nn::Attention> attention;  // null for `none`
+    std::vector<std::shared_ptr<nn::Module>> cells;  // GRUCell or LSTMCell per layer
+    std::shared_ptr<nn::Linear> combine;  // W_c, input feeding only
+    std::shared_ptr<nn::Linear> out;
+
+private:
+    Seq2SeqConfig config_;
+};
+
+struct LossOptions {
+    double teacher_forcing = 1.0;  // probability of feeding the reference token
+    Generator* generator = nullptr;  // for the teacher-forcing coin
+};
+
+struct Hypothesis {
+    std::vector<std::int64_t> ids;              // without <sos>/<eos>
+    std::vector<std::vector<float>> attention;  // [len(ids)+1][S] incl. the <eos> step
+    double log_prob = 0;
+};
+
+class Seq2Seq : public nn::Module {
+public:
+    explicit Seq2Seq(const Seq2SeqConfig& config, Generator* gen = nullptr);
+    std::string type_name() const override { return "Seq2Seq"; }
+    const Seq2SeqConfig& config() const { return config_; }
+
+    // Mean token cross-entropy over tgt_out (0 = padding ignored). src [B, S], tgt_in/tgt_out [B, T].
+    Tensor loss(const Tensor& src, const std::vector<std::int64_t>& src_lengths, const Tensor& tgt_in,
+                const Tensor& tgt_out, const LossOptions& options = {}) const;
+    // Sum of token negative log-likelihoods and the token count (for perplexity), no grad.
+    std::pair<double, std::int64_t> nll_sum(const Tensor& src, const std::vector<std::int64_t>& src_lengths,
+                                            const Tensor& tgt_in, const Tensor& tgt_out) const;
+
+    // Decoding of one source sentence (ids without specials) under NoGradGuard.
+    Hypothesis greedy(const std::vector<std::int64_t>& src, std::int64_t max_len) const;
+    Hypothesis beam_search(const std::vector<std::int64_t>& src, std::int64_t beam, std::int64_t max_len,
+                           double length_alpha = 0.6) const;
+    // Greedy decoding of a whole batch at once (faster evaluation).
+    std::vector<Hypothesis> greedy_batch(const std::vector<std::vector<std::int64_t>>& srcs, std::int64_t max_len) const;
+
+    std::shared_ptr<Encoder> encoder;
+    std::shared_ptr<Decoder> decoder;
+
+private:
+    Seq2SeqConfig config_;
+};
+
+// Special ids shared with data::Vocab.
+constexpr std::int64_t kPad = 0, kSos = 1, kEos = 2, kUnk = 3;
+
+}  // namespace seqgrad::models

@@ -1,0 +1,95 @@
+// Training a translator: data loading and splitting, vocabularies, the epoch loop with teacher
+// forcing (and scheduled sampling), gradient clipping, a learning-rate schedule, validation loss and
+// BLEU every epoch, early stopping, checkpoints (best and last), metrics.jsonl and loss.svg, exact
+// resume, anomaly detection, and a clean stop on Ctrl-C.
+//
+// Determinism: every source of randomness is seeded from (seed, epoch) at the start of each epoch
+// (batch order, teacher-forcing coins, dropout), and the optimizer and scheduler state is saved at
+// every epoch end, so training N epochs straight equals training k, stopping, --resume, and the rest.
+#pragma once
+#include <atomic>
+#include <cstdint>
+#include <iosfwd>
+#include <string>
+#include <vector>
+
+#include "models/metrics.h"
+#include "models/seq2seq.h"
+#include "models/translator.h"
+
+namespace seqgrad::models {
+
+struct TrainOptions {
+    DataSource data;                 // --task or --data, --reverse, --max-len, tokenizers
+    std::string out_dir;             // --out
+    Seq2SeqConfig model;             // vocabulary sizes are filled in from the data
+    std::int64_t batch_size = 32;
+    std::int64_t epochs = 10;
+    double lr = 1e-3;
+    std::string optimizer = "adam";  // adam | adamw | sgd | rmsprop | adagrad
+    std::string schedule = "none";   // none | step | exponential | cosine | plateau | noam
+    std::int64_t warmup_steps = 0;   // linear warm-up in optimizer steps, composable with the schedule
+    double clip = 1.0;               // global gradient-norm clip; 0 = off
+    double teacher_forcing = 1.0;    // initial ratio
+    double teacher_forcing_decay = 1.0;  // scheduled sampling: ratio *= decay after every epoch
+    std::uint64_t seed = 1;
+    std::int64_t patience = 0;       // early stopping: epochs without a better validation loss; 0 = off
+    std::size_t min_freq = 1;
+    std::size_t max_pairs = 0;       // use at most this many pairs of the corpus (0 = all)
+    double valid_fraction = 0.1;
+    double test_fraction = 0.1;
+    std::size_t bleu_examples = 500; // validation sentences decoded for BLEU each epoch (0 = all)
+    bool bucket = true;
+    bool strict = false;             // malformed corpus lines are errors
+    bool detect_anomaly = false;
+    bool resume = false;             // continue the run in out_dir
+    double time_limit_s = 0;         // stop after the epoch that crosses this budget (0 = none)
+    bool quiet = false;
+    bool interactive = false;        // redraw one progress line (a terminal) instead of plain lines
+};
+
+struct EpochMetrics {
+    std::int64_t epoch = 0;
+    double train_loss = 0;
+    double valid_loss = 0;
+    double valid_bleu = 0;
+    double valid_exact = 0;
+    double lr = 0;
+    double teacher_forcing = 0;
+    double seconds = 0;
+    double tokens_per_s = 0;
+    double grad_norm = 0;  // global norm before clipping, mean over the epoch
+};
+
+struct TrainResult {
+    std::vector<EpochMetrics> history;
+    std::int64_t best_epoch = 0;
+    double best_valid_loss = 0;
+    std::string stop_reason;  // "epochs", "early stopping", "time limit", "interrupted", "NaN loss"
+};
+
+TrainResult train(const TrainOptions& options, std::ostream& log);
+
+// Set by the SIGINT handler of the command line: training stops at the next batch, saves and exits.
+std::atomic<bool>& stop_requested();
+
+// Held-out evaluation on a split of the model folder's corpus (or on another TSV file).
+struct EvalResult {
+    double bleu = 0;
+    double exact_match = 0;
+    double token_accuracy = 0;
+    double perplexity = 0;
+    std::size_t n = 0;
+    std::vector<std::string> hypotheses;  // detokenized, in the order of the split
+    std::vector<std::string> references;
+    std::vector<std::string> sources;
+};
+struct EvalOptions {
+    std::string split = "test";  // test | valid | train (from the model folder's split.json)
+    std::string data_file;       // evaluate on this TSV instead of the split
+    std::int64_t beam = 1;
+    std::size_t limit = 0;       // at most this many sentences (0 = all)
+};
+EvalResult evaluate(const Translator& translator, const std::string& model_dir, const EvalOptions& options);
+
+}  // namespace seqgrad::models

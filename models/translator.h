@@ -1,0 +1,82 @@
+// A trained translator as it lives in a model folder, and what is needed to use it: the model,
+// both vocabularies and tokenizers, and the data settings it was trained with.
+//
+// The model folder (`seqgrad train --out DIR`):
+//   config.json          model configuration, tokenizers, data source and training options
+//   source_vocab.json    target_vocab.json
+//   split.json           the train/valid/test split (indices into the filtered corpus), so eval
+//                        uses the same held-out sentences
+//   model.safetensors    best weights (by validation loss)     last.safetensors  last epoch's weights
+//   optimizer.safetensors optimizer + scheduler + trainer state of the last epoch (for --resume)
+//   metrics.jsonl        one JSON object per epoch             loss.svg          loss curves
+#pragma once
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "models/corpus.h"
+#include "models/seq2seq.h"
+#include "models/tokenizer.h"
+#include "models/vocab.h"
+
+namespace seqgrad::models {
+
+// Where the training sentences come from: a bundled task or a TSV file.
+struct DataSource {
+    std::string task;  // dates | enfr | reverse | copy, or empty when file is set
+    std::string file;
+    bool reverse = false;
+    std::size_t max_len = 0;
+    bool eng_prefixes = false;
+    std::string source_tokenizer = "word";
+    std::string target_tokenizer = "word";
+};
+
+// The bundled tasks and the path of their corpus (data/<task>.tsv).
+const std::vector<std::string>& task_names();
+std::string task_file(const std::string& task);
+// The tokenizers a bundled task uses (dates: characters; others: words).
+std::pair<std::string, std::string> task_tokenizers(const std::string& task);
+
+// Reads the corpus a DataSource names (bundled task or file), with its filters.
+data::Corpus load_corpus(const DataSource& source, bool strict = false);
+
+struct Translation {
+    std::vector<std::string> source_tokens;
+    std::vector<std::string> output_tokens;
+    std::string text;                            // detokenized output
+    std::vector<std::vector<float>> attention;   // [output tokens + <eos>][source tokens]
+    double log_prob = 0;
+};
+
+class Translator {
+public:
+    Translator(Seq2SeqConfig config, data::Vocab source_vocab, data::Vocab target_vocab, DataSource source,
+               Generator* gen = nullptr);
+    // Loads DIR/config.json, the vocabularies and DIR/<weights>; every problem names the file.
+    static Translator load(const std::string& dir, const std::string& weights = "model.safetensors");
+    // Writes config.json and the vocabularies (weights are saved by the trainer).
+    void save_definition(const std::string& dir, const std::string& extra_json = "{}") const;
+
+    Translation translate(const std::string& sentence, std::int64_t beam = 1, std::int64_t max_len = 0) const;
+    // Greedy translation of many token lists at once (evaluation).
+    std::vector<std::vector<std::string>> translate_tokens(const std::vector<std::vector<std::string>>& sources,
+                                                           std::int64_t beam = 1, std::int64_t max_len = 0) const;
+
+    Seq2Seq& model() { return *model_; }
+    const Seq2Seq& model() const { return *model_; }
+    const data::Vocab& source_vocab() const { return source_vocab_; }
+    const data::Vocab& target_vocab() const { return target_vocab_; }
+    const data::Tokenizer& source_tokenizer() const { return *source_tokenizer_; }
+    const data::Tokenizer& target_tokenizer() const { return *target_tokenizer_; }
+    const DataSource& data_source() const { return source_; }
+    std::int64_t default_max_len(std::size_t source_len) const;
+
+private:
+    std::shared_ptr<Seq2Seq> model_;
+    data::Vocab source_vocab_, target_vocab_;
+    DataSource source_;
+    std::shared_ptr<data::Tokenizer> source_tokenizer_, target_tokenizer_;
+};
+
+}  // namespace seqgrad::models

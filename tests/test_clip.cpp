@@ -1,0 +1,92 @@
+// Gradient clipping: global-norm clipping (L2, L1, max norm) with PyTorch's coefficient, clipping by
+// value, parameters without gradients, both float dtypes, and bad arguments.
+#include <cmath>
+#include <limits>
+
+#include "helpers.h"
+#include "optim/clip.h"
+
+using namespace seqgrad;
+using seqgrad::testing::f64;
+
+namespace {
+// A float64 parameter whose gradient is set to `grad`.
+Tensor with_grad(const std::vector<double>& grad, const Shape& shape, DType dtype = DType::Float64) {
+    Tensor p = zeros(shape, {.dtype = dtype, .requires_grad = true});
+    p.set_grad(Tensor::from(grad, shape, {.dtype = dtype}));
+    return p;
+}
+}  // namespace
+
+TEST_CASE("clip: global L2 norm over all parameters", "[clip]") {
+    // grads (3, 4) and (12): total = sqrt(9 + 16 + 144) = 13; max_norm 6.5 -> coef = 6.5/(13 + 1e-6)
+    Tensor a = with_grad({3.0, 4.0}, {2}), b = with_grad({12.0}, {1, 1});
+    const double total = optim::clip_grad_norm({a, b}, 6.5);
+    CHECK(total == Approx(13.0).epsilon(1e-15));
+    const double coef = 6.5 / (13.0 + 1e-6);
+    CHECK(a.grad().to_vector() == std::vector<double>{3.0 * coef, 4.0 * coef});
+    CHECK(b.grad().item() == 12.0 * coef);
+    // The new norm is max_norm (up to the 1e-6 guard).
+    CHECK(std::sqrt(std::pow(a.grad().at({0}), 2) + std::pow(a.grad().at({1}), 2) + std::pow(b.grad().item(), 2)) ==
+          Approx(6.5).epsilon(1e-6));
+}
+
+TEST_CASE("clip: gradients under the limit are left exactly as they were", "[clip]") {
+    Tensor a = with_grad({0.3, -0.4}, {2});
+    CHECK(optim::clip_grad_norm({a}, 1.0) == Approx(0.5));
+    CHECK(a.grad().to_vector() == std::vector<double>{0.3, -0.4});
+    // Exactly at the limit: coef = 0.5/(0.5 + 1e-6) < 1, a tiny scale as in PyTorch.
+    optim::clip_grad_norm({a}, 0.5);
+    CHECK(a.grad().at({0}) == 0.3 * (0.5 / (0.5 + 1e-6)));
+}
+
+TEST_CASE("clip: L1 and infinity norms", "[clip]") {
+    Tensor a = with_grad({3.0, -4.0}, {2}), b = with_grad({-1.0}, {1});
+    // L1: 3 + 4 + 1 = 8; max_norm 4 -> every gradient halved (coef 4/(8 + 1e-6))
+    CHECK(optim::clip_grad_norm({a, b}, 4.0, 1.0) == Approx(8.0));
+    CHECK(a.grad().at({1}) == Approx(-2.0).epsilon(1e-6));
+    CHECK(b.grad().at({0}) == Approx(-0.5).epsilon(1e-6));
+    // inf: max |g| = 2 (after the halving); max_norm 1 -> halved again
+    CHECK(optim::clip_grad_norm({a, b}, 1.0, std::numeric_limits<double>::infinity()) == Approx(2.0).epsilon(1e-6));
+    CHECK(a.grad().at({1}) == Approx(-1.0).epsilon(1e-6));
+    // p = 3: (27 + 64 + 1)^(1/3) before any clipping
+    Tensor c = with_grad({3.0, -4.0}, {2}), d = with_grad({-1.0}, {1});
+    CHECK(optim::clip_grad_norm({c, d}, 100.0, 3.0) == Approx(std::cbrt(92.0)));
+}
+
+TEST_CASE("clip: parameters without a gradient are skipped", "[clip]") {
+    Tensor a = with_grad({6.0, 8.0}, {2});
+    Tensor none = f64({1.0, 2.0}, {2}, true);
+    CHECK(optim::clip_grad_norm({none, a}, 5.0) == Approx(10.0));
+    CHECK_FALSE(none.grad().defined());
+    CHECK(a.grad().at({0}) == Approx(3.0).epsilon(1e-6));
+    CHECK(optim::clip_grad_norm({none}, 1.0) == 0.0);
+    CHECK_NOTHROW(optim::clip_grad_value({none, a}, 1.0));
+    CHECK_FALSE(none.grad().defined());
+}
+
+TEST_CASE("clip: float32 gradients, and gradients from backward", "[clip]") {
+    Tensor w = Tensor::from({1.0, 2.0, 2.0}, {3}, {.requires_grad = true});
+    sum(w * w).backward();  // grad = 2w = (2, 4, 4), norm 6
+    CHECK(optim::clip_grad_norm({w}, 3.0) == Approx(6.0));
+    CHECK(w.grad().dtype() == DType::Float32);
+    const auto g = w.grad().to_vector();
+    CHECK(g[0] == Approx(1.0).epsilon(1e-5));
+    CHECK(g[1] == Approx(2.0).epsilon(1e-5));
+}
+
+TEST_CASE("clip: clip_grad_value clamps every element", "[clip]") {
+    Tensor a = with_grad({-3.0, 0.25, 2.0}, {3}), b = with_grad({0.5, -0.75}, {2}, DType::Float32);
+    optim::clip_grad_value({a, b}, 0.5);
+    CHECK(a.grad().to_vector() == std::vector<double>{-0.5, 0.25, 0.5});
+    CHECK(b.grad().to_vector() == std::vector<double>{0.5, -0.5});
+}
+
+TEST_CASE("clip: bad arguments name the function", "[clip][errors]") {
+    Tensor a = with_grad({1.0}, {1});
+    CHECK_THROWS_AS(optim::clip_grad_norm({a}, -1.0), ShapeError);
+    CHECK_THROWS_WITH(optim::clip_grad_norm({a}, -1.0), Catch::Contains("clip_grad_norm") && Catch::Contains("max_norm"));
+    CHECK_THROWS_WITH(optim::clip_grad_norm({a}, 1.0, 0.0), Catch::Contains("clip_grad_norm") && Catch::Contains("norm_type"));
+    CHECK_THROWS_WITH(optim::clip_grad_value({a}, -0.1), Catch::Contains("clip_grad_value") && Catch::Contains("clip"));
+    CHECK_THROWS_AS(optim::clip_grad_norm({Tensor()}, 1.0), ShapeError);
+}

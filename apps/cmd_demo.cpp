@@ -17,7 +17,7 @@ void add_demo(CLI::App& app) {
     auto* cmd = app.add_subcommand("demo", "Train the bundled English->French translator (~2 min) and show what it learned");
     struct Opts {
         std::string out = "seqgrad-demo";
-        double minutes = 2.0;
+        double minutes = 1.5;
         int threads = 2;
         std::int64_t epochs = 30;
     };
@@ -60,8 +60,8 @@ void add_demo(CLI::App& app) {
                                  100 * ev.exact_match);
 
         const std::vector<std::pair<std::string, std::string>> examples = {
-            {"the red car", "adjective_noun"},
-            {"she does not eat the apple", "negation"},
+            {"we do not sell the red car", "adjective_noun_negation"},
+            {"she does not eat the delicious pie", "negation"},
             {ev.sources.empty() ? "the red car" : ev.sources[0], "test_sentence"}};
         bool printed = false;
         for (auto& [sentence, name] : examples) {

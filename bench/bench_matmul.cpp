@@ -9,7 +9,8 @@
 //
 // Timing: std::chrono::steady_clock, a warm-up, then the median of several repetitions. For (c) raw
 // and op batches are interleaved and the overhead is the median of the per-pair differences, so
-// that drift from other processes on the machine cancels.
+// that drift from other processes on the machine cancels; the batches are short (~2 ms) and many
+// (30 x reps + 1 pairs), so a batch disturbed by another process moves one pair, not the median.
 //
 //   bench_matmul [--threads N] [--reps R] [--json]
 #include <cblas.h>
@@ -68,7 +69,7 @@ struct Paired {
     double reference, subject, difference;
 };
 template <typename R, typename S>
-Paired time_paired(R&& reference, S&& subject, int reps, double min_batch_s = 0.02) {
+Paired time_paired(R&& reference, S&& subject, int reps, double min_batch_s = 0.002) {
     for (int i = 0; i < 3; ++i) reference(), subject();
     int batch = 1;
     for (;;) {
@@ -189,13 +190,15 @@ int main(int argc, char** argv) {
             fmt::print(stderr, "bench_matmul: the op's result differs from the raw sgemm result\n");
             return 1;
         }
+        // many short interleaved batches: a batch hit by another process only moves one pair
+        const int pairs = 30 * reps + 1;
         const Paired nograd = time_paired(raw,
                                           [&] {
                                               NoGradGuard guard;
                                               Tensor C = matmul(A, B);
                                           },
-                                          reps * 3);
-        const Paired grad = time_paired(raw, [&] { Tensor C = matmul(Ag, Bg); }, reps * 3);
+                                          pairs);
+        const Paired grad = time_paired(raw, [&] { Tensor C = matmul(Ag, Bg); }, pairs);
         ov.raw_us = 0.5 * (nograd.reference + grad.reference) * 1e6;
         ov.nograd_us = nograd.subject * 1e6;
         ov.nograd_overhead_us = nograd.difference * 1e6;

@@ -219,10 +219,8 @@ Tensor cross_entropy_fused(const Tensor& logits, const Tensor& target, NllOption
         for (std::int64_t i = 0; i < N; ++i) {
             if (pt[i] == options.ignore_index) continue;
             const T* row = px + i * C;
-            T m = row[0];
-            for (std::int64_t k = 1; k < C; ++k) m = row[k] > m ? row[k] : m;
-            T s = 0;
-            for (std::int64_t k = 0; k < C; ++k) s += fast_exp(row[k] - m);
+            const T m = kernels::row_max(row, C);
+            const T s = kernels::sum_exp(row, C, m);
             lse[i] = static_cast<double>(m) + std::log(static_cast<double>(s));
             total += lse[i] - static_cast<double>(row[pt[i]]);
         }
@@ -247,8 +245,7 @@ Tensor cross_entropy_fused(const Tensor& logits, const Tensor& target, NllOption
                                   continue;
                               }
                               const T* row = px + i * C;
-                              const T l = static_cast<T>(lse[i]);
-                              for (std::int64_t k = 0; k < C; ++k) out[k] = d * fast_exp(row[k] - l);
+                              kernels::scaled_exp(out, row, C, static_cast<T>(lse[i]), d);
                               out[pt[i]] -= d;
                           }
                       });
@@ -282,12 +279,8 @@ Tensor additive_scores_fused(const Tensor& qp, const Tensor& kp, const Tensor& v
                 const T* k = pk + (b * S + s) * A;
                 const T* q = pq + b * A;
                 T* tt = pt + (b * S + s) * A;
-                T acc = 0;
-                for (std::int64_t a = 0; a < A; ++a) {
-                    tt[a] = fast_tanh(q[a] + k[a]);
-                    acc += pv[a] * tt[a];
-                }
-                pe[b * S + s] = acc;
+                kernels::tanh_sum(tt, q, k, A);
+                pe[b * S + s] = kernels::dot(pv, tt, A);
             }
     });
     return record("additive_scores", e, {qp, kp, v}, [t, v = v.detach(), B, S, A](const Tensor& de, Grads& g) {

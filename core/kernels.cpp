@@ -3,6 +3,72 @@
 
 namespace seqgrad::kernels {
 
+#define SEQGRAD_CLONES __attribute__((target_clones("arch=haswell", "default")))
+
+SEQGRAD_CLONES float row_max(const float* x, std::int64_t n) {
+    float m[8];
+    for (int j = 0; j < 8; ++j) m[j] = -3.4e38f;
+    std::int64_t i = 0;
+    for (; i + 8 <= n; i += 8)
+        for (int j = 0; j < 8; ++j) m[j] = x[i + j] > m[j] ? x[i + j] : m[j];
+    float r = -3.4e38f;
+    for (; i < n; ++i) r = x[i] > r ? x[i] : r;
+    for (int j = 0; j < 8; ++j) r = m[j] > r ? m[j] : r;
+    return r;
+}
+
+SEQGRAD_CLONES float sum_exp(const float* x, std::int64_t n, float shift) {
+    float acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+    std::int64_t i = 0;
+    for (; i + 8 <= n; i += 8)
+        for (int j = 0; j < 8; ++j) acc[j] += fast_exp(x[i + j] - shift);
+    float r = 0;
+    for (; i < n; ++i) r += fast_exp(x[i] - shift);
+    for (int j = 0; j < 8; ++j) r += acc[j];
+    return r;
+}
+
+SEQGRAD_CLONES void scaled_exp(float* out, const float* x, std::int64_t n, float shift, float scale) {
+    for (std::int64_t i = 0; i < n; ++i) out[i] = scale * fast_exp(x[i] - shift);
+}
+
+SEQGRAD_CLONES float dot(const float* a, const float* b, std::int64_t n) {
+    float acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+    std::int64_t i = 0;
+    for (; i + 8 <= n; i += 8)
+        for (int j = 0; j < 8; ++j) acc[j] += a[i + j] * b[i + j];
+    float r = 0;
+    for (; i < n; ++i) r += a[i] * b[i];
+    for (int j = 0; j < 8; ++j) r += acc[j];
+    return r;
+}
+
+SEQGRAD_CLONES void tanh_sum(float* out, const float* a, const float* b, std::int64_t n) {
+    for (std::int64_t i = 0; i < n; ++i) out[i] = fast_tanh(a[i] + b[i]);
+}
+
+double row_max(const double* x, std::int64_t n) {
+    double r = -1.7e308;
+    for (std::int64_t i = 0; i < n; ++i) r = x[i] > r ? x[i] : r;
+    return r;
+}
+double sum_exp(const double* x, std::int64_t n, double shift) {
+    double r = 0;
+    for (std::int64_t i = 0; i < n; ++i) r += std::exp(x[i] - shift);
+    return r;
+}
+void scaled_exp(double* out, const double* x, std::int64_t n, double shift, double scale) {
+    for (std::int64_t i = 0; i < n; ++i) out[i] = scale * std::exp(x[i] - shift);
+}
+double dot(const double* a, const double* b, std::int64_t n) {
+    double r = 0;
+    for (std::int64_t i = 0; i < n; ++i) r += a[i] * b[i];
+    return r;
+}
+void tanh_sum(double* out, const double* a, const double* b, std::int64_t n) {
+    for (std::int64_t i = 0; i < n; ++i) out[i] = std::tanh(a[i] + b[i]);
+}
+
 std::vector<std::int64_t> broadcast_strides(const Shape& shape, std::size_t rank) {
     std::vector<std::int64_t> strides(rank, 0);
     std::int64_t stride = 1;

@@ -16,8 +16,13 @@ namespace seqgrad::kernels {
 // degree-6 polynomial (Cephes expf coefficients). Relative error about 2e-7 (a couple of ulp);
 // tests/test_fused_ops.cpp checks it against std::exp. double keeps std::exp: gradchecks stay exact.
 inline float fast_exp(float x) {
-    x = x < -87.0f ? -87.0f : (x > 88.0f ? 88.0f : x);
-    const float k = __builtin_floorf(x * 1.44269504088896341f + 0.5f);
+    x = x > 88.0f ? 88.0f : x;  // two flat selects, so the loop stays branch-free
+    x = x < -87.0f ? -87.0f : x;
+    // k = round(x / ln 2) by the 1.5 * 2^23 trick: after adding it, the float's low mantissa bits
+    // hold k as an integer, so no float-to-int conversion is needed (one would stop g++ from
+    // vectorising the loop) and the rounding is plain SSE2 arithmetic.
+    const float shifted = x * 1.44269504088896341f + 12582912.0f;
+    const float k = shifted - 12582912.0f;
     const float r = x - k * 0.693359375f + k * 2.12194440e-4f;
     float p = 1.9875691500e-4f;
     p = p * r + 1.3981999507e-3f;
@@ -26,9 +31,11 @@ inline float fast_exp(float x) {
     p = p * r + 1.6666665459e-1f;
     p = p * r + 5.0000001201e-1f;
     p = p * r * r + r + 1.0f;
-    const int ki = static_cast<int>(k) + 127;
+    int shifted_bits;
+    __builtin_memcpy(&shifted_bits, &shifted, sizeof shifted_bits);
+    const int ki = shifted_bits - 0x4B400000;  // = k
+    const int bits = (ki + 127) << 23;         // 2^k as a float
     float scale;
-    const unsigned bits = static_cast<unsigned>(ki) << 23;
     __builtin_memcpy(&scale, &bits, sizeof scale);
     return p * scale;
 }
@@ -81,6 +88,25 @@ Tensor binary_same(const char* op, const Tensor& a, const Tensor& b, F f) {
     });
     return out;
 }
+
+// Row kernels for float32 hot loops (cross-entropy, attention scores). Float sums do not vectorise
+// unless the compiler may reorder them, so these keep 8 partial sums explicitly; each is compiled
+// twice (AVX2+FMA and baseline x86-64) and the CPU picks one at load time. The double versions are
+// plain loops.
+float row_max(const float* x, std::int64_t n);
+double row_max(const double* x, std::int64_t n);
+// sum_k exp(x[k] - shift)
+float sum_exp(const float* x, std::int64_t n, float shift);
+double sum_exp(const double* x, std::int64_t n, double shift);
+// out[k] = scale * exp(x[k] - shift)
+void scaled_exp(float* out, const float* x, std::int64_t n, float shift, float scale);
+void scaled_exp(double* out, const double* x, std::int64_t n, double shift, double scale);
+// sum_k a[k] * b[k]
+float dot(const float* a, const float* b, std::int64_t n);
+double dot(const double* a, const double* b, std::int64_t n);
+// out[k] = tanh(a[k] + b[k])
+void tanh_sum(float* out, const float* a, const float* b, std::int64_t n);
+void tanh_sum(double* out, const double* a, const double* b, std::int64_t n);
 
 // Element strides of `shape` aligned to an output of rank `rank`, 0 where the input broadcasts.
 std::vector<std::int64_t> broadcast_strides(const Shape& shape, std::size_t rank);

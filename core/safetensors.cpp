@@ -66,6 +66,12 @@ std::string excerpt(const json& v) {
     return s;
 }
 
+// shape_str, shortened for hostile shapes with thousands of sizes.
+std::string short_shape(const Shape& shape) {
+    if (shape.size() <= 16) return shape_str(shape);
+    return fmt::format("[{}, ... ({} sizes)]", fmt::join(shape.begin(), shape.begin() + 8, ", "), shape.size());
+}
+
 std::string errno_text(int err) { return std::strerror(err); }
 
 // ---- reading ------------------------------------------------------------------------------------
@@ -120,7 +126,7 @@ Entry parse_entry(const std::string& file, const std::string& name, const json& 
     if (!has_zero && (overflow || numel > static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max()) ||
                       __builtin_mul_overflow(numel, dtype_size(e.dtype), &nbytes)))
         fail<Error>("{}: tensor '{}': shape {} is too large (its size in bytes overflows 64 bits)", file, name,
-                    shape_str(e.shape));
+                    short_shape(e.shape));
 
     const auto off = v.find("data_offsets");
     if (off == v.end() || !off->is_array() || off->size() != 2 || !as_size((*off)[0], e.begin) ||
@@ -133,7 +139,7 @@ Entry parse_entry(const std::string& file, const std::string& name, const json& 
                     file, name, e.begin, e.end, data_len);
     if (e.end - e.begin != nbytes)
         fail<Error>("{}: tensor '{}': data_offsets [{}, {}] hold {} bytes but shape {} of {} needs {}", file, name,
-                    e.begin, e.end, e.end - e.begin, shape_str(e.shape), safetensors_dtype(e.dtype), nbytes);
+                    e.begin, e.end, e.end - e.begin, short_shape(e.shape), safetensors_dtype(e.dtype), nbytes);
     return e;
 }
 

@@ -6,6 +6,7 @@
 
 #include <cmath>
 
+#include "core/fused_ops.h"
 #include "core/ops.h"
 #include "layers/init.h"
 
@@ -102,8 +103,10 @@ GRUCell::GRUCell(const GRUCellOptions& options) : RecurrentCell(options, 3, "GRU
 
 Tensor GRUCell::step(const Tensor& x, const Tensor& h) const {
     check_input(x);
-    if (!h.defined()) return gru_cell(x, zero_state(x), weight_ih, weight_hh, bias_ih, bias_hh);
+    if (!h.defined()) return step(x, zero_state(x));
     check_state(x, h, "h");
+    // Fast path: one fused node for the gates (core/fused_ops.h), tested against gru_cell above.
+    if (fast_paths_enabled()) return gru_cell_fused(linear(x, weight_ih, bias_ih), h, weight_hh, bias_hh);
     return gru_cell(x, h, weight_ih, weight_hh, bias_ih, bias_hh);
 }
 
@@ -114,9 +117,14 @@ LSTMState LSTMCell::step(const Tensor& x, const LSTMState& state) const {
     if (state.h.defined() != state.c.defined())
         fail("LSTMCell: give both h and c or neither (got only {}) for input {}", state.h.defined() ? "h" : "c",
              shape_str(x.shape()));
-    if (!state.h.defined()) return lstm_cell(x, {zero_state(x), zero_state(x)}, weight_ih, weight_hh, bias_ih, bias_hh);
+    if (!state.h.defined()) return step(x, {zero_state(x), zero_state(x)});
     check_state(x, state.h, "h");
     check_state(x, state.c, "c");
+    if (fast_paths_enabled()) {  // one fused node for the gates, tested against lstm_cell above
+        const Tensor hc = lstm_cell_fused(linear(x, weight_ih, bias_ih), state.h, state.c, weight_hh, bias_hh);
+        const std::int64_t H = state.h.size(1);
+        return {narrow(hc, 1, 0, H), narrow(hc, 1, H, H)};
+    }
     return lstm_cell(x, state, weight_ih, weight_hh, bias_ih, bias_hh);
 }
 

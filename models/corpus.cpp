@@ -122,8 +122,9 @@ Corpus read_corpus_string(std::string_view text, const Tokenizer& source_tokeniz
 
         const utf8::Validation v = utf8::validate(line);
         if (!v.ok)
-            fail<Error>("{}:{}: invalid UTF-8 at byte {} of the line: {}", origin, line_no,
-                        v.offset + (line_no == 1 ? bom : 0), v.reason);
+            fail<Error>("{}:{}: invalid UTF-8 at byte {} of the line: {} (a corpus must be UTF-8; convert a Latin-1 "
+                        "file with e.g. iconv -f latin1 -t utf-8)",
+                        origin, line_no, v.offset + (line_no == 1 ? bom : 0), v.reason);
         if (trim(line).empty()) {
             skip(line_no, "blank line", rep.blank);
             continue;

@@ -6,6 +6,7 @@
 #include <nlohmann/json.hpp>
 
 #include "core/autograd.h"
+#include "core/fused_ops.h"
 #include "core/ops.h"
 #include "core/random.h"
 
@@ -277,7 +278,9 @@ Tensor Seq2Seq::loss(const Tensor& src, const std::vector<std::int64_t>& src_len
         }
     }
     Tensor all = reshape(stack(logits, 1), {B * T, config_.tgt_vocab});  // [B*T, V]
-    return cross_entropy(all, reshape(tgt_out, {B * T}), {.ignore_index = kPad});
+    const Tensor targets = reshape(tgt_out, {B * T});
+    if (fast_paths_enabled()) return cross_entropy_fused(all, targets, {.ignore_index = kPad});
+    return cross_entropy(all, targets, {.ignore_index = kPad});  // the composite twin
 }
 
 std::pair<double, std::int64_t> Seq2Seq::nll_sum(const Tensor& src, const std::vector<std::int64_t>& src_lengths,

@@ -295,7 +295,7 @@ TrainResult train(const TrainOptions& o, std::ostream& log) {
         std::int64_t tokens = 0, steps = 0;
         std::map<std::string, double> last_norms;
         viz::ProgressBar bar(static_cast<long>(per_epoch), fmt::format("epoch {}/{}", epoch, o.epochs), log,
-                             {.interactive = o.interactive && !o.quiet});
+                             {.interactive = o.interactive && !o.quiet, .plain_every_percent = 25});
         const auto plan = train_batches.plan(static_cast<std::uint64_t>(epoch));
         bool nan = false;
         for (const auto& idx : plan) {

@@ -390,6 +390,16 @@ TEST_CASE("safetensors: errors for bad dtypes, shapes and offsets", "[safetensor
                       Catch::Contains("tensor 'x': shape [1099511627776, 1099511627776, 1099511627776] is too large"));
     CHECK_THROWS_WITH(one(R"({"dtype":"F64","shape":[4611686018427387904],"data_offsets":[0,4]})", four),
                       Catch::Contains("too large"));
+    // A hostile shape of 100000 sizes gives a short message, not a 300 KB one.
+    std::string ones_list = "[2";
+    for (int i = 0; i < 100000; ++i) ones_list += ",1";
+    try {
+        one(fmt::format(R"({{"dtype":"F32","shape":{}],"data_offsets":[0,4]}})", ones_list), four);
+        FAIL("no error");
+    } catch (const Error& e) {
+        CHECK_THAT(e.what(), Catch::Contains("hold 4 bytes but shape [2, 1, 1, 1, 1, 1, 1, 1, ... (100001 sizes)] of F32 needs 8"));
+        CHECK(std::strlen(e.what()) < 200);
+    }
     // A zero size makes any other size harmless (and such a tensor holds no bytes).
     CHECK(one(R"({"dtype":"F32","shape":[0,9223372036854775807],"data_offsets":[0,0]})", "").tensors.at("x").numel() ==
           0);

@@ -68,7 +68,9 @@ void accumulate_leaf(TensorImpl* impl, Tensor grad) {
     if (!impl->hooks.empty()) grad = run_hooks(impl, grad);
     if (!impl->grad) {
         // Own the buffer: later accumulation is in place and must not write into a shared gradient.
-        impl->grad = grad.clone().impl_ptr();
+        // A gradient nobody else holds (the usual case: freshly computed) is taken as it is.
+        const bool unique = grad.impl_ptr().use_count() == 1 && grad.storage().use_count() == 1;
+        impl->grad = unique ? grad.impl_ptr() : grad.clone().impl_ptr();
     } else {
         Tensor existing(impl->grad);
         add_inplace(existing, grad);
@@ -228,7 +230,7 @@ void run_backward(const Tensor& root, const Tensor& grad, bool retain_graph) {
             if (auto child = in.grad_fn()) {
                 child->pending_grad = child->pending_grad.defined() ? add_raw(child->pending_grad, gi) : gi;
             } else {
-                accumulate_leaf(in.impl(), gi);
+                accumulate_leaf(in.impl(), std::move(gi));
             }
         }
         if (!retain_graph) release(node);

@@ -48,6 +48,44 @@ void hidden_projection_backward(Grads& g, const Tensor& dgh, const Tensor& h, co
     if (g.needs(iw)) g[iw] = matmul(dgh, h, {.transpose_lhs = true});
     if (g.needs(ib)) g[ib] = sum(dgh, {0});
 }
+
+// One row of the GRU gates (forward). __restrict: the arrays never overlap, which lets g++
+// vectorise the loop without run-time alias checks.
+template <typename T>
+void gru_forward_row(const T* __restrict x, const T* __restrict gg, const T* __restrict hh, T* __restrict o,
+                     T* __restrict s, std::int64_t H) {
+    for (std::int64_t j = 0; j < H; ++j) {
+        const T r = fast_sigmoid(x[j] + gg[j]);
+        const T z = fast_sigmoid(x[H + j] + gg[H + j]);
+        const T n = fast_tanh(x[2 * H + j] + r * gg[2 * H + j]);
+        o[j] = (T(1) - z) * n + z * hh[j];
+        s[j] = r;
+        s[H + j] = z;
+        s[2 * H + j] = n;
+        s[3 * H + j] = gg[2 * H + j];
+    }
+}
+
+// One row of the GRU backward (see the formulas above gru_cell_fused).
+template <typename T>
+void gru_backward_row(const T* __restrict d, const T* __restrict s, const T* __restrict hh, T* __restrict dx,
+                      T* __restrict dg, T* __restrict dhb, std::int64_t H) {
+    for (std::int64_t j = 0; j < H; ++j) {
+        const T r = s[j], z = s[H + j], n = s[2 * H + j], ghn = s[3 * H + j];
+        const T dn = d[j] * (T(1) - z);
+        const T dz = d[j] * (hh[j] - n);
+        dhb[j] = d[j] * z;
+        const T dn_pre = dn * (T(1) - n * n);
+        const T dr_pre = dn_pre * ghn * r * (T(1) - r);
+        const T dz_pre = dz * z * (T(1) - z);
+        dx[j] = dr_pre;
+        dx[H + j] = dz_pre;
+        dx[2 * H + j] = dn_pre;
+        dg[j] = dr_pre;
+        dg[H + j] = dz_pre;
+        dg[2 * H + j] = dn_pre * r;
+    }
+}
 }  // namespace
 
 bool fast_paths_enabled() { return g_fast_paths; }
@@ -72,18 +110,7 @@ Tensor gru_cell_fused(const Tensor& gx, const Tensor& h, const Tensor& w_hh, con
         const T *px = gx.data<T>(), *pg = gh.data<T>(), *ph = h.data<T>();
         T *po = out.data<T>(), *ps = saved.data<T>();
         for (std::int64_t b = 0; b < B; ++b) {
-            const T *x = px + b * 3 * H, *gg = pg + b * 3 * H, *hh = ph + b * H;
-            T *o = po + b * H, *s = ps + b * 4 * H;
-            for (std::int64_t j = 0; j < H; ++j) {
-                const T r = fast_sigmoid(x[j] + gg[j]);
-                const T z = fast_sigmoid(x[H + j] + gg[H + j]);
-                const T n = fast_tanh(x[2 * H + j] + r * gg[2 * H + j]);
-                o[j] = (T(1) - z) * n + z * hh[j];
-                s[j] = r;
-                s[H + j] = z;
-                s[2 * H + j] = n;
-                s[3 * H + j] = gg[2 * H + j];
-            }
+            gru_forward_row(px + b * 3 * H, pg + b * 3 * H, ph + b * H, po + b * H, ps + b * 4 * H, H);
         }
     });
     return record("gru_cell", out, {gx, h, w_hh, b_hh},
@@ -96,23 +123,8 @@ Tensor gru_cell_fused(const Tensor& gx, const Tensor& h, const Tensor& w_hh, con
                           const T *pd = dh1.data<T>(), *ps = saved.data<T>(), *ph = h.data<T>();
                           T *px = dgx.data<T>(), *pg = dgh.data<T>(), *pdh = dh.data<T>();
                           for (std::int64_t b = 0; b < B; ++b) {
-                              const T *d = pd + b * H, *s = ps + b * 4 * H, *hh = ph + b * H;
-                              T *dx = px + b * 3 * H, *dg = pg + b * 3 * H, *dhb = pdh + b * H;
-                              for (std::int64_t j = 0; j < H; ++j) {
-                                  const T r = s[j], z = s[H + j], n = s[2 * H + j], ghn = s[3 * H + j];
-                                  const T dn = d[j] * (T(1) - z);
-                                  const T dz = d[j] * (hh[j] - n);
-                                  dhb[j] = d[j] * z;
-                                  const T dn_pre = dn * (T(1) - n * n);
-                                  const T dr_pre = dn_pre * ghn * r * (T(1) - r);
-                                  const T dz_pre = dz * z * (T(1) - z);
-                                  dx[j] = dr_pre;
-                                  dx[H + j] = dz_pre;
-                                  dx[2 * H + j] = dn_pre;
-                                  dg[j] = dr_pre;
-                                  dg[H + j] = dz_pre;
-                                  dg[2 * H + j] = dn_pre * r;
-                              }
+                              gru_backward_row(pd + b * H, ps + b * 4 * H, ph + b * H, px + b * 3 * H, pg + b * 3 * H,
+                                               pdh + b * H, H);
                           }
                       });
                       if (g.needs(0)) g[0] = dgx;
@@ -188,8 +200,9 @@ Tensor lstm_cell_fused(const Tensor& gx, const Tensor& h, const Tensor& c, const
 }
 
 // ---- cross-entropy ------------------------------------------------------------------------------
-// forward:  lse_i = m_i + log sum_c exp(x_ic - m_i);  L = scale * sum_i (lse_i - x_i,t_i)
-// backward: dx_ic = dL * scale * (exp(x_ic - lse_i) - [c == t_i])      (0 on ignored rows)
+// forward:  e_ic = exp(x_ic - m_i), s_i = sum_c e_ic, lse_i = m_i + log s_i;  L = scale * sum_i (lse_i - x_i,t_i)
+// backward: dx_ic = dL * scale * (e_ic / s_i - [c == t_i])      (0 on ignored rows)
+// The forward keeps e (one exp per logit in all), so the backward is a scaling pass.
 Tensor cross_entropy_fused(const Tensor& logits, const Tensor& target, NllOptions options) {
     check_defined("cross_entropy", logits, "logits");
     check_defined("cross_entropy", target, "target");
@@ -210,33 +223,35 @@ Tensor cross_entropy_fused(const Tensor& logits, const Tensor& target, NllOption
         ++count;
     }
     const double scale = options.reduction == Reduction::Mean ? (count ? 1.0 / static_cast<double>(count) : 0.0) : 1.0;
-    std::vector<double> lse(static_cast<std::size_t>(N));
+    std::vector<double> inv_sum(static_cast<std::size_t>(N), 0.0);
+    Tensor e = Tensor::empty({N, C}, logits.dtype());  // exp(x - m) per row
     double total = 0;
     dispatch_floating(logits.dtype(), "cross_entropy", [&](auto tag) {
         using T = decltype(tag);
         const T* px = logits.data<T>();
+        T* pe = e.data<T>();
 #pragma omp parallel for reduction(+ : total) if (N * C >= kernels::kParallelThreshold) schedule(static)
         for (std::int64_t i = 0; i < N; ++i) {
             if (pt[i] == options.ignore_index) continue;
             const T* row = px + i * C;
             const T m = kernels::row_max(row, C);
-            const T s = kernels::sum_exp(row, C, m);
-            lse[i] = static_cast<double>(m) + std::log(static_cast<double>(s));
-            total += lse[i] - static_cast<double>(row[pt[i]]);
+            const T s = kernels::exp_store_sum(pe + i * C, row, C, m);
+            inv_sum[i] = 1.0 / static_cast<double>(s);
+            total += static_cast<double>(m) + std::log(static_cast<double>(s)) - static_cast<double>(row[pt[i]]);
         }
     });
     Tensor y = Tensor::scalar(total * scale, logits.dtype());
     return record("cross_entropy", y, {logits},
-                  [x = logits.detach(), target, lse = std::move(lse), scale, ignore = options.ignore_index](
-                      const Tensor& dy, Grads& g) {
-                      const std::int64_t N = x.shape()[0], C = x.shape()[1];
-                      Tensor dx = Tensor::empty({N, C}, x.dtype());
+                  [e, target, inv_sum = std::move(inv_sum), scale, ignore = options.ignore_index](const Tensor& dy,
+                                                                                                 Grads& g) {
+                      const std::int64_t N = e.shape()[0], C = e.shape()[1];
+                      Tensor dx = Tensor::empty({N, C}, e.dtype());
                       const std::int64_t* pt = target.data<std::int64_t>();
-                      dispatch_floating(x.dtype(), "cross_entropy_backward", [&](auto tag) {
+                      dispatch_floating(e.dtype(), "cross_entropy_backward", [&](auto tag) {
                           using T = decltype(tag);
-                          const T* px = x.data<T>();
+                          const T* pe = e.data<T>();
                           T* pd = dx.data<T>();
-                          const T d = static_cast<T>(dy.item() * scale);
+                          const double d = dy.item() * scale;
 #pragma omp parallel for if (N * C >= kernels::kParallelThreshold) schedule(static)
                           for (std::int64_t i = 0; i < N; ++i) {
                               T* out = pd + i * C;
@@ -244,9 +259,8 @@ Tensor cross_entropy_fused(const Tensor& logits, const Tensor& target, NllOption
                                   std::fill_n(out, C, T(0));
                                   continue;
                               }
-                              const T* row = px + i * C;
-                              kernels::scaled_exp(out, row, C, static_cast<T>(lse[i]), d);
-                              out[pt[i]] -= d;
+                              kernels::scale_into(out, pe + i * C, C, static_cast<T>(d * inv_sum[i]));  // softmax * dL
+                              out[pt[i]] -= static_cast<T>(d);
                           }
                       });
                       g[0] = dx;

@@ -28,6 +28,27 @@ SEQGRAD_CLONES float sum_exp(const float* x, std::int64_t n, float shift) {
     return r;
 }
 
+SEQGRAD_CLONES float exp_store_sum(float* __restrict out, const float* __restrict x, std::int64_t n, float shift) {
+    float acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+    std::int64_t i = 0;
+    for (; i + 8 <= n; i += 8)
+        for (int j = 0; j < 8; ++j) {
+            out[i + j] = fast_exp(x[i + j] - shift);
+            acc[j] += out[i + j];
+        }
+    float r = 0;
+    for (; i < n; ++i) {
+        out[i] = fast_exp(x[i] - shift);
+        r += out[i];
+    }
+    for (int j = 0; j < 8; ++j) r += acc[j];
+    return r;
+}
+
+SEQGRAD_CLONES void scale_into(float* __restrict out, const float* __restrict x, std::int64_t n, float scale) {
+    for (std::int64_t i = 0; i < n; ++i) out[i] = scale * x[i];
+}
+
 SEQGRAD_CLONES void scaled_exp(float* out, const float* x, std::int64_t n, float shift, float scale) {
     for (std::int64_t i = 0; i < n; ++i) out[i] = scale * fast_exp(x[i] - shift);
 }
@@ -59,6 +80,14 @@ double sum_exp(const double* x, std::int64_t n, double shift) {
 }
 void scaled_exp(double* out, const double* x, std::int64_t n, double shift, double scale) {
     for (std::int64_t i = 0; i < n; ++i) out[i] = scale * std::exp(x[i] - shift);
+}
+double exp_store_sum(double* out, const double* x, std::int64_t n, double shift) {
+    double r = 0;
+    for (std::int64_t i = 0; i < n; ++i) r += out[i] = std::exp(x[i] - shift);
+    return r;
+}
+void scale_into(double* out, const double* x, std::int64_t n, double scale) {
+    for (std::int64_t i = 0; i < n; ++i) out[i] = scale * x[i];
 }
 double dot(const double* a, const double* b, std::int64_t n) {
     double r = 0;

@@ -98,6 +98,12 @@ double row_max(const double* x, std::int64_t n);
 // sum_k exp(x[k] - shift)
 float sum_exp(const float* x, std::int64_t n, float shift);
 double sum_exp(const double* x, std::int64_t n, double shift);
+// out[k] = exp(x[k] - shift); returns sum_k out[k]
+float exp_store_sum(float* out, const float* x, std::int64_t n, float shift);
+double exp_store_sum(double* out, const double* x, std::int64_t n, double shift);
+// out[k] = scale * x[k]
+void scale_into(float* out, const float* x, std::int64_t n, float scale);
+void scale_into(double* out, const double* x, std::int64_t n, double scale);
 // out[k] = scale * exp(x[k] - shift)
 void scaled_exp(float* out, const float* x, std::int64_t n, float shift, float scale);
 void scaled_exp(double* out, const double* x, std::int64_t n, double shift, double scale);

@@ -69,7 +69,7 @@ void add_experiment(CLI::App& app) {
         };
         auto o = std::make_shared<Opts>();
         cmd->add_option("--out", o->out, "Folder for the runs, the table and the plot");
-        cmd->add_option("--lengths", o->lengths, "Sequence lengths (each run uses lengths L-4..L)");
+        cmd->add_option("--lengths", o->lengths, "Sequence lengths (each run uses lengths L-4..L)")->delimiter(',');
         cmd->add_option("--pairs", o->pairs, "Generated pairs per length")->check(CLI::Range(30, 1000000));
         cmd->add_option("--epochs", o->epochs, "Epochs per run")->check(CLI::PositiveNumber);
         cmd->add_option("--hidden", o->hidden, "Hidden size")->check(CLI::PositiveNumber);
@@ -137,7 +137,7 @@ void add_experiment(CLI::App& app) {
         auto o = std::make_shared<Opts>();
         cmd->add_option("--out", o->out, "Folder for the runs, the table and one heatmap per variant");
         cmd->add_option("--task", o->task, "Bundled task")->check(CLI::IsMember({"dates", "enfr", "reverse", "copy"}));
-        cmd->add_option("--variants", o->variants, "Attention variants to compare");
+        cmd->add_option("--variants", o->variants, "Attention variants to compare")->delimiter(',');
         cmd->add_option("--epochs", o->epochs, "Epochs per variant")->check(CLI::PositiveNumber);
         cmd->add_option("--hidden", o->hidden, "Hidden size")->check(CLI::PositiveNumber);
         cmd->add_option("--max-pairs", o->max_pairs, "Use at most this many pairs (0 = all)");

@@ -5,6 +5,9 @@
 #include "apps/commands.h"
 #include "core/error.h"
 #include "models/bench.h"
+#include "models/translator.h"
+
+#include <chrono>
 
 namespace seqgrad::apps {
 
@@ -31,7 +34,7 @@ void add_bench(CLI::App& app) {
         o->fast_paths = !*plain;
         models::BenchResult r = models::run_seq2seq_bench(*o);
         if (*json) {
-            nlohmann::json j = {{"pairs_per_s", r.pairs_per_s}, {"ms_per_step", r.ms_per_step}, {"gflops", r.gflops},
+            nlohmann::json j = {{"pairs_per_s", r.pairs_per_s}, {"ms_per_step", r.ms_per_step}, {"cpu_ms_per_step", r.cpu_ms_per_step}, {"gflops", r.gflops},
                                 {"gflop_per_step", r.gflop_per_step}, {"peak_rss_mb", r.peak_rss_mb},
                                 {"hidden", o->hidden}, {"batch", o->batch}, {"len", o->len}, {"threads", o->threads},
                                 {"cell", o->cell}, {"attention", o->attention}, {"fast_paths", o->fast_paths}};
@@ -40,9 +43,33 @@ void add_bench(CLI::App& app) {
             std::cout << fmt::format("seq2seq {} + {} attention, hidden {}, batch {}, length {}, vocab {}/{}, {} thread(s){}\n",
                                      o->cell, o->attention, o->hidden, o->batch, o->len, o->src_vocab, o->tgt_vocab,
                                      o->threads, o->fast_paths ? "" : ", plain path");
-            std::cout << fmt::format("  {:.0f} pairs/s   {:.2f} ms/step   {:.2f} GFLOP/step   {:.1f} GFLOP/s   peak RSS {:.0f} MB\n",
-                                     r.pairs_per_s, r.ms_per_step, r.gflop_per_step, r.gflops, r.peak_rss_mb);
+            std::cout << fmt::format("  {:.0f} pairs/s   {:.2f} ms/step (CPU {:.2f} ms/step)   {:.2f} GFLOP/step   {:.1f} GFLOP/s   "
+                                     "peak RSS {:.0f} MB\n",
+                                     r.pairs_per_s, r.ms_per_step, r.cpu_ms_per_step, r.gflop_per_step, r.gflops, r.peak_rss_mb);
         }
+    });
+
+    auto* tr = bench->add_subcommand("translate", "Latency of greedy translation of one sentence with a model folder");
+    auto model = std::make_shared<std::string>();
+    auto sentence = std::make_shared<std::string>("we do not sell the red car");
+    auto reps = std::make_shared<int>(200);
+    tr->add_option("--model", *model, "Model folder")->required();
+    tr->add_option("--sentence", *sentence, "The sentence to translate");
+    tr->add_option("--repeat", *reps, "Timed translations")->check(CLI::PositiveNumber);
+    tr->callback([model, sentence, reps] {
+        models::set_num_threads(1);
+        const models::Translator t = models::Translator::load(*model);
+        models::Translation first = t.translate(*sentence);
+        std::vector<double> us;
+        for (int i = 0; i < *reps; ++i) {
+            const auto t0 = std::chrono::steady_clock::now();
+            models::Translation x = t.translate(*sentence);
+            us.push_back(std::chrono::duration<double, std::micro>(std::chrono::steady_clock::now() - t0).count());
+        }
+        std::sort(us.begin(), us.end());
+        std::cout << fmt::format("greedy translation of \"{}\" ({} source tokens) -> \"{}\": median {:.0f} us, "
+                                 "best {:.0f} us over {} runs (1 thread)\n",
+                                 *sentence, first.source_tokens.size(), first.text, us[us.size() / 2], us.front(), us.size());
     });
 }
 

@@ -5,6 +5,7 @@
 #include <omp.h>
 
 #include <chrono>
+#include <ctime>
 #include <fstream>
 #include <sstream>
 
@@ -71,9 +72,16 @@ BenchResult run_seq2seq_bench(const BenchOptions& o) {
         r.final_loss = loss.item();
     };
     for (std::int64_t i = 0; i < o.warmup; ++i) step();
+    auto cpu_now = [] {
+        timespec ts{};
+        clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+        return static_cast<double>(ts.tv_sec) + 1e-9 * static_cast<double>(ts.tv_nsec);
+    };
+    const double cpu0 = cpu_now();
     const auto t0 = std::chrono::steady_clock::now();
     for (std::int64_t i = 0; i < o.steps; ++i) step();
     const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    r.cpu_ms_per_step = (cpu_now() - cpu0) * 1e3 / static_cast<double>(o.steps);
 
     // FLOPs of the matrix products and attention scores, forward; backward costs twice that.
     const double H = static_cast<double>(o.hidden), Bd = static_cast<double>(B), Td = static_cast<double>(T);

@@ -24,6 +24,7 @@ struct BenchOptions {
 struct BenchResult {
     double pairs_per_s = 0;
     double ms_per_step = 0;
+    double cpu_ms_per_step = 0;  // process CPU time per step: steadier than wall time on a shared machine
     double gflop_per_step = 0;  // counted matrix-product and attention FLOPs, forward + backward
     double gflops = 0;          // achieved GFLOP/s
     double peak_rss_mb = 0;

@@ -263,6 +263,13 @@ TEST_CASE("scheduler: save, load into fresh objects, continue == uninterrupted",
             CHECK(s_second->last_lr() == want[static_cast<std::size_t>(i)]);  // exact
             CHECK(second.opt.lr() == want[static_cast<std::size_t>(i)]);
         }
+        // Loading the scheduler alone also sets the optimizer's lr (nothing else restores it here).
+        Fixture third(0.3);
+        auto s_third = make(third.opt);
+        s_third->load_state_dict(sched_state);
+        CHECK(third.opt.lr() == want[7]);
+        for (int i = 8; i < 20; ++i) advance(*s_third, i);
+        CHECK(third.opt.lr() == want.back());
         if (name == "ReduceLROnPlateau") CHECK(want.back() < 0.3 * 0.25);  // it reduced three times or more
     }
 }

@@ -10,6 +10,7 @@
 #include <fstream>
 #include <set>
 #include <sstream>
+#include <unordered_map>
 
 #include "core/error.h"
 #include "models/corpus.h"
@@ -43,7 +44,7 @@ enfr::Sentence she_eats(enfr::Tense tense, bool negated) {
 
 // ---- dates ----------------------------------------------------------------------------------------
 
-TEST_CASE("toy_tasks: the calendar", "[toy_tasks]") {
+TEST_CASE("toy_tasks: the calendar", "[toy][toy_tasks]") {
     using dates::Date;
     CHECK(dates::days_from_civil({1970, 1, 1}) == 0);
     CHECK(dates::days_from_civil({2000, 3, 1}) == 11017);
@@ -62,7 +63,7 @@ TEST_CASE("toy_tasks: the calendar", "[toy_tasks]") {
     CHECK(dates::iso({1998, 5, 9}) == "1998-05-09");
 }
 
-TEST_CASE("toy_tasks: the date formats of the issue", "[toy_tasks]") {
+TEST_CASE("toy_tasks: the date formats of the issue", "[toy][toy_tasks]") {
     const dates::Date d{1998, 5, 9};
     using dates::Casing;
     CHECK(dates::format_date(d, 0) == "saturday 9 may 1998");
@@ -94,7 +95,26 @@ TEST_CASE("toy_tasks: the date formats of the issue", "[toy_tasks]") {
     }
 }
 
-TEST_CASE("toy_tasks: the dates corpus", "[toy_tasks]") {
+TEST_CASE("toy_tasks: no two dates of the century share a written form", "[toy][toy_tasks]") {
+    // Over every day from 1950 to 2049 and every format: a string names exactly one date, so the task
+    // has one right answer per source (no 9/5 vs 5/9, no 19xx vs 20xx confusion).
+    const auto lo = dates::days_from_civil({1950, 1, 1}), hi = dates::days_from_civil({2049, 12, 31});
+    std::unordered_map<std::string, std::int64_t> reading;
+    reading.reserve(static_cast<std::size_t>(hi - lo + 1) * dates::num_formats());
+    std::size_t clashes = 0;
+    for (auto z = lo; z <= hi; ++z) {
+        const dates::Date d = dates::civil_from_days(z);
+        for (std::size_t k = 0; k < dates::num_formats(); ++k) {
+            auto [it, inserted] = reading.emplace(dates::format_date(d, k), z);
+            if (!inserted && it->second != z && ++clashes <= 5)
+                FAIL_CHECK("\"" << it->first << "\" reads as " << dates::iso(dates::civil_from_days(it->second))
+                                 << " and " << dates::iso(d));
+        }
+    }
+    CHECK(clashes == 0);
+}
+
+TEST_CASE("toy_tasks: the dates corpus", "[toy][toy_tasks]") {
     const auto pairs = generate_task("dates", 5, 2000);
     REQUIRE(pairs.size() == 2000);
     std::set<std::string> sources;
@@ -107,13 +127,24 @@ TEST_CASE("toy_tasks: the dates corpus", "[toy_tasks]") {
         CHECK(tgt[7] == '-');
     }
     CHECK(sources.size() == 2000);
+    // Each source is one of the surface forms of its target date, so its weekday (when it names one)
+    // is the real one.
+    using dates::Casing;
+    for (const auto& [src, tgt] : pairs) {
+        const dates::Date d{std::stoi(tgt.substr(0, 4)), std::stoi(tgt.substr(5, 2)), std::stoi(tgt.substr(8, 2))};
+        REQUIRE(dates::iso(d) == tgt);
+        bool found = false;
+        for (std::size_t k = 0; k < dates::num_formats() && !found; ++k)
+            for (Casing c : {Casing::Lower, Casing::Title, Casing::Upper}) found = found || dates::format_date(d, k, c) == src;
+        if (!found) FAIL_CHECK("\"" << src << "\" is not a way of writing " << tgt);
+    }
     CHECK(generate_task("dates", 5, 2000) == pairs);
     CHECK(generate_task("dates", 6, 2000) != pairs);
 }
 
 // ---- enfr ---------------------------------------------------------------------------------------
 
-TEST_CASE("toy_tasks: enfr reproduces every example of the issue", "[toy_tasks]") {
+TEST_CASE("toy_tasks: enfr reproduces every example of the issue", "[toy][toy_tasks]") {
     using enfr::Tense;
     CHECK(enfr::render_noun_phrase({"the", "red", "car", false}) == TextPair{"the red car", "la voiture rouge"});
     CHECK(enfr::render(she_eats(Tense::Present, true)) ==
@@ -129,7 +160,7 @@ TEST_CASE("toy_tasks: enfr reproduces every example of the issue", "[toy_tasks]"
           TextPair{"she is not going to eat the apple", "elle ne va pas manger la pomme"});
 }
 
-TEST_CASE("toy_tasks: enfr conjugates for every pronoun and elides", "[toy_tasks]") {
+TEST_CASE("toy_tasks: enfr conjugates for every pronoun and elides", "[toy][toy_tasks]") {
     using enfr::Tense;
     const std::vector<std::pair<std::string, std::string>> present = {
         {"i", "je mange"},    {"you", "tu manges"},      {"he", "il mange"},   {"she", "elle mange"},
@@ -172,7 +203,7 @@ TEST_CASE("toy_tasks: enfr conjugates for every pronoun and elides", "[toy_tasks
     CHECK(enfr::render(t) == TextPair{"the boys do not look for a letter", "les garçons ne cherchent pas de lettre"});
 }
 
-TEST_CASE("toy_tasks: enfr agreement of articles, possessives and adjectives", "[toy_tasks]") {
+TEST_CASE("toy_tasks: enfr agreement of articles, possessives and adjectives", "[toy][toy_tasks]") {
     auto np = [](const char* det, const char* adj, const char* noun, bool plural = false) {
         return enfr::render_noun_phrase({det, adj, noun, plural});
     };
@@ -209,7 +240,7 @@ TEST_CASE("toy_tasks: enfr agreement of articles, possessives and adjectives", "
     CHECK_THROWS_WITH(enfr::render(s), Contains("unknown pronoun \"thou\""));
 }
 
-TEST_CASE("toy_tasks: the enfr corpus stays small and regular", "[toy_tasks]") {
+TEST_CASE("toy_tasks: the enfr corpus stays small and regular", "[toy][toy_tasks]") {
     const auto pairs = generate_task("enfr", 3, 3000);
     REQUIRE(pairs.size() == 3000);
     std::vector<std::vector<std::string>> en, fr;
@@ -240,7 +271,7 @@ TEST_CASE("toy_tasks: the enfr corpus stays small and regular", "[toy_tasks]") {
 
 // ---- reverse / copy -------------------------------------------------------------------------------
 
-TEST_CASE("toy_tasks: reverse and copy", "[toy_tasks]") {
+TEST_CASE("toy_tasks: reverse and copy", "[toy][toy_tasks]") {
     const auto rev = generate_task("reverse", 1, 500);
     const auto cpy = generate_task("copy", 1, 500);
     REQUIRE(rev.size() == 500);
@@ -280,7 +311,7 @@ TEST_CASE("toy_tasks: reverse and copy", "[toy_tasks]") {
 
 // ---- shipped files ------------------------------------------------------------------------------
 
-TEST_CASE("toy_tasks: the shipped corpora equal what the generators produce", "[toy_tasks][data]") {
+TEST_CASE("toy_tasks: the shipped corpora equal what the generators produce", "[toy][toy_tasks][data]") {
     REQUIRE(shipped_corpora().size() == toy_task_names().size());
     for (const auto& c : shipped_corpora()) {
         INFO(c.file << " (regenerate with: seqgrad_tests \"[.generate]\")");
@@ -313,7 +344,7 @@ TEST_CASE("toy_tasks: the shipped corpora equal what the generators produce", "[
     CHECK_THROWS_AS(shipped_corpus("sort"), seqgrad::Error);
 }
 
-TEST_CASE("toy_tasks: data_dir honours SEQGRAD_DATA_DIR", "[toy_tasks]") {
+TEST_CASE("toy_tasks: data_dir honours SEQGRAD_DATA_DIR", "[toy][toy_tasks]") {
     const char* old = std::getenv("SEQGRAD_DATA_DIR");
     const std::string saved = old ? old : "";
     const std::string built_in = [] {

@@ -23,7 +23,7 @@ std::string row_svg(const std::string& name, const std::vector<double>& values, 
     o.scale = scale;
     o.cell_size = 40;
     o.show_values = viz::HeatmapOptions::Values::Always;
-    if (scale == viz::ColourScale::Sequential) {
+    if (name == "α") {  // weights are probabilities: a fixed 0..1 scale; gradients scale to their data
         o.vmin = 0.0;
         o.vmax = 1.0;
     }

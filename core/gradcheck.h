@@ -4,6 +4,8 @@
 // fixed random R (a random projection checks every output direction at the cost of one backward).
 // Each input that requires grad is perturbed element by element: numeric = (L(x+eps) - L(x-eps)) / 2eps.
 // On failure the result names the worst element: input index, element index, analytic vs numeric.
+// Every evaluation of f runs in the caller's grad mode (ops such as dropout depend on it); a NaN
+// on either side is a failure.
 #pragma once
 #include <functional>
 #include <string>

@@ -2,6 +2,7 @@
 //   bottleneck       `none` vs `additive` attention on `reverse` at several lengths: the fixed-size
 //                    bottleneck of an encoder-decoder without attention, as the attention papers show
 //   attention-types  every attention variant on the same task: BLEU, time, mean attention entropy
+//   hard-vs-soft     soft vs stochastic hard attention: learning curves (apps/cmd_hard_vs_soft.cpp)
 #include <chrono>
 #include <cmath>
 #include <filesystem>
@@ -53,7 +54,7 @@ double mean_entropy(const models::Translator& t, const std::vector<std::string>&
 }  // namespace
 
 void add_experiment(CLI::App& app) {
-    auto* exp = app.add_subcommand("experiment", "Reproducible experiments: bottleneck, attention-types");
+    auto* exp = app.add_subcommand("experiment", "Reproducible experiments: bottleneck, attention-types, hard-vs-soft");
     exp->require_subcommand(1);
 
     // ---- bottleneck ----
@@ -184,6 +185,9 @@ void add_experiment(CLI::App& app) {
             write_file_atomic((fs::path(o->out) / "table.txt").string(), table);
         });
     }
+
+    // ---- hard-vs-soft ----
+    add_hard_vs_soft(*exp);
 }
 
 }  // namespace seqgrad::apps

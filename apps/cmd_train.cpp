@@ -28,7 +28,7 @@ void add_train_options(CLI::App& cmd, models::TrainOptions& o, int& threads) {
     cmd.add_flag("--strict", o.strict, "A blank or malformed corpus line is an error instead of a skip");
     cmd.add_option("--attention", o.model.attention,
                    "none, additive, dot, general, concat, location, scaled-dot, cosine, local-m, local-p")
-        ->check(CLI::IsMember({"none", "additive", "dot", "general", "concat", "location", "scaled-dot", "cosine", "local-m", "local-p"}));
+        ->check(CLI::IsMember({"none", "additive", "dot", "general", "concat", "location", "scaled-dot", "cosine", "local-m", "local-p", "hard"}));
     cmd.add_option_function<std::string>(
            "--cell", [&o](const std::string& v) { o.model.cell = models::parse_cell_kind(v); }, "gru or lstm")
         ->check(CLI::IsMember({"gru", "lstm"}));

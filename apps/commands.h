@@ -14,6 +14,8 @@ void add_train(CLI::App& app);
 void add_translate(CLI::App& app);
 void add_eval(CLI::App& app);
 void add_experiment(CLI::App& app);
+// `experiment hard-vs-soft` (apps/cmd_hard_vs_soft.cpp), added to the `experiment` subcommand.
+void add_hard_vs_soft(CLI::App& experiment);
 void add_bench(CLI::App& app);
 void add_gradcheck(CLI::App& app);
 void add_inspect(CLI::App& app);

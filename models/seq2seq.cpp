@@ -34,7 +34,7 @@ void Seq2SeqConfig::validate() const {
     positive("window", window);
     positive("max_source_len", max_source_len);
     if (!(dropout >= 0 && dropout < 1)) fail("Seq2Seq config: dropout must be in [0, 1), got {}", dropout);
-    if (attends()) (void)nn::parse_attention_kind(attention);  // throws listing the valid names
+    if (attends() && attention != "hard") (void)nn::parse_attention_kind(attention);  // throws listing the valid names
     if (input_feeding && !attends())
         fail("Seq2Seq config: input_feeding needs an attention (attention is none)");
 }
@@ -160,11 +160,17 @@ Decoder::Decoder(const Seq2SeqConfig& c, Generator* gen) : config_(c) {
     embedding = register_module("embedding", std::make_shared<nn::Embedding>(nn::EmbeddingOptions{
         .num_embeddings = c.tgt_vocab, .embedding_dim = c.embed_size, .padding_idx = kPad, .generator = gen}));
     const bool attends = c.attends();
-    if (attends)
-        attention = register_module("attention", nn::make_attention(nn::AttentionOptions{
-            .kind = nn::parse_attention_kind(c.attention), .query_size = H, .key_size = K,
-            .attention_size = c.attention_size > 0 ? c.attention_size : H, .window = c.window,
-            .max_source_len = c.max_source_len, .generator = gen}));
+    const bool hard = c.attention == "hard";
+    if (attends) {
+        const nn::AttentionOptions score{
+            .kind = hard ? nn::AttentionKind::Additive : nn::parse_attention_kind(c.attention), .query_size = H,
+            .key_size = K, .attention_size = c.attention_size > 0 ? c.attention_size : H, .window = c.window,
+            .max_source_len = c.max_source_len, .generator = gen};
+        if (hard)
+            attention = register_module("attention", std::make_shared<nn::HardAttention>(nn::HardAttentionOptions{.score = score}));
+        else
+            attention = register_module("attention", nn::make_attention(score));
+    }
     // Layer 0 reads the embedding plus the context (Bahdanau) or the fed-back h~ (Luong).
     const std::int64_t extra = !attends ? 0 : (c.input_feeding ? H : K);
     for (std::int64_t l = 0; l < c.num_layers; ++l) {
@@ -182,7 +188,11 @@ Decoder::Decoder(const Seq2SeqConfig& c, Generator* gen) : config_(c) {
             .in_features = K + H, .out_features = H, .generator = gen}));
     out = register_module("out", std::make_shared<nn::Linear>(nn::LinearOptions{
         .in_features = H, .out_features = c.tgt_vocab, .generator = gen}));
+    // The sampler's seed is drawn last, so a `hard` model starts from the same weights as an `additive` one.
+    if (hard) hard_attention()->sampler().manual_seed((gen ? *gen : default_generator()).next_u64());
 }
+
+nn::HardAttention* Decoder::hard_attention() const { return dynamic_cast<nn::HardAttention*>(attention.get()); }
 
 DecoderState Decoder::initial_state(const EncoderOutput& enc) const {
     DecoderState s;
@@ -263,6 +273,8 @@ Tensor Seq2Seq::loss(const Tensor& src, const std::vector<std::int64_t>& src_len
                      const Tensor& tgt_out, const LossOptions& options) const {
     check_batch(src, src_lengths, tgt_in, tgt_out);
     const std::int64_t B = tgt_in.shape()[0], T = tgt_in.shape()[1];
+    nn::HardAttention* hard = decoder->hard_attention();
+    if (hard) hard->clear_record();  // the steps below are the only ones the surrogate may see
     EncoderOutput enc = encode(*this, src, src_lengths);
     DecoderState state = decoder->initial_state(enc);
     Generator& gen = options.generator ? *options.generator : default_generator();
@@ -279,8 +291,36 @@ Tensor Seq2Seq::loss(const Tensor& src, const std::vector<std::int64_t>& src_len
     }
     Tensor all = reshape(stack(logits, 1), {B * T, config_.tgt_vocab});  // [B*T, V]
     const Tensor targets = reshape(tgt_out, {B * T});
-    if (fast_paths_enabled()) return cross_entropy_fused(all, targets, {.ignore_index = kPad});
-    return cross_entropy(all, targets, {.ignore_index = kPad});  // the composite twin
+    Tensor ce = fast_paths_enabled() ? cross_entropy_fused(all, targets, {.ignore_index = kPad})
+                                     : cross_entropy(all, targets, {.ignore_index = kPad});  // the composite twin
+    if (!hard || hard->recorded_steps() == 0) return ce;  // eval mode or no grad: nothing was sampled for training
+
+    // REINFORCE for the sampled attention positions: reward_b = −(mean token cross-entropy of sentence b),
+    // a constant; steps at target padding are masked out (their samples affect no target token).
+    // Adding (surrogate − its detached value) keeps the returned number the cross-entropy while the
+    // gradient gains the estimator.
+    std::vector<double> reward(static_cast<std::size_t>(B), 0.0), step_mask(static_cast<std::size_t>(B * T), 0.0);
+    {
+        NoGradGuard no_grad;
+        const auto nll = nll_loss(log_softmax(all.detach(), 1), targets, {.ignore_index = kPad, .reduction = Reduction::None})
+                             .to_vector();  // [B*T], 0 at padding
+        const auto ids = tgt_out.to_ids();
+        for (std::int64_t b = 0; b < B; ++b) {
+            double total = 0;
+            std::int64_t n = 0;
+            for (std::int64_t t = 0; t < T; ++t)
+                if (ids[b * T + t] != kPad) {
+                    total += nll[b * T + t];
+                    step_mask[b * T + t] = 1.0;
+                    ++n;
+                }
+            reward[b] = n > 0 ? -total / static_cast<double>(n) : 0.0;
+        }
+    }
+    const DType dt = ce.dtype();
+    Tensor surrogate = hard->reinforce_surrogate(Tensor::from(reward, {B}, {.dtype = dt}),
+                                                 {.step_mask = Tensor::from(step_mask, {B, T}, {.dtype = dt})});
+    return ce + (surrogate - surrogate.detach());
 }
 
 std::pair<double, std::int64_t> Seq2Seq::nll_sum(const Tensor& src, const std::vector<std::int64_t>& src_lengths,

@@ -10,6 +10,9 @@
 //            h_t = cell([embed(y_{t-1}); h~_{t-1}], h_{t-1}); (c_t, a_t) = attend(h_t, enc, mask)
 //            h~_t = tanh(W_c [c_t; h_t]);  logits_t = W_out h~_t + b_out
 //   Attention `none`: the classic encoder-decoder whose only link is the final state.
+//   Attention `hard`: stochastic hard attention over additive scores (layers/hard_attention.h): one
+//            sampled source position per step in training (argmax in eval); Seq2Seq::loss adds the
+//            REINFORCE surrogate so the scores learn, with reward = −(the sentence's cross-entropy).
 // Training uses teacher forcing with a ratio; decoding (greedy, beam) runs under NoGradGuard.
 #pragma once
 #include <cstdint>
@@ -19,6 +22,7 @@
 
 #include "layers/attention.h"
 #include "layers/embedding.h"
+#include "layers/hard_attention.h"
 #include "layers/linear.h"
 #include "layers/module.h"
 #include "layers/rnn.h"
@@ -38,7 +42,7 @@ struct Seq2SeqConfig {
     std::int64_t num_layers = 1;
     bool bidirectional = false;
     CellKind cell = CellKind::GRU;
-    std::string attention = "additive";  // none, or a name parse_attention_kind accepts
+    std::string attention = "additive";  // none, hard, or a name parse_attention_kind accepts
     bool attends() const { return attention != "none"; }
     std::int64_t attention_size = 0;  // 0: hidden_size
     std::int64_t window = 4;          // D for local attention
@@ -97,6 +101,8 @@ public:
     DecoderState initial_state(const EncoderOutput& enc) const;
     // One step: y_prev ids [B] (int64); t is the target position (for local-m attention).
     StepOutput step(const Tensor& y_prev, DecoderState& state, const EncoderOutput& enc, std::int64_t t) const;
+    // The attention when it is `hard` (it records the sampled steps), else null.
+    nn::HardAttention* hard_attention() const;
 
     std::shared_ptr<nn::Embedding> embedding;
     std::shared_ptr<nn::Attention> attention;  // null for `none`
@@ -126,6 +132,8 @@ public:
     const Seq2SeqConfig& config() const { return config_; }
 
     // Mean token cross-entropy over tgt_out (0 = padding ignored). src [B, S], tgt_in/tgt_out [B, T].
+    // With `hard` attention in training mode (and grad mode on) the result also carries the REINFORCE
+    // gradient of the attention's sampled positions; its value is still the cross-entropy.
     Tensor loss(const Tensor& src, const std::vector<std::int64_t>& src_lengths, const Tensor& tgt_in,
                 const Tensor& tgt_out, const LossOptions& options = {}) const;
     // Sum of token negative log-likelihoods and the token count (for perplexity), no grad.

@@ -184,7 +184,9 @@ std::string heatmap_terminal(const Matrix& values, const std::vector<std::string
                              const std::vector<std::string>& row_labels, const TerminalOptions& opt) {
     constexpr std::string_view fn = "heatmap_terminal";
     check_heatmap_args(fn, values, col_labels, row_labels);
-    auto [lo, hi] = colour_range(values, opt.scale, opt.vmin, opt.vmax, fn);
+    // Not a structured binding: the cell lambda captures lo and hi, which clang before 16 rejects.
+    const auto range = colour_range(values, opt.scale, opt.vmin, opt.vmax, fn);
+    const double lo = range.first, hi = range.second;
     const int max_w = std::max(opt.max_label_width, 2);
     const bool diverging = opt.scale == ColourScale::Diverging;
 

@@ -1,0 +1,11 @@
+// libFuzzer entry point for models::Seq2SeqConfig::from_json.
+// The checks live in targets.h, shared with the Catch2 replay of the corpus (tests/test_fuzz_regressions.cpp).
+#include <cstddef>
+#include <cstdint>
+
+#include "targets.h"
+
+extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
+    seqgrad::fuzz::config_loader({reinterpret_cast<const char*>(data), size});
+    return 0;
+}

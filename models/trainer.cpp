@@ -187,9 +187,10 @@ TrainResult train(const TrainOptions& o, std::ostream& log) {
     stop_requested() = false;
 
     // ---- data ----
-    data::Corpus corpus = load_corpus(o.data, o.strict);
+    DataSource source = o.data;
+    if (o.max_pairs > 0) source.max_pairs = o.max_pairs;  // recorded in the model folder, so eval sees the same pairs
+    data::Corpus corpus = load_corpus(source, o.strict);
     if (!o.quiet) log << corpus.report.summary() << "\n";
-    if (o.max_pairs > 0 && corpus.pairs.size() > o.max_pairs) corpus.pairs.resize(o.max_pairs);
     if (corpus.pairs.size() < 3)
         fail<Error>("train: {} has only {} usable sentence pairs; at least 3 are needed for train/valid/test",
                     corpus.report.origin, corpus.pairs.size());
@@ -225,7 +226,7 @@ TrainResult train(const TrainOptions& o, std::ostream& log) {
     if (split.valid.empty()) fail<Error>("train: the validation split is empty; use a larger corpus or --valid-fraction");
 
     Generator init_gen(o.seed);
-    Translator translator(config, sv, tv, o.data, &init_gen);
+    Translator translator(config, sv, tv, source, &init_gen);
     Seq2Seq& model = translator.model();
     nlohmann::json training = {{"batch_size", o.batch_size}, {"epochs", o.epochs},   {"lr", o.lr},
                                {"optimizer", o.optimizer},   {"schedule", o.schedule}, {"warmup_steps", o.warmup_steps},

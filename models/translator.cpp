@@ -40,7 +40,10 @@ data::Corpus load_corpus(const DataSource& source, bool strict) {
     const std::string path = source.task.empty() ? source.file : task_file(source.task);
     if (path.empty()) fail("no training data: give --task or --data FILE.tsv");
     // A reversed pair's tokenizers swap too: tokenize each side with the tokenizer of its language.
-    return data::read_corpus_file(path, source.reverse ? *tgt_tok : *src_tok, source.reverse ? *src_tok : *tgt_tok, opt);
+    data::Corpus c =
+        data::read_corpus_file(path, source.reverse ? *tgt_tok : *src_tok, source.reverse ? *src_tok : *tgt_tok, opt);
+    if (source.max_pairs > 0 && c.pairs.size() > source.max_pairs) c.pairs.resize(source.max_pairs);
+    return c;
 }
 
 Translator::Translator(Seq2SeqConfig config, data::Vocab source_vocab, data::Vocab target_vocab, DataSource source,
@@ -60,6 +63,7 @@ nlohmann::json source_json(const DataSource& s) {
             {"reverse", s.reverse},
             {"max_len", s.max_len},
             {"eng_prefixes", s.eng_prefixes},
+            {"max_pairs", s.max_pairs},
             {"source_tokenizer", s.source_tokenizer},
             {"target_tokenizer", s.target_tokenizer}};
 }
@@ -85,7 +89,7 @@ Translator Translator::load(const std::string& dir, const std::string& weights) 
     } catch (const nlohmann::json::exception& e) {
         fail<Error>("{}: not valid JSON: {}", config_path, e.what());
     }
-    if (!j.is_object() || j.value("format", "") != "seqgrad-model" || !j.contains("model") || !j.contains("data"))
+    if (!j.is_object() || j.value("format", nlohmann::json()) != "seqgrad-model" || !j.contains("model") || !j.contains("data"))
         fail<Error>("{}: not a seqgrad model folder config (expected \"format\": \"seqgrad-model\")", config_path);
     Seq2SeqConfig config = Seq2SeqConfig::from_json(j["model"].dump(), config_path);
     DataSource source;
@@ -96,6 +100,7 @@ Translator Translator::load(const std::string& dir, const std::string& weights) 
         source.reverse = d.at("reverse").get<bool>();
         source.max_len = d.at("max_len").get<std::size_t>();
         source.eng_prefixes = d.at("eng_prefixes").get<bool>();
+        source.max_pairs = d.value("max_pairs", std::size_t{0});
         source.source_tokenizer = d.at("source_tokenizer").get<std::string>();
         source.target_tokenizer = d.at("target_tokenizer").get<std::string>();
     } catch (const nlohmann::json::exception& e) {

@@ -28,6 +28,7 @@ struct DataSource {
     bool reverse = false;
     std::size_t max_len = 0;
     bool eng_prefixes = false;
+    std::size_t max_pairs = 0;  // keep the first max_pairs pairs after filtering (0 = all)
     std::string source_tokenizer = "word";
     std::string target_tokenizer = "word";
 };

@@ -244,7 +244,7 @@ Split split_from_json(std::string_view text, std::string_view origin) {
     nlohmann::json j;
     try {
         j = nlohmann::json::parse(text.begin(), text.end());
-    } catch (const nlohmann::json::parse_error& e) {
+    } catch (const nlohmann::json::exception& e) {  // parse_error, or out_of_range for 1e400
         fail<Error>("split {}: not valid JSON: {}", origin, e.what());
     }
     if (!j.is_object()) fail<Error>("split {}: expected a JSON object, got a JSON {}", origin, j.type_name());

@@ -65,22 +65,32 @@ Seq2SeqConfig Seq2SeqConfig::from_json(const std::string& text, const std::strin
     } catch (const nlohmann::json::exception& e) {
         fail<Error>("{}: not valid JSON: {}", where, e.what());
     }
-    if (!j.is_object() || j.value("format", "") != "seqgrad-seq2seq-config")
+    // Compared as JSON values (not j.value("format", "")), so a non-string "format" is this error
+    // rather than a json::type_error escaping (found by the config_loader fuzz target).
+    if (!j.is_object() || j.value("format", nlohmann::json()) != "seqgrad-seq2seq-config")
         fail<Error>("{}: not a seqgrad model config (missing \"format\": \"seqgrad-seq2seq-config\")", where);
-    if (j.value("version", 0) != 1) fail<Error>("{}: unsupported config version {}", where, j.value("version", 0));
+    if (j.value("version", nlohmann::json()) != 1)
+        fail<Error>("{}: unsupported config version {}", where, j.value("version", nlohmann::json()).dump());
+    // Sizes must be JSON integers: get<int64_t>() would truncate 2.5 and convert 1e300 with undefined behaviour.
+    auto integer = [&](const char* key) -> std::int64_t {
+        const nlohmann::json& v = j.at(key);
+        if (!v.is_number_integer() || (v.is_number_unsigned() && v.get<std::uint64_t>() > INT64_MAX))
+            fail<Error>("{}: bad model config: \"{}\" must be an integer, got {}", where, key, v.dump());
+        return v.get<std::int64_t>();
+    };
     Seq2SeqConfig c;
     try {
-        c.src_vocab = j.at("src_vocab").get<std::int64_t>();
-        c.tgt_vocab = j.at("tgt_vocab").get<std::int64_t>();
-        c.embed_size = j.at("embed_size").get<std::int64_t>();
-        c.hidden_size = j.at("hidden_size").get<std::int64_t>();
-        c.num_layers = j.at("num_layers").get<std::int64_t>();
+        c.src_vocab = integer("src_vocab");
+        c.tgt_vocab = integer("tgt_vocab");
+        c.embed_size = integer("embed_size");
+        c.hidden_size = integer("hidden_size");
+        c.num_layers = integer("num_layers");
         c.bidirectional = j.at("bidirectional").get<bool>();
         c.cell = parse_cell_kind(j.at("cell").get<std::string>());
         c.attention = j.at("attention").get<std::string>();
-        c.attention_size = j.at("attention_size").get<std::int64_t>();
-        c.window = j.at("window").get<std::int64_t>();
-        c.max_source_len = j.at("max_source_len").get<std::int64_t>();
+        c.attention_size = integer("attention_size");
+        c.window = integer("window");
+        c.max_source_len = integer("max_source_len");
         c.input_feeding = j.at("input_feeding").get<bool>();
         c.dropout = j.at("dropout").get<double>();
     } catch (const nlohmann::json::exception& e) {

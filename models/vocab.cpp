@@ -119,7 +119,7 @@ Vocab Vocab::from_json(std::string_view text, std::string_view origin) {
     nlohmann::json j;
     try {
         j = nlohmann::json::parse(text.begin(), text.end());
-    } catch (const nlohmann::json::parse_error& e) {
+    } catch (const nlohmann::json::exception& e) {  // parse_error, or out_of_range for 1e400
         fail<Error>("vocab {}: not valid JSON: {}", origin, e.what());
     }
     if (!j.is_object())

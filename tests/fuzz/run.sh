@@ -26,9 +26,10 @@ if ! command -v "$cxx" > /dev/null; then
   exit 1
 fi
 
+mkdir -p "$build"
 cmake -S . -B "$build" -DCMAKE_CXX_COMPILER="$cxx" -DCMAKE_BUILD_TYPE=RelWithDebInfo \
   "-DCMAKE_CXX_FLAGS_RELWITHDEBINFO=-O1 -g" -DSEQGRAD_BUILD_FUZZERS=ON -DSEQGRAD_BUILD_TESTS=OFF \
-  -DSEQGRAD_BUILD_APPS=OFF > "$build.configure.log" || { cat "$build.configure.log" >&2; exit 1; }
+  -DSEQGRAD_BUILD_APPS=OFF > "$build/configure.log" || { cat "$build/configure.log" >&2; exit 1; }
 cmake --build "$build" -j "$jobs" --target "${targets[@]/#/fuzz_}"
 
 export ASAN_OPTIONS=${ASAN_OPTIONS:-halt_on_error=1:detect_leaks=1}

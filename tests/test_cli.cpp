@@ -1,0 +1,248 @@
+// The `seqgrad` command line as a user meets it: the built binary (SEQGRAD_BINARY_DIR/seqgrad) is
+// run with posix_spawn, its stdout and stderr captured in files.
+//   - Misuse (an unknown flag, a missing --data file, a model folder whose vocabulary does not match
+//     its config, an empty corpus, invalid UTF-8 in a corpus, a bad --attention value, ...) gives
+//     exactly one line on stderr, "seqgrad: error: ...", and exit code 2; never a stack trace.
+//   - Ctrl-C: SIGINT sent to a running `seqgrad train` saves the weights, prints how to resume and
+//     exits with code 130; `--resume` then finishes the run.
+//   - A NaN loss exits with code 1.
+#include <fcntl.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <chrono>
+#include <filesystem>
+#include <limits>
+#include <sstream>
+#include <thread>
+
+#include "core/safetensors.h"
+#include "helpers.h"
+#include "models/fileio.h"
+#include "models/toy_tasks.h"
+#include "models/trainer.h"
+#include "models/translator.h"
+
+extern char** environ;
+
+using namespace seqgrad;
+namespace fs = std::filesystem;
+
+namespace {
+
+struct TempDir {
+    fs::path path;
+    explicit TempDir(const std::string& name) {
+        static std::atomic<int> counter{0};
+        path = fs::temp_directory_path() / fmt::format("seqgrad_cli_{}_{}_{}", name, ::getpid(), counter++);
+        fs::remove_all(path);
+        fs::create_directories(path);
+    }
+    ~TempDir() {
+        std::error_code ec;
+        fs::remove_all(path, ec);
+    }
+    std::string operator/(const std::string& name) const { return (path / name).string(); }
+};
+
+std::string binary() { return std::string(SEQGRAD_BINARY_DIR) + "/seqgrad"; }
+
+// Starts `seqgrad args...` with stdin from /dev/null and stdout/stderr into the given files.
+pid_t spawn(const std::vector<std::string>& args, const std::string& out, const std::string& err) {
+    std::vector<std::string> argv_storage = {binary()};
+    argv_storage.insert(argv_storage.end(), args.begin(), args.end());
+    std::vector<char*> argv;
+    for (auto& a : argv_storage) argv.push_back(a.data());
+    argv.push_back(nullptr);
+    posix_spawn_file_actions_t fa;
+    posix_spawn_file_actions_init(&fa);
+    posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
+    posix_spawn_file_actions_addopen(&fa, 1, out.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    posix_spawn_file_actions_addopen(&fa, 2, err.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    pid_t pid = 0;
+    const int rc = posix_spawn(&pid, argv[0], &fa, nullptr, argv.data(), environ);
+    posix_spawn_file_actions_destroy(&fa);
+    REQUIRE(rc == 0);
+    return pid;
+}
+
+struct Outcome {
+    int exit_code = -1;  // -1 when killed by a signal
+    int signal = 0;
+    std::string out, err;
+};
+
+Outcome finish(pid_t pid, const std::string& out, const std::string& err) {
+    int status = 0;
+    REQUIRE(::waitpid(pid, &status, 0) == pid);
+    Outcome r;
+    if (WIFEXITED(status)) r.exit_code = WEXITSTATUS(status);
+    if (WIFSIGNALED(status)) r.signal = WTERMSIG(status);
+    r.out = read_file(out);
+    r.err = read_file(err);
+    return r;
+}
+
+Outcome run_cli(const TempDir& dir, const std::vector<std::string>& args) {
+    static std::atomic<int> n{0};
+    const std::string out = dir / fmt::format("stdout_{}", n), err = dir / fmt::format("stderr_{}", n);
+    ++n;
+    return finish(spawn(args, out, err), out, err);
+}
+
+std::string write_corpus(const TempDir& dir, std::size_t n, const std::string& name = "corpus.tsv") {
+    data::ToyTaskOptions opt;
+    opt.min_len = 2;
+    opt.max_len = 5;
+    opt.alphabet = "0123456789";
+    const std::string path = dir / name;
+    write_file_atomic(path, data::to_tsv(data::generate_task("reverse", 11, n, opt)));
+    return path;
+}
+
+// A one-epoch model folder, trained in-process (the binary is under test, not the trainer).
+std::string train_folder(const TempDir& dir, const std::string& corpus, const std::string& name) {
+    models::TrainOptions o;
+    o.data.file = corpus;
+    o.out_dir = dir / name;
+    o.model.hidden_size = 16;
+    o.model.embed_size = 16;
+    o.epochs = 1;
+    o.bleu_examples = 10;
+    o.quiet = true;
+    std::ostringstream log;
+    models::train(o, log);
+    return o.out_dir;
+}
+
+void require_one_error_line(const Outcome& r, const std::string& fragment) {
+    INFO("stderr: " << r.err);
+    INFO("stdout: " << r.out);
+    CHECK(r.signal == 0);
+    CHECK(r.exit_code == 2);
+    CHECK(std::count(r.err.begin(), r.err.end(), '\n') == 1);
+    CHECK(!r.err.empty());
+    CHECK(r.err.back() == '\n');
+    CHECK_THAT(r.err, Catch::StartsWith("seqgrad: error: "));
+    CHECK_THAT(r.err, Catch::Contains(fragment));
+}
+
+}  // namespace
+
+TEST_CASE("cli: misuse gives exactly one line on stderr and exit code 2", "[cli]") {
+    REQUIRE(fs::exists(binary()));
+    TempDir dir("misuse");
+    const std::string corpus = write_corpus(dir, 120);
+    const std::string empty = dir / "empty.tsv";
+    write_file_atomic(empty, "");
+    const std::string bad_utf8 = dir / "latin1.tsv";
+    write_file_atomic(bad_utf8, "ok\tfine\nbad \xe9t\xe9\tsummer\n");
+    const std::string no_pairs = dir / "no_pairs.tsv";
+    write_file_atomic(no_pairs, "no tab here\n\n  \n");
+    // A model folder whose source vocabulary comes from another run.
+    const std::string mixed = train_folder(dir, corpus, "mixed");
+    data::Vocab::build({{"x", "y"}}).save(mixed + "/source_vocab.json");
+    const std::string out = dir / "out";
+
+    struct Case {
+        const char* what;
+        std::vector<std::string> args;
+        std::string fragment;
+    };
+    const std::vector<Case> cases = {
+        {"unknown flag", {"train", "--data", corpus, "--out", out, "--bogus-flag"}, "--bogus-flag"},
+        {"missing --data file", {"train", "--data", dir / "missing.tsv", "--out", out}, "missing.tsv"},
+        {"vocabulary does not match the config (translate)", {"translate", "--model", mixed, "1 2 3"},
+         "do not match the model config"},
+        {"vocabulary does not match the config (eval)", {"eval", "--model", mixed}, "do not match the model config"},
+        {"empty corpus", {"train", "--data", empty, "--out", out}, "no usable sentence pairs: the corpus is empty"},
+        {"corpus without a usable line", {"train", "--data", no_pairs, "--out", out}, "no usable sentence pairs out of 3 lines"},
+        {"invalid UTF-8 in the corpus", {"train", "--data", bad_utf8, "--out", out}, "latin1.tsv:2: invalid UTF-8 at byte 4"},
+        {"bad --attention value", {"train", "--data", corpus, "--out", out, "--attention", "bogus"}, "--attention"},
+        {"unknown subcommand", {"frobnicate"}, "A subcommand is required"},
+        {"no subcommand", {}, "A subcommand is required"},
+        {"--out missing", {"train", "--data", corpus}, "--out"},
+        {"both --task and --data", {"train", "--task", "copy", "--data", corpus, "--out", out},
+         "give exactly one of --task NAME or --data FILE.tsv"},
+        {"non-numeric --epochs", {"train", "--data", corpus, "--out", out, "--epochs", "many"}, "--epochs"},
+        {"model folder that does not exist", {"translate", "--model", dir / "nowhere", "hello"}, "does not exist"},
+        {"--resume without a run", {"train", "--data", corpus, "--out", dir / "fresh", "--resume"},
+         "holds no run to resume"},
+        {"--strict and a malformed line", {"train", "--data", no_pairs, "--out", out, "--strict"}, "no_pairs.tsv:1: no tab"},
+    };
+    for (const auto& c : cases) {
+        INFO(c.what);
+        require_one_error_line(run_cli(dir, c.args), c.fragment);
+    }
+    // The folder the failed runs named was not left half-written.
+    CHECK_FALSE(fs::exists(out + "/model.safetensors"));
+}
+
+TEST_CASE("cli: SIGINT during training saves a checkpoint and exits with code 130; --resume finishes",
+          "[cli][interrupt]") {
+    REQUIRE(fs::exists(binary()));
+    TempDir dir("sigint");
+    const std::string corpus = write_corpus(dir, 1000);
+    const std::string model = dir / "run";
+    const std::vector<std::string> args = {"train", "--data", corpus, "--out", model, "--hidden", "16", "--embed", "16",
+                                           "--threads", "1", "--bleu-examples", "10"};
+    std::vector<std::string> long_run = args;
+    long_run.insert(long_run.end(), {"--epochs", "10000"});
+    const std::string out = dir / "stdout", err = dir / "stderr";
+    const pid_t pid = spawn(long_run, out, err);
+    // Wait until the first epoch's checkpoint exists (the SIGINT handler is installed by then).
+    bool ready = false;
+    for (int i = 0; i < 1200 && !ready; ++i) {
+        int status = 0;
+        REQUIRE(::waitpid(pid, &status, WNOHANG) == 0);  // still running
+        ready = fs::exists(model + "/last.safetensors") && fs::exists(model + "/optimizer.safetensors");
+        if (!ready) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+    if (!ready) ::kill(pid, SIGKILL);
+    REQUIRE(ready);
+    REQUIRE(::kill(pid, SIGINT) == 0);
+    const Outcome r = finish(pid, out, err);
+    INFO("stdout: " << r.out);
+    INFO("stderr: " << r.err);
+    CHECK(r.signal == 0);
+    CHECK(r.exit_code == 130);
+    CHECK(r.err.empty());
+    CHECK_THAT(r.out, Catch::Contains("interrupted: weights saved to " + model + "/interrupted.safetensors"));
+    CHECK_THAT(r.out, Catch::Contains("stopped: interrupted"));
+    // The mid-epoch weights and the last complete epoch both load as models.
+    CHECK_NOTHROW(models::Translator::load(model, "interrupted.safetensors"));
+    CHECK_NOTHROW(models::Translator::load(model, "last.safetensors"));
+    const auto done = static_cast<std::int64_t>(
+        load_safetensors(model + "/optimizer.safetensors").tensors.at("trainer.epoch").item());
+    REQUIRE(done >= 1);
+
+    // Resuming finishes one more epoch and exits 0.
+    std::vector<std::string> resume = args;
+    resume.insert(resume.end(), {"--resume", "--epochs", std::to_string(done + 1)});
+    const Outcome again = run_cli(dir, resume);
+    INFO("resume stdout: " << again.out);
+    INFO("resume stderr: " << again.err);
+    CHECK(again.exit_code == 0);
+    CHECK_THAT(again.out, Catch::Contains(fmt::format("resuming {} after epoch {}", model, done)));
+    CHECK_THAT(again.out, Catch::Contains("stopped: epochs"));
+    CHECK(load_safetensors(model + "/last.safetensors").metadata.at("epoch") == std::to_string(done + 1));
+}
+
+TEST_CASE("cli: a NaN loss stops training with exit code 1 and says where the good checkpoint is", "[cli]") {
+    REQUIRE(fs::exists(binary()));
+    TempDir dir("nan");
+    const std::string corpus = write_corpus(dir, 120);
+    const std::string model = train_folder(dir, corpus, "model");
+    SafetensorsFile f = load_safetensors(model + "/last.safetensors");
+    f.tensors.at("decoder.out.bias").fill_(std::numeric_limits<double>::quiet_NaN());
+    save_safetensors(model + "/last.safetensors", f.tensors, {{"epoch", "1"}});
+    const Outcome r = run_cli(dir, {"train", "--data", corpus, "--out", model, "--hidden", "16", "--embed", "16",
+                                    "--resume", "--epochs", "2"});
+    INFO("stdout: " << r.out);
+    INFO("stderr: " << r.err);
+    CHECK(r.exit_code == 1);
+    CHECK_THAT(r.out, Catch::Contains("the loss became NaN/Inf") && Catch::Contains("stopped: NaN loss"));
+}

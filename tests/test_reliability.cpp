@@ -1,0 +1,497 @@
+// Reliability of training runs and model folders (issue 7), through the public entry points a user
+// has: models::train and models::Translator::load.
+//   - Damaged checkpoints: truncated, corrupted, newer-version, wrong-dtype, wrong-shape, missing and
+//     extra tensors in a model folder's model.safetensors give one seqgrad::Error naming the file and,
+//     where the damage belongs to one tensor, that tensor.
+//   - Determinism: the same seed and thread count give bit-identical losses and checkpoint bytes;
+//     N epochs straight equal k epochs + resume + the rest, and an interruption (stop_requested, as
+//     Ctrl-C sets it) + resume, bit for bit.
+//   - Anomaly mode: a NaN planted in a weight is reported as an AnomalyError naming the first op that
+//     produced it; without anomaly mode a NaN loss stops training with stop_reason "NaN loss" and
+//     leaves every file of the model folder byte for byte as it was.
+//   - Memory: 200 training steps keep the live-tensor count at its baseline and make no new system
+//     allocation after warm-up (the soak benchmark bench/soak.cpp runs the long version).
+// Everything runs on a tiny model (hidden 16) and a few hundred generated pairs so each case takes
+// well under a second in Release.
+#include <omp.h>
+#include <unistd.h>
+
+#include <array>
+#include <atomic>
+#include <cmath>
+#include <cstring>
+#include <filesystem>
+#include <functional>
+#include <limits>
+#include <sstream>
+#include <streambuf>
+
+#include <nlohmann/json.hpp>
+
+#include "core/safetensors.h"
+#include "helpers.h"
+#include "models/bench.h"
+#include "models/fileio.h"
+#include "models/toy_tasks.h"
+#include "models/trainer.h"
+#include "models/translator.h"
+#include "optim/adam.h"
+#include "optim/clip.h"
+
+using namespace seqgrad;
+namespace fs = std::filesystem;
+using json = nlohmann::json;
+
+namespace {
+
+// A fresh directory, removed with its contents at scope exit.
+struct TempDir {
+    fs::path path;
+    explicit TempDir(const std::string& name) {
+        static std::atomic<int> counter{0};
+        path = fs::temp_directory_path() / fmt::format("seqgrad_reliability_{}_{}_{}", name, ::getpid(), counter++);
+        fs::remove_all(path);
+        fs::create_directories(path);
+    }
+    ~TempDir() {
+        std::error_code ec;
+        fs::remove_all(path, ec);
+    }
+    std::string operator/(const std::string& name) const { return (path / name).string(); }
+};
+
+// Sets the BLAS/OpenMP thread count for a scope.
+struct ThreadsGuard {
+    int previous;
+    explicit ThreadsGuard(int n) : previous(omp_get_max_threads()) { models::set_num_threads(n); }
+    ~ThreadsGuard() { models::set_num_threads(previous); }
+};
+
+// n pairs of "reverse 2-5 digits", written as a TSV file in dir.
+std::string write_corpus(const TempDir& dir, std::size_t n = 300) {
+    data::ToyTaskOptions opt;
+    opt.min_len = 2;
+    opt.max_len = 5;
+    opt.alphabet = "0123456789";
+    const std::string path = dir / "corpus.tsv";
+    write_file_atomic(path, data::to_tsv(data::generate_task("reverse", 11, n, opt)));
+    return path;
+}
+
+// A tiny run: hidden 16, 2 GRU layers with dropout between them and a decaying teacher-forcing ratio,
+// so the dropout masks and teacher-forcing coins (both reseeded per epoch) are part of what must repeat.
+models::TrainOptions tiny(const std::string& data, const std::string& out) {
+    models::TrainOptions o;
+    o.data.file = data;
+    o.out_dir = out;
+    o.model.hidden_size = 16;
+    o.model.embed_size = 16;
+    o.model.num_layers = 2;
+    o.model.dropout = 0.1;
+    o.model.attention = "additive";
+    o.epochs = 3;
+    o.batch_size = 32;
+    o.lr = 1e-2;
+    o.teacher_forcing = 0.8;
+    o.teacher_forcing_decay = 0.9;
+    o.seed = 5;
+    o.bleu_examples = 10;
+    o.quiet = true;
+    return o;
+}
+
+models::TrainResult run(const models::TrainOptions& o) {
+    std::ostringstream log;
+    return models::train(o, log);
+}
+
+std::string bytes_of(const std::string& path) { return read_file(path); }
+
+// The checkpoint files a run writes, by name -> bytes.
+std::map<std::string, std::string> folder_bytes(const std::string& dir) {
+    std::map<std::string, std::string> out;
+    for (const auto& e : fs::directory_iterator(dir))
+        if (e.is_regular_file()) out[e.path().filename().string()] = bytes_of(e.path().string());
+    return out;
+}
+
+// Rewrites the JSON header of a safetensors file (length prefix and padding fixed up); the data
+// section, and so seqgrad's checksum of it, stays as it was.
+std::string edit_header(const std::string& bytes, const std::function<void(json&)>& edit) {
+    std::uint64_t n = 0;
+    std::memcpy(&n, bytes.data(), 8);
+    json header = json::parse(bytes.substr(8, n));
+    edit(header);
+    std::string text = header.dump();
+    while ((8 + text.size()) % 8) text += ' ';
+    std::uint64_t m = text.size();
+    std::string out(8, '\0');
+    std::memcpy(out.data(), &m, 8);
+    return out + text + bytes.substr(8 + n);
+}
+
+void require_identical_histories(const models::TrainResult& a, const models::TrainResult& b) {
+    REQUIRE(a.history.size() == b.history.size());
+    for (std::size_t i = 0; i < a.history.size(); ++i) {
+        INFO("epoch " << a.history[i].epoch);
+        // Exact equality on purpose: bit-identical runs, not merely close ones.
+        CHECK(a.history[i].train_loss == b.history[i].train_loss);
+        CHECK(a.history[i].valid_loss == b.history[i].valid_loss);
+        CHECK(a.history[i].valid_bleu == b.history[i].valid_bleu);
+        CHECK(a.history[i].grad_norm == b.history[i].grad_norm);
+        CHECK(a.history[i].lr == b.history[i].lr);
+        CHECK(a.history[i].teacher_forcing == b.history[i].teacher_forcing);
+    }
+    CHECK(a.best_epoch == b.best_epoch);
+    CHECK(a.best_valid_loss == b.best_valid_loss);
+}
+
+void require_same_checkpoints(const std::string& a, const std::string& b) {
+    for (const char* f : {"model.safetensors", "last.safetensors", "optimizer.safetensors", "split.json",
+                          "source_vocab.json", "target_vocab.json"}) {
+        INFO(f);
+        CHECK(bytes_of(a + "/" + f) == bytes_of(b + "/" + f));
+    }
+}
+
+// A stream buffer that sets models::stop_requested() (what the command line's SIGINT handler does)
+// once the training log contains `trigger`.
+class StopWhenLogged : public std::streambuf {
+public:
+    explicit StopWhenLogged(std::string trigger) : trigger_(std::move(trigger)) {}
+    const std::string& text() const { return text_; }
+
+protected:
+    int overflow(int c) override {
+        if (c != traits_type::eof()) append(std::string(1, static_cast<char>(c)));
+        return c;
+    }
+    std::streamsize xsputn(const char* s, std::streamsize n) override {
+        append(std::string(s, static_cast<std::size_t>(n)));
+        return n;
+    }
+
+private:
+    void append(const std::string& s) {
+        text_ += s;
+        if (text_.find(trigger_) != std::string::npos) models::stop_requested() = true;
+    }
+    std::string trigger_, text_;
+};
+
+}  // namespace
+
+// ---- damaged checkpoints in a model folder --------------------------------------------------------
+
+TEST_CASE("reliability: a damaged model.safetensors gives one error naming the file and the tensor",
+          "[reliability][checkpoint]") {
+    TempDir dir("checkpoint");
+    auto o = tiny(write_corpus(dir, 200), dir / "model");
+    o.epochs = 1;
+    run(o);
+    const std::string weights = dir / "model/model.safetensors";
+    const std::string good = bytes_of(weights);
+    const models::Translator reference = models::Translator::load(dir / "model");
+    const auto state = reference.model().state_dict();
+    REQUIRE(state.count("decoder.out.weight"));
+    REQUIRE(state.count("encoder.embedding.weight"));
+
+    // Each case writes a damaged file, expects Translator::load to fail naming the file (full path)
+    // and every fragment listed, then puts the good file back.
+    auto expect = [&](const std::string& what, const std::string& damaged, std::vector<std::string> fragments) {
+        INFO(what);
+        write_file_atomic(weights, damaged);
+        try {
+            (void)models::Translator::load(dir / "model");
+            FAIL("loading succeeded");
+        } catch (const Error& e) {
+            const std::string msg = e.what();
+            INFO(msg);
+            CHECK(msg.rfind(weights + ":", 0) == 0);  // starts with the file's path
+            CHECK(msg.find('\n') == std::string::npos);
+            for (const auto& f : fragments) CHECK_THAT(msg, Catch::Contains(f));
+        }
+        write_file_atomic(weights, good);
+        CHECK_NOTHROW(models::Translator::load(dir / "model"));
+    };
+
+    // Truncated inside the data section: the last tensor's bytes run past the end of the file. Which
+    // tensor that is depends on the layout, so the expected name comes from the header.
+    std::string last_tensor;
+    {
+        std::uint64_t n = 0;
+        std::memcpy(&n, good.data(), 8);
+        std::uint64_t last_end = 0;
+        const json header = json::parse(good.substr(8, n));
+        for (const auto& [name, v] : header.items())
+            if (name != "__metadata__" && v["data_offsets"][1].get<std::uint64_t>() > last_end) {
+                last_end = v["data_offsets"][1].get<std::uint64_t>();
+                last_tensor = name;
+            }
+    }
+    expect("truncated data", good.substr(0, good.size() - 5), {"tensor '" + last_tensor + "'", "truncated"});
+    // Truncated inside the header: no tensor can be named yet; the message says what is wrong.
+    expect("truncated header", good.substr(0, 40), {"header length", "truncated"});
+    expect("shorter than the length prefix", good.substr(0, 5), {"too short"});
+    // A flipped byte in the data section: the CRC-32C over the data section catches it. The checksum
+    // covers the whole section, so it cannot tell which tensor; the message says the file is corrupted.
+    {
+        std::string bad = good;
+        bad[bad.size() - 3] = static_cast<char>(bad[bad.size() - 3] ^ 0x40);
+        expect("corrupted data byte", bad, {"corrupted: checksum mismatch"});
+    }
+    expect("newer format version",
+           edit_header(good, [](json& h) { h["__metadata__"]["format_version"] = "2"; }),
+           {"newer seqgrad (format_version 2)", "reads version 1"});
+    expect("unsupported dtype in the header",
+           edit_header(good, [](json& h) { h["decoder.out.weight"]["dtype"] = "BF16"; }),
+           {"unsupported dtype BF16 for tensor 'decoder.out.weight'"});
+
+    // Well-formed files whose tensors do not fit the model.
+    auto saved = [&](std::map<std::string, Tensor> tensors) {
+        const std::string tmp = dir / "variant.safetensors";
+        save_safetensors(tmp, tensors);
+        return bytes_of(tmp);
+    };
+    {
+        auto s = state;
+        s["decoder.out.weight"] = s["decoder.out.weight"].to(DType::Float64);
+        expect("wrong dtype", saved(s), {"tensor 'decoder.out.weight' has dtype float64 in the file but float32"});
+    }
+    {
+        auto s = state;
+        const Shape shape = s["encoder.embedding.weight"].shape();
+        s["encoder.embedding.weight"] = zeros({shape[0] + 1, shape[1]});
+        expect("wrong shape", saved(s),
+               {fmt::format("tensor 'encoder.embedding.weight' has shape {} in the file but {} in the model",
+                            shape_str({shape[0] + 1, shape[1]}), shape_str(shape))});
+    }
+    {
+        auto s = state;
+        s.erase("decoder.out.bias");
+        s["decoder.extra"] = zeros({2});
+        expect("missing and extra tensors", saved(s),
+               {"missing from the file: 'decoder.out.bias'", "in the file but not in the model: 'decoder.extra'"});
+    }
+    // A missing weights file names the path and the system's reason.
+    fs::remove(weights);
+    CHECK_THROWS_WITH(models::Translator::load(dir / "model"),
+                      Catch::StartsWith(weights + ": cannot open") && Catch::Contains("No such file"));
+}
+
+// ---- determinism ---------------------------------------------------------------------------------
+
+TEST_CASE("reliability: the same seed and thread count give bit-identical losses and weights",
+          "[reliability][determinism]") {
+    TempDir dir("determinism");
+    const std::string data = write_corpus(dir);
+    for (int threads : {1, 2}) {
+        INFO(threads << " thread(s)");
+        ThreadsGuard guard(threads);
+        const auto a = run(tiny(data, dir / fmt::format("a{}", threads)));
+        const auto b = run(tiny(data, dir / fmt::format("b{}", threads)));
+        REQUIRE(a.history.size() == 3);
+        require_identical_histories(a, b);
+        require_same_checkpoints(dir / fmt::format("a{}", threads), dir / fmt::format("b{}", threads));
+    }
+    // The comparison can fail: another seed gives other weights.
+    ThreadsGuard guard(1);
+    auto o = tiny(data, dir / "other_seed");
+    o.seed = 6;
+    run(o);
+    CHECK(bytes_of(dir / "a1/last.safetensors") != bytes_of(dir / "other_seed/last.safetensors"));
+}
+
+TEST_CASE("reliability: N epochs straight equal k epochs, resume, and the rest, bit for bit",
+          "[reliability][determinism][resume]") {
+    ThreadsGuard guard(1);
+    TempDir dir("resume");
+    const std::string data = write_corpus(dir);
+    const auto straight = run(tiny(data, dir / "straight"));
+    REQUIRE(straight.history.size() == 3);
+
+    for (std::int64_t k : {1, 2}) {
+        INFO("stop after epoch " << k);
+        const std::string out = dir / fmt::format("resumed{}", k);
+        auto first = tiny(data, out);
+        first.epochs = k;
+        REQUIRE(run(first).history.size() == static_cast<std::size_t>(k));
+        auto rest = tiny(data, out);
+        rest.resume = true;
+        const auto resumed = run(rest);
+        CHECK(resumed.stop_reason == "epochs");
+        require_identical_histories(straight, resumed);
+        require_same_checkpoints(dir / "straight", out);
+    }
+    // Resuming a folder that holds no run is an error naming the folder.
+    auto none = tiny(data, dir / "empty");
+    none.resume = true;
+    CHECK_THROWS_WITH(run(none), Catch::Contains("--resume") && Catch::Contains("holds no run to resume"));
+}
+
+// ---- Ctrl-C --------------------------------------------------------------------------------------
+
+TEST_CASE("reliability: a stop request (Ctrl-C) after the first epoch saves, stops cleanly, and resumes exactly",
+          "[reliability][interrupt]") {
+    ThreadsGuard guard(1);
+    TempDir dir("interrupt");
+    const std::string data = write_corpus(dir);
+    const auto straight = run(tiny(data, dir / "straight"));
+
+    // The flag is raised while epoch 1's summary line is written, i.e. after its checkpoints are saved;
+    // the trainer sees it at the first batch of epoch 2.
+    StopWhenLogged buf("epoch   1  train loss");
+    std::ostream log(&buf);
+    auto o = tiny(data, dir / "interrupted");
+    o.quiet = false;
+    const auto r = models::train(o, log);
+    models::stop_requested() = false;
+    INFO(buf.text());
+    CHECK(r.stop_reason == "interrupted");
+    REQUIRE(r.history.size() == 1);
+    CHECK_THAT(buf.text(), Catch::Contains("interrupted: weights saved to") && Catch::Contains("--resume"));
+    // The mid-epoch weights are saved and load; last.safetensors holds the complete epoch 1.
+    const SafetensorsFile mid = load_safetensors(dir / "interrupted/interrupted.safetensors");
+    CHECK(mid.metadata.at("epoch") == "2");
+    CHECK(load_safetensors(dir / "interrupted/last.safetensors").metadata.at("epoch") == "1");
+    CHECK_NOTHROW(models::Translator::load(dir / "interrupted", "interrupted.safetensors"));
+
+    auto rest = tiny(data, dir / "interrupted");
+    rest.resume = true;
+    const auto resumed = run(rest);
+    require_identical_histories(straight, resumed);
+    require_same_checkpoints(dir / "straight", dir / "interrupted");
+}
+
+// ---- anomaly mode and NaN losses ------------------------------------------------------------------
+
+TEST_CASE("reliability: a NaN weight under detect_anomaly is an AnomalyError naming the first op",
+          "[reliability][anomaly]") {
+    ThreadsGuard guard(1);
+    TempDir dir("anomaly");
+    const std::string data = write_corpus(dir, 200);
+    auto o = tiny(data, dir / "model");
+    o.epochs = 1;
+    run(o);
+    // Plant a NaN in the output layer's weight of the checkpoint the run resumes from. The encoder and
+    // the decoder's recurrent cell still compute finite values; the first op whose output holds a NaN
+    // is the output projection `linear`, not the log-softmax or the loss that would follow it.
+    const std::string last = dir / "model/last.safetensors";
+    SafetensorsFile f = load_safetensors(last);
+    Tensor w = f.tensors.at("decoder.out.weight");
+    w.data<float>()[0] = std::numeric_limits<float>::quiet_NaN();
+    save_safetensors(last, f.tensors, {{"epoch", "1"}});
+    const auto before = folder_bytes(dir / "model");
+
+    auto again = tiny(data, dir / "model");
+    again.resume = true;
+    again.detect_anomaly = true;
+    try {
+        run(again);
+        FAIL("training did not throw");
+    } catch (const AnomalyError& e) {
+        CHECK_THAT(e.what(), Catch::StartsWith("anomaly: forward of 'linear' produced NaN"));
+    }
+    CHECK_FALSE(anomaly_detection());  // the trainer's guard restored the mode
+    CHECK(folder_bytes(dir / "model") == before);
+}
+
+TEST_CASE("reliability: without anomaly mode a NaN loss stops training and leaves the checkpoints untouched",
+          "[reliability][anomaly]") {
+    ThreadsGuard guard(1);
+    TempDir dir("nan");
+    const std::string data = write_corpus(dir, 200);
+    auto o = tiny(data, dir / "model");
+    o.epochs = 1;
+    const auto first = run(o);
+    const std::string good_model = bytes_of(dir / "model/model.safetensors");
+
+    const std::string last = dir / "model/last.safetensors";
+    SafetensorsFile f = load_safetensors(last);
+    f.tensors.at("encoder.embedding.weight").fill_(std::numeric_limits<double>::quiet_NaN());
+    save_safetensors(last, f.tensors, {{"epoch", "1"}});
+    const auto before = folder_bytes(dir / "model");
+
+    auto again = tiny(data, dir / "model");
+    again.resume = true;
+    std::ostringstream log;
+    const auto r = models::train(again, log);
+    CHECK(r.stop_reason == "NaN loss");
+    CHECK(r.history.size() == first.history.size());  // no epoch was added
+    CHECK_THAT(log.str(), Catch::Contains("the loss became NaN/Inf in epoch 2") &&
+                              Catch::Contains("keeps the last good checkpoint (epoch 1)"));
+    // Byte for byte: the best weights, last weights, optimizer state, metrics and everything else.
+    const auto after = folder_bytes(dir / "model");
+    CHECK(after == before);
+    CHECK(after.at("model.safetensors") == good_model);
+    CHECK(after.count("interrupted.safetensors") == 0);
+}
+
+// ---- memory --------------------------------------------------------------------------------------
+
+TEST_CASE("reliability: 200 training steps keep the live-tensor count at baseline and allocate nothing new",
+          "[reliability][memory]") {
+    ThreadsGuard guard(1);
+    const std::int64_t live_before = TensorImpl::live_count();
+    {
+        models::Seq2SeqConfig c;
+        c.src_vocab = 30;
+        c.tgt_vocab = 30;
+        c.embed_size = 16;
+        c.hidden_size = 16;
+        c.attention = "additive";
+        Generator gen(3);
+        models::Seq2Seq model(c, &gen);
+        optim::Adam adam(model.parameters(), {.lr = 1e-3});
+        const auto params = model.parameters();
+
+        // Four batches of different shapes and padding, cycled, as a bucketed epoch would give.
+        struct Batch {
+            Tensor src, tgt_in, tgt_out;
+            std::vector<std::int64_t> lengths;
+        };
+        std::vector<Batch> batches;
+        data::SplitMix64 rng(9);
+        for (auto [B, S, T] : {std::array<std::int64_t, 3>{8, 5, 6}, {8, 7, 4}, {5, 3, 3}, {8, 9, 10}}) {
+            std::vector<std::int64_t> src(static_cast<std::size_t>(B * S), models::kPad), in(static_cast<std::size_t>(B * T), models::kPad),
+                out(static_cast<std::size_t>(B * T), models::kPad), lengths;
+            for (std::int64_t b = 0; b < B; ++b) {
+                const auto len = static_cast<std::int64_t>(1 + rng.below(static_cast<std::uint64_t>(S)));
+                lengths.push_back(len);
+                for (std::int64_t s = 0; s < len; ++s) src[b * S + s] = 4 + static_cast<std::int64_t>(rng.below(26));
+                in[b * T] = models::kSos;
+                for (std::int64_t t = 0; t + 1 < T; ++t) in[b * T + t + 1] = out[b * T + t] = 4 + static_cast<std::int64_t>(rng.below(26));
+                out[b * T + T - 1] = models::kEos;
+            }
+            batches.push_back({Tensor::ids(src, {B, S}), Tensor::ids(in, {B, T}), Tensor::ids(out, {B, T}), lengths});
+        }
+        auto step = [&](std::size_t i) {
+            const Batch& b = batches[i % batches.size()];
+            adam.zero_grad();
+            Tensor loss = model.loss(b.src, b.lengths, b.tgt_in, b.tgt_out);
+            loss.backward();
+            optim::clip_grad_norm(params, 1.0);
+            adam.step();
+            return loss.item();
+        };
+        const std::size_t warmup = 2 * batches.size();
+        for (std::size_t i = 0; i < warmup; ++i) step(i);
+        const std::int64_t live = TensorImpl::live_count();
+        const std::size_t system_allocations = memory::stats().system_allocations;
+        double first_loss = 0, last_loss = 0;  // of batch 0, which warmup is a multiple of
+        std::size_t live_changes = 0;
+        for (std::size_t i = warmup; i < 200; ++i) {
+            const double l = step(i);
+            if (i == warmup) first_loss = l;
+            if (i % batches.size() == 0) last_loss = l;
+            if (TensorImpl::live_count() != live) ++live_changes;
+        }
+        CHECK(live_changes == 0);
+        CHECK(TensorImpl::live_count() == live);
+        CHECK(memory::stats().system_allocations == system_allocations);
+        CHECK(std::isfinite(last_loss));
+        CHECK(last_loss < first_loss);  // it did train
+    }
+    // Model, optimizer state, gradients and graphs are all gone.
+    CHECK(TensorImpl::live_count() == live_before);
+}

@@ -20,6 +20,16 @@ inline void require_gradcheck(const GradcheckFn& f, const std::vector<Tensor>& i
     REQUIRE(r.checked > 0);
 }
 
+// Every element of t equals expected within margin (no relative slack).
+inline void check_values(const Tensor& t, const std::vector<double>& expected, double margin = 1e-12) {
+    const auto v = t.to_vector();
+    REQUIRE(v.size() == expected.size());
+    for (std::size_t i = 0; i < v.size(); ++i) {
+        INFO("element " << i << " of " << t.str());
+        CHECK(v[i] == Approx(expected[i]).epsilon(0).margin(margin));
+    }
+}
+
 inline Tensor f64(const std::vector<double>& v, const Shape& shape, bool requires_grad = false) {
     return Tensor::from(v, shape, {.dtype = DType::Float64, .requires_grad = requires_grad});
 }

@@ -8,20 +8,12 @@
 #include "helpers.h"
 
 using namespace seqgrad;
+using seqgrad::testing::check_values;
 using seqgrad::testing::f64;
 using seqgrad::testing::param;
 using seqgrad::testing::require_gradcheck;
 
 namespace {
-
-void check_values(const Tensor& t, const std::vector<double>& expected, double margin = 1e-12) {
-    const auto v = t.to_vector();
-    REQUIRE(v.size() == expected.size());
-    for (std::size_t i = 0; i < v.size(); ++i) {
-        INFO("element " << i << " of " << t.str());
-        CHECK(v[i] == Approx(expected[i]).epsilon(0).margin(margin));
-    }
-}
 
 // [[1, 2, 3], [4, 5, 6], [7, 8, 9]]
 Tensor square3(bool requires_grad = false) { return f64({1, 2, 3, 4, 5, 6, 7, 8, 9}, {3, 3}, requires_grad); }

@@ -7,20 +7,12 @@
 #include "helpers.h"
 
 using namespace seqgrad;
+using seqgrad::testing::check_values;
 using seqgrad::testing::f64;
 using seqgrad::testing::param;
 using seqgrad::testing::require_gradcheck;
 
 namespace {
-
-void check_values(const Tensor& t, const std::vector<double>& expected, double margin = 1e-12) {
-    const auto v = t.to_vector();
-    REQUIRE(v.size() == expected.size());
-    for (std::size_t i = 0; i < v.size(); ++i) {
-        INFO("element " << i << " of " << t.str());
-        CHECK(v[i] == Approx(expected[i]).epsilon(0).margin(margin));
-    }
-}
 
 // 0, 1, ..., numel-1 in float64, in the given shape.
 Tensor iota(const Shape& shape, bool requires_grad = false) {

@@ -10,8 +10,33 @@
 #include <unordered_map>
 #include <vector>
 
+// Under AddressSanitizer a cached block would hide bugs: a use after free reads a block that sits in a
+// free list, and a write past a tensor's end lands in the rounding slack. So blocks in the cache are
+// poisoned, and a handed-out block is addressable only for the bytes asked for.
+#if defined(__SANITIZE_ADDRESS__)
+#define SEQGRAD_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define SEQGRAD_ASAN 1
+#endif
+#endif
+#ifdef SEQGRAD_ASAN
+#include <sanitizer/asan_interface.h>
+#define SEQGRAD_POISON(p, n) ASAN_POISON_MEMORY_REGION(p, n)
+#define SEQGRAD_UNPOISON(p, n) ASAN_UNPOISON_MEMORY_REGION(p, n)
+#else
+#define SEQGRAD_POISON(p, n) ((void)(p), (void)(n))
+#define SEQGRAD_UNPOISON(p, n) ((void)(p), (void)(n))
+#endif
+
 namespace seqgrad::memory {
 namespace {
+
+// Makes [ptr, ptr + nbytes) of a block of `size` bytes addressable and the slack after it not.
+void expose(void* ptr, std::size_t nbytes, std::size_t size) {
+    SEQGRAD_UNPOISON(ptr, nbytes);
+    SEQGRAD_POISON(static_cast<char*>(ptr) + nbytes, size - nbytes);
+}
 
 struct Pool {
     std::mutex mutex;
@@ -51,12 +76,14 @@ void* allocate(std::size_t nbytes) {
             it->second.pop_back();
             p.stats.bytes_cached -= size;
             ++p.stats.cache_hits;
+            expose(ptr, nbytes, size);
             return ptr;
         }
         ++p.stats.system_allocations;
     }
     void* ptr = std::aligned_alloc(64, size);
     if (!ptr) throw std::bad_alloc();
+    expose(ptr, nbytes, size);
     return ptr;
 }
 
@@ -67,9 +94,11 @@ void release(void* ptr, std::size_t nbytes) {
     std::lock_guard lock(p.mutex);
     p.stats.bytes_in_use -= size;
     if (!p.caching) {
+        SEQGRAD_UNPOISON(ptr, size);
         std::free(ptr);
         return;
     }
+    SEQGRAD_POISON(ptr, size);
     p.free_lists[size].push_back(ptr);
     p.stats.bytes_cached += size;
 }
@@ -84,7 +113,10 @@ void empty_cache() {
     Pool& p = pool();
     std::lock_guard lock(p.mutex);
     for (auto& [size, list] : p.free_lists)
-        for (void* q : list) std::free(q);
+        for (void* q : list) {
+            SEQGRAD_UNPOISON(q, size);
+            std::free(q);
+        }
     p.free_lists.clear();
     p.stats.bytes_cached = 0;
 }

@@ -181,12 +181,19 @@ void write_file_atomic(const std::string& path, std::string_view content, std::s
 std::string read_file(const std::string& path, std::string_view what) {
     std::error_code ec;
     if (std::filesystem::is_directory(path, ec)) fail<Error>("{} {}: cannot open: it is a directory", what, path);
-    std::ifstream in(path, std::ios::binary);
-    if (!in) fail<Error>("{} {}: cannot open: {}", what, path, std::strerror(errno));
-    std::ostringstream ss;
-    ss << in.rdbuf();
-    if (in.bad()) fail<Error>("{} {}: read error: {}", what, path, std::strerror(errno));
-    return ss.str();
+    // stdio rather than `ss << in.rdbuf()`: that swallows a read error (EIO) and returns what it got so
+    // far, so a failing disk looked like an empty or truncated file.
+    std::FILE* f = std::fopen(path.c_str(), "rb");
+    if (!f) fail<Error>("{} {}: cannot open: {}", what, path, std::strerror(errno));
+    std::string out;
+    char buf[1 << 16];
+    std::size_t n = 0;
+    while ((n = std::fread(buf, 1, sizeof buf, f)) > 0) out.append(buf, n);
+    const bool failed = std::ferror(f) != 0;
+    const int err = errno;
+    std::fclose(f);
+    if (failed) fail<Error>("{} {}: read error: {}", what, path, std::strerror(err));
+    return out;
 }
 
 }  // namespace seqgrad::data

@@ -171,6 +171,8 @@ TEST_CASE("cli: misuse gives exactly one line on stderr and exit code 2", "[cli]
         {"model folder that does not exist", {"translate", "--model", dir / "nowhere", "hello"}, "does not exist"},
         {"--resume without a run", {"train", "--data", corpus, "--out", dir / "fresh", "--resume"},
          "holds no run to resume"},
+        {"a corpus that cannot be read (EIO)", {"train", "--data", "/proc/self/mem", "--out", out},
+         "corpus /proc/self/mem: read error: Input/output error"},
         {"--strict and a malformed line", {"train", "--data", no_pairs, "--out", out, "--strict"}, "no_pairs.tsv:1: no tab"},
     };
     for (const auto& c : cases) {
@@ -179,6 +181,54 @@ TEST_CASE("cli: misuse gives exactly one line on stderr and exit code 2", "[cli]
     }
     // The folder the failed runs named was not left half-written.
     CHECK_FALSE(fs::exists(out + "/model.safetensors"));
+}
+
+TEST_CASE("cli: the other subcommands' errors also give one line and exit code 2", "[cli]") {
+    REQUIRE(fs::exists(binary()));
+    TempDir dir("subcommands");
+    const std::string corpus = write_corpus(dir, 120);
+    const std::string model = train_folder(dir, corpus, "model");
+    const std::string plain = dir / "plain";
+    {
+        models::TrainOptions o;
+        o.data.file = corpus;
+        o.out_dir = plain;
+        o.model.hidden_size = 16;
+        o.model.embed_size = 16;
+        o.model.attention = "none";
+        o.epochs = 1;
+        o.bleu_examples = 10;
+        o.quiet = true;
+        std::ostringstream log;
+        models::train(o, log);
+    }
+    struct Case {
+        const char* what;
+        std::vector<std::string> args;
+        std::string fragment;
+    };
+    const std::vector<Case> cases = {
+        {"translate: a sentence without tokens", {"translate", "--model", model, "   "}, "has no tokens"},
+        {"translate --attention-svg without attention", {"translate", "--model", plain, "--attention-svg", dir / "a.svg", "1 2"},
+         "--attention-svg: this model has no attention to draw"},
+        {"inspect without attention", {"inspect", "--model", plain, "--out", dir / "i.html", "1 2"},
+         "inspect: this model has no attention"},
+        {"inspect --step out of range", {"inspect", "--model", model, "--out", dir / "i.html", "--step", "99", "1 2"},
+         "inspect: --step 99 is out of range"},
+        {"graph: a sentence without tokens", {"graph", "--model", model, "--out", dir / "g.dot", "--sentence", "  "},
+         "graph: the sentence '  ' has no tokens"},
+        {"gradcheck: unknown layer", {"gradcheck", "NoSuchLayer"}, "gradcheck: unknown layer 'NoSuchLayer'"},
+        {"experiment bottleneck: length 0", {"experiment", "bottleneck", "--out", dir / "exp", "--lengths", "0"},
+         "experiment bottleneck: lengths must be positive"},
+        {"experiment hard-vs-soft: --min-len above --max-len",
+         {"experiment", "hard-vs-soft", "--out", dir / "hs", "--min-len", "5", "--max-len", "3"},
+         "experiment hard-vs-soft: --min-len 5 is greater than --max-len 3"},
+        {"eval: unknown --split", {"eval", "--model", model, "--split", "holdout"}, "--split"},
+    };
+    for (const auto& c : cases) {
+        INFO(c.what);
+        require_one_error_line(run_cli(dir, c.args), c.fragment);
+    }
 }
 
 TEST_CASE("cli: SIGINT during training saves a checkpoint and exits with code 130; --resume finishes",

@@ -45,7 +45,7 @@ void check_same(const Tensor& a, const Tensor& b, const std::string& what) {
 }
 }  // namespace
 
-TEST_CASE("attention: kind names parse and print both ways; unknown names list the valid ones", "[attention]") {
+TEST_CASE("attention: kind names parse and print both ways - unknown names list the valid ones", "[attention]") {
     for (AttentionKind kind : kAllKinds) CHECK(nn::parse_attention_kind(nn::attention_kind_name(kind)) == kind);
     CHECK(nn::parse_attention_kind("scaled-dot") == AttentionKind::ScaledDot);
     CHECK(std::string(nn::attention_kind_name(AttentionKind::LocalP)) == "local-p");
@@ -173,7 +173,7 @@ TEST_CASE("attention: additive fast path equals the composite path, values and g
     for (std::size_t i = 0; i < fast.size(); ++i) check_same(fast[i], composite[i], "tensor " + std::to_string(i));
 }
 
-TEST_CASE("attention: masked positions get exactly zero weight and zero gradient; rows sum to 1",
+TEST_CASE("attention: masked positions get exactly zero weight and zero gradient - rows sum to 1",
           "[attention]") {
     for (AttentionKind kind : kAllKinds) {
         INFO("variant " << nn::attention_kind_name(kind));

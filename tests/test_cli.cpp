@@ -231,7 +231,7 @@ TEST_CASE("cli: the other subcommands' errors also give one line and exit code 2
     }
 }
 
-TEST_CASE("cli: SIGINT during training saves a checkpoint and exits with code 130; --resume finishes",
+TEST_CASE("cli: SIGINT during training saves a checkpoint and exits with code 130 - --resume finishes",
           "[cli][interrupt]") {
     REQUIRE(fs::exists(binary()));
     TempDir dir("sigint");

@@ -134,7 +134,7 @@ TEST_CASE("gradcheck: tolerances are honoured", "[gradcheck]") {
     CHECK(gradcheck(f, {a, b}, {.atol = 0, .rtol = 1e-3}).ok);  // 1e-4 relative to |a| >= 0.5
 }
 
-TEST_CASE("gradcheck: only inputs that require grad are perturbed; inputs are left unchanged", "[gradcheck]") {
+TEST_CASE("gradcheck: only inputs that require grad are perturbed - inputs are left unchanged", "[gradcheck]") {
     Tensor a = param({2, 2}, 9);
     Tensor c = f64({1, 2, 3, 4}, {2, 2});  // a constant
     const auto before = a.to_vector();

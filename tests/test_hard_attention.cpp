@@ -232,7 +232,7 @@ TEST_CASE("hard attention: gradcheck of the surrogate with the sampled positions
         [&](const std::vector<Tensor>& in) { return nn::sampled_log_prob(in[0], m, pos); }, {e});
 }
 
-TEST_CASE("hard attention: the estimator is unbiased: its mean matches the exact gradient of E[reward]",
+TEST_CASE("hard attention: the estimator is unbiased: its mean matches the exact gradient of the expected reward",
           "[hard_attention]") {
     // J(θ) = (1/B) Σ_b Σ_s α_{b,s}(θ) R_{b,s}: the expected reward, by enumeration over positions, and
     // its exact gradient by autograd. Each estimate is −∇ surrogate for one sampled s per row with

@@ -192,7 +192,7 @@ TEST_CASE("indexing: masked_fill with broadcast masks of any dtype", "[indexing]
     check_values(softmax(scores, -1), {0.5, 0.5, 0, 0.5, 0.5, 0});
 }
 
-TEST_CASE("indexing: masked_fill gradient is zero where filled; gradcheck", "[indexing]") {
+TEST_CASE("indexing: masked_fill gradient is zero where filled - gradcheck", "[indexing]") {
     Tensor x = f64({1, 2, 3, 4, 5, 6}, {2, 3}, true);
     sum(masked_fill(x, Tensor::ids({0, 1, 0}, {3}), 100)).backward();
     check_values(x.grad(), {1, 0, 1, 1, 0, 1});

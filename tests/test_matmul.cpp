@@ -171,7 +171,7 @@ TEST_CASE("matmul: every transpose combination equals matmul of transposed copie
         }
 }
 
-TEST_CASE("matmul: 3-D x 2-D with transpose_rhs equals the transposed copy; batched = per-batch 2-D", "[matmul]") {
+TEST_CASE("matmul: 3-D x 2-D with transpose_rhs equals the transposed copy - batched = per-batch 2-D", "[matmul]") {
     Tensor A = param({2, 3, 4}, 40);
     Tensor W = param({5, 4}, 41);  // [out, in], as Linear stores it
     auto flagged = run(A, W, [](const Tensor& a, const Tensor& w) { return matmul(a, w, {.transpose_rhs = true}); }, 42);
@@ -263,7 +263,7 @@ TEST_CASE("linear: equals matmul with transpose_rhs plus bias, values and gradie
     for (int k = 0; k < 3; ++k) check_close(grads[0][k], grads[1][k]);
 }
 
-TEST_CASE("linear: gradcheck over input, weight and bias; with and without bias; 3-D input", "[matmul]") {
+TEST_CASE("linear: gradcheck over input, weight and bias - with and without bias - 3-D input", "[matmul]") {
     require_gradcheck([](const std::vector<Tensor>& in) { return linear(in[0], in[1], in[2]); },
                       {param({3, 4}, 60), param({2, 4}, 61), param({2}, 62)});
     require_gradcheck([](const std::vector<Tensor>& in) { return linear(in[0], in[1], in[2]); },

@@ -132,7 +132,7 @@ TEST_CASE("mha: PyTorch parameter names and initialisation", "[mha]") {
     CHECK(no_bias.head_dim() == 1);
 }
 
-TEST_CASE("mha: dropout acts on the weights in training only; the returned weights are before dropout", "[mha]") {
+TEST_CASE("mha: dropout acts on the weights in training only - the returned weights are before dropout", "[mha]") {
     Generator gen(12);
     nn::MultiHeadAttention mha({.embed_dim = 4, .num_heads = 2, .dropout = 0.5, .generator = &gen});
     Tensor x = uniform({2, 5, 4}, -1, 1, {}, &gen);
@@ -173,7 +173,7 @@ TEST_CASE("positional encoding: golden values at positions 0 and 1", "[mha][posi
     CHECK(pos1[3] == Approx(0.9999500004166653).epsilon(1e-14));  // cos(0.01)
 }
 
-TEST_CASE("positional encoding: added to [B, T, d] as a buffer, gradient passes through", "[mha][positional]") {
+TEST_CASE("positional encoding: added to B x T x d input as a buffer, gradient passes through", "[mha][positional]") {
     nn::PositionalEncoding pe({.d_model = 4, .max_len = 6});
     CHECK(pe.num_parameters() == 0);
     REQUIRE(pe.named_buffers().size() == 1);

@@ -284,7 +284,7 @@ TEST_CASE("nn: nll_loss and cross_entropy errors", "[nn][errors]") {
 
 // ---- dropout --------------------------------------------------------------------------------------
 
-TEST_CASE("nn: dropout with the same seed gives the same mask; another seed another mask", "[nn]") {
+TEST_CASE("nn: dropout with the same seed gives the same mask - another seed another mask", "[nn]") {
     Tensor x = ones({64, 32});
     Generator g1(7), g2(7), g3(8);
     Tensor a = dropout(x, 0.5, true, &g1);
@@ -342,7 +342,7 @@ TEST_CASE("nn: dropout is the identity in eval mode, under NoGradGuard and for p
     check_values(x.grad(), std::vector<double>(20, 1.0));
 }
 
-TEST_CASE("nn: dropout gradient is the mask scaled by 1/(1-p); gradcheck with a re-seeded generator", "[nn]") {
+TEST_CASE("nn: dropout gradient is the mask scaled by 1/(1-p) - gradcheck with a re-seeded generator", "[nn]") {
     Generator gen(3);
     Tensor x = ones({200}, {.dtype = DType::Float64, .requires_grad = true});
     Tensor y = dropout(x, 0.25, true, &gen);
@@ -364,7 +364,7 @@ TEST_CASE("nn: dropout gradient is the mask scaled by 1/(1-p); gradcheck with a 
         {param({4, 4}, 19)});
 }
 
-TEST_CASE("nn: dropout rejects p outside [0, 1) and int64 input", "[nn][errors]") {
+TEST_CASE("nn: dropout rejects p outside 0 <= p < 1 and int64 input", "[nn][errors]") {
     Tensor x = ones({4});
     CHECK_THROWS_MATCHES(dropout(x, 1.0, true), ShapeError, Catch::Matchers::Message("dropout: p must be in [0, 1), got 1"));
     CHECK_THROWS_MATCHES(dropout(x, -0.1, true), ShapeError, Catch::Matchers::Message("dropout: p must be in [0, 1), got -0.1"));

@@ -460,7 +460,7 @@ TEST_CASE("optim: a parameter without a gradient is skipped", "[optim]") {
     }
 }
 
-TEST_CASE("optim: step updates in place, builds no graph; zero_grad drops gradients", "[optim]") {
+TEST_CASE("optim: step updates in place, builds no graph - zero_grad drops gradients", "[optim]") {
     Tensor x = f64({1.0, -1.0}, {2}, true);
     const void* storage = x.raw_data();
     optim::Adam opt({x}, {.lr = 0.1});

@@ -61,7 +61,7 @@ TEST_CASE("reduce: sum golden values over all elements and over dims", "[reduce]
     CHECK(sum(ones({4})).item() == 4);
 }
 
-TEST_CASE("reduce: sum of empty tensors is zero; 0-d tensors reduce to themselves", "[reduce]") {
+TEST_CASE("reduce: sum of empty tensors is zero - 0-d tensors reduce to themselves", "[reduce]") {
     CHECK(sum(zeros({0})).item() == 0);
     Tensor e = sum(zeros({2, 0}), {1});
     CHECK(e.shape() == Shape{2});
@@ -125,7 +125,7 @@ TEST_CASE("reduce: mean gradcheck over all elements and every dim set", "[reduce
 
 // ---- max and argmax -------------------------------------------------------------------------------
 
-TEST_CASE("reduce: max golden values; the gradient goes to the maximum", "[reduce]") {
+TEST_CASE("reduce: max golden values - the gradient goes to the maximum", "[reduce]") {
     Tensor x = small(true);
     Tensor m = max(x);
     CHECK(m.shape() == Shape{});

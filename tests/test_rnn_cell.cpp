@@ -34,7 +34,7 @@ TEST_CASE("rnn_cell: RNNCell golden value by hand", "[rnn_cell]") {
     CHECK(h1.item() == Approx(0.6).margin(1e-12));
 }
 
-TEST_CASE("rnn_cell: GRUCell golden value by hand (gate order r, z, n; b_hn inside r)", "[rnn_cell]") {
+TEST_CASE("rnn_cell: GRUCell golden value by hand (gate order r, z, n - b_hn inside r)", "[rnn_cell]") {
     nn::GRUCell cell({.input_size = 1, .hidden_size = 1, .dtype = DType::Float64});
     // rows r, z, n
     cell.weight_ih.copy_(f64({0.25, -0.5, 0.5}, {3, 1}));

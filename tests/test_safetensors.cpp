@@ -224,7 +224,7 @@ TEST_CASE("safetensors: many tensors and an empty map round trip", "[safetensors
     CHECK(none.metadata.at("format") == "seqgrad");
 }
 
-TEST_CASE("safetensors: metadata round trip; our keys are always written", "[safetensors]") {
+TEST_CASE("safetensors: metadata round trip - our keys are always written", "[safetensors]") {
     TempDir dir;
     const std::string path = dir.file("meta.safetensors");
     const std::map<std::string, std::string> meta = {

@@ -331,7 +331,7 @@ TEST_CASE("tensor: the generator follows xoshiro256** seeded by splitmix64", "[t
     CHECK(g.uniform() == static_cast<double>(ref.next() >> 11) * 0x1.0p-53);
 }
 
-TEST_CASE("tensor: generator state can be saved and restored; draws have the right range", "[tensor]") {
+TEST_CASE("tensor: generator state can be saved and restored - draws have the right range", "[tensor]") {
     Generator g(11);
     g.normal();  // leaves a spare normal in the state
     const Generator::State st = g.state();

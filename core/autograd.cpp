@@ -40,6 +40,29 @@ void add_inplace(Tensor& dst, const Tensor& src) {
     });
 }
 
+// True when nothing but `t` holds its buffer, so it may be updated in place.
+bool sole_owner(const Tensor& t) { return t.impl_ptr().use_count() == 1 && t.storage().use_count() == 1; }
+
+// full[..., start:start+len, ...] += part along dim (full viewed as [outer, n, inner]).
+void add_slice_inplace(Tensor& full, const Tensor& part, std::int64_t dim, std::int64_t start) {
+    const Shape& fs = full.shape();
+    std::int64_t outer = 1, inner = 1;
+    for (std::int64_t d = 0; d < dim; ++d) outer *= fs[d];
+    for (std::size_t d = static_cast<std::size_t>(dim) + 1; d < fs.size(); ++d) inner *= fs[d];
+    const std::int64_t n = fs[dim], len = part.shape()[dim];
+    dispatch_floating(full.dtype(), "backward (accumulate slice)", [&](auto tag) {
+        using T = decltype(tag);
+        T* pf = full.data<T>();
+        const T* pp = part.data<T>();
+        const std::int64_t row = len * inner;
+        for (std::int64_t o = 0; o < outer; ++o) {
+            T* __restrict d = pf + (o * n + start) * inner;
+            const T* __restrict s = pp + o * row;
+            for (std::int64_t i = 0; i < row; ++i) d[i] += s[i];
+        }
+    });
+}
+
 double norm_of(const Tensor& t) {
     double s = 0;
     dispatch_floating(t.dtype(), "trace", [&](auto tag) {
@@ -74,6 +97,33 @@ void accumulate_leaf(TensorImpl* impl, Tensor grad) {
     } else {
         Tensor existing(impl->grad);
         add_inplace(existing, grad);
+    }
+}
+
+// Input i of `node` gets a gradient only on one slice (Grads::set_slice): add it into the input's
+// pending gradient in place (zeros allocated once, on the first contribution), or for a leaf
+// build the full gradient and accumulate it as usual.
+void accumulate_slice(const Node& node, std::size_t i, const Tensor& in, const Grads::Slice& s) {
+    const Shape& is = in.shape();
+    const Shape& ps = s.part.shape();
+    bool ok = s.part.dtype() == in.dtype() && ps.size() == is.size() && s.dim >= 0 &&
+              s.dim < static_cast<std::int64_t>(is.size()) && s.start >= 0;
+    for (std::size_t d = 0; ok && d < is.size(); ++d)
+        ok = static_cast<std::int64_t>(d) == s.dim ? s.start + ps[d] <= is[d] : ps[d] == is[d];
+    if (!ok)
+        fail<Error>("backward of '{}': slice gradient for input {} has shape {} {} at dim {} start {} but the input is {} {}",
+                    node.op, i, shape_str(ps), dtype_name(s.part.dtype()), s.dim, s.start, shape_str(is),
+                    dtype_name(in.dtype()));
+    if (g_anomaly) check_finite(s.part, fmt::format("backward of '{}' (input {})", node.op, i));
+    if (auto child = in.grad_fn()) {
+        Tensor& pending = child->pending_grad;
+        if (!pending.defined()) pending = zeros(is, {.dtype = in.dtype()});
+        else if (!sole_owner(pending)) pending = pending.clone();
+        add_slice_inplace(pending, s.part, s.dim, s.start);
+    } else {
+        Tensor full = zeros(is, {.dtype = in.dtype()});
+        add_slice_inplace(full, s.part, s.dim, s.start);
+        accumulate_leaf(in.impl(), std::move(full));
     }
 }
 
@@ -220,7 +270,11 @@ void run_backward(const Tensor& root, const Tensor& grad, bool retain_graph) {
 
         for (std::size_t i = 0; i < node.inputs.size(); ++i) {
             const Tensor& in = node.inputs[i];
-            if (!in.defined() || !g[i].defined()) continue;
+            if (!in.defined()) continue;
+            if (!g[i].defined()) {
+                if (const Grads::Slice* s = g.slice(i)) accumulate_slice(node, i, in, *s);
+                continue;
+            }
             Tensor& gi = g[i];
             if (gi.shape() != in.shape() || gi.dtype() != in.dtype())
                 fail<Error>("backward of '{}': gradient for input {} has shape {} {} but the input is {} {}",
@@ -228,7 +282,10 @@ void run_backward(const Tensor& root, const Tensor& grad, bool retain_graph) {
                             dtype_name(in.dtype()));
             if (g_anomaly) check_finite(gi, fmt::format("backward of '{}' (input {})", node.op, i));
             if (auto child = in.grad_fn()) {
-                child->pending_grad = child->pending_grad.defined() ? add_raw(child->pending_grad, gi) : gi;
+                Tensor& pending = child->pending_grad;
+                if (!pending.defined()) pending = gi;
+                else if (sole_owner(pending)) add_inplace(pending, gi);  // nobody else sees this buffer
+                else pending = add_raw(pending, gi);
             } else {
                 accumulate_leaf(in.impl(), std::move(gi));
             }

@@ -29,9 +29,28 @@ public:
     Tensor& operator[](std::size_t i) { return grads_.at(i); }
     std::size_t size() const { return grads_.size(); }
 
+    // The gradient of input i is zero except for one slice along `dim`, starting at `start`, whose
+    // gradient is `part` (the input's shape with part.size(dim) in place of its size along dim).
+    // The engine adds `part` into the input's accumulated gradient in place instead of receiving a
+    // full-size tensor of zeros, so the T step slices of a [B, T, F] sequence cost O(B·T·F) in
+    // backward, not O(B·T²·F). Used by narrow (and so select, chunk, split).
+    void set_slice(std::size_t i, Tensor part, std::int64_t dim, std::int64_t start) {
+        if (slices_.empty()) slices_.resize(grads_.size());
+        slices_.at(i) = Slice{std::move(part), dim, start};
+    }
+    struct Slice {
+        Tensor part;
+        std::int64_t dim = 0, start = 0;
+    };
+    // The slice given for input i by set_slice, or nullptr.
+    const Slice* slice(std::size_t i) const {
+        return i < slices_.size() && slices_[i].part.defined() ? &slices_[i] : nullptr;
+    }
+
 private:
     std::vector<char> needs_;
     std::vector<Tensor> grads_;
+    std::vector<Slice> slices_;  // empty unless some backward used set_slice
 };
 
 using BackwardFn = std::function<void(const Tensor& dy, Grads& g)>;

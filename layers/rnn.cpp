@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <type_traits>
 
+#include "core/fused_ops.h"
 #include "core/ops.h"
 
 namespace seqgrad::nn {
@@ -19,6 +20,22 @@ LSTMState advance(const LSTMCell& cell, const Tensor& x, const LSTMState& s) { r
 
 template <typename Cell>
 constexpr bool has_cell_state = std::is_same_v<Cell, LSTMCell>;
+
+// Fast path (core/fused_ops.h): the input projection gx = x W_ihᵀ + b_ih is one gemm over all T
+// steps, [B·T, in] x [in, G·H], taken before the time loop; each step then runs the fused cell on
+// its slice of gx. Same math as advance() (tested against it in tests/test_fused_ops.cpp).
+template <typename Cell>
+constexpr bool has_projected_step = std::is_same_v<Cell, GRUCell> || std::is_same_v<Cell, LSTMCell>;
+
+LSTMState advance_projected(const GRUCell& cell, const Tensor& gx, const LSTMState& s) {
+    return {gru_cell_fused(gx, s.h, cell.weight_hh, cell.bias_hh), Tensor()};
+}
+LSTMState advance_projected(const LSTMCell& cell, const Tensor& gx, const LSTMState& s) {
+    const Tensor hc = lstm_cell_fused(gx, s.h, s.c, cell.weight_hh, cell.bias_hh);  // [B, 2H]: h', c'
+    const std::int64_t H = s.h.size(1);
+    return {narrow(hc, 1, 0, H), narrow(hc, 1, H, H)};
+}
+
 
 // state = m ⊙ fresh + (1 − m) ⊙ old, with m [B, 1] of 0/1 and keep = 1 − m precomputed.
 //   dfresh = m ⊙ dstate,   dold = (1 − m) ⊙ dstate   (padding passes the gradient straight through)
@@ -138,9 +155,16 @@ RNNOutput RecurrentStack<Cell>::run(const Tensor& x, const LSTMState& initial,
                 state.c = initial.c.defined() ? select(initial.c, 0, row) : zeros({B, H}, {.dtype = x.dtype()});
 
             std::vector<Tensor> outputs(static_cast<std::size_t>(T));  // T x [B, H]
+            const bool projected = has_projected_step<Cell> && fast_paths_enabled();
+            const Tensor gx = projected ? linear(input, c.weight_ih, c.bias_ih) : Tensor();  // [B, T, G*H]
             for (std::int64_t s = 0; s < T; ++s) {
                 const std::int64_t t = d == 0 ? s : T - 1 - s;  // the reverse direction walks back
-                const LSTMState fresh = advance(c, select(input, 1, t), state);
+                LSTMState fresh;
+                if constexpr (has_projected_step<Cell>) {
+                    fresh = projected ? advance_projected(c, select(gx, 1, t), state) : advance(c, select(input, 1, t), state);
+                } else {
+                    fresh = advance(c, select(input, 1, t), state);
+                }
                 if (masks.empty()) {
                     state = fresh;
                     outputs[t] = fresh.h;

@@ -213,8 +213,12 @@ DecoderState Decoder::initial_state(const EncoderOutput& enc) const {
 }
 
 StepOutput Decoder::step(const Tensor& y_prev, DecoderState& state, const EncoderOutput& enc, std::int64_t t) const {
+    return step_embedded((*embedding)(y_prev), state, enc, t);  // emb [B, E]
+}
+
+StepOutput Decoder::step_embedded(const Tensor& emb, DecoderState& state, const EncoderOutput& enc, std::int64_t t,
+                                  bool project) const {
     StepOutput o;
-    Tensor emb = (*embedding)(y_prev);  // [B, E]
     const nn::AttendContext ctx{.target_position = t, .prepared = &enc.prepared};
     auto run_cells = [&](Tensor input) {
         for (std::size_t l = 0; l < cells.size(); ++l) {
@@ -246,7 +250,7 @@ StepOutput Decoder::step(const Tensor& y_prev, DecoderState& state, const Encode
         state.feed = tanh((*combine)(cat({a.context, h}, 1)));
         o.hidden = state.feed;
     }
-    o.logits = (*out)(o.hidden);
+    if (project) o.logits = (*out)(o.hidden);
     return o;
 }
 
@@ -288,18 +292,32 @@ Tensor Seq2Seq::loss(const Tensor& src, const std::vector<std::int64_t>& src_len
     EncoderOutput enc = encode(*this, src, src_lengths);
     DecoderState state = decoder->initial_state(enc);
     Generator& gen = options.generator ? *options.generator : default_generator();
-    std::vector<Tensor> logits;
-    logits.reserve(static_cast<std::size_t>(T));
-    Tensor y = select(tgt_in, 1, 0);  // <sos> column [B]
-    for (std::int64_t t = 0; t < T; ++t) {
-        StepOutput o = decoder->step(y, state, enc, t);
-        logits.push_back(o.logits);
-        if (t + 1 < T) {
-            const bool teacher = options.teacher_forcing >= 1.0 || gen.uniform() < options.teacher_forcing;
-            y = teacher ? select(tgt_in, 1, t + 1) : argmax(o.logits.detach(), 1);
+    Tensor all;  // logits [B*T, V]
+    if (fast_paths_enabled() && options.teacher_forcing >= 1.0) {
+        // Fast path, full teacher forcing: every decoder input is known before the loop, so the
+        // target embedding is one lookup for all steps (one dense [V, E] gradient, not T) and the
+        // output layer is one gemm over all steps' hidden states, [B*T, H] x [H, V]. Same math as
+        // the loop below (tests/test_fused_ops.cpp compares both).
+        const Tensor emb = (*decoder->embedding)(tgt_in);  // [B, T, E]
+        std::vector<Tensor> hidden;                        // T x [B, H]
+        hidden.reserve(static_cast<std::size_t>(T));
+        for (std::int64_t t = 0; t < T; ++t)
+            hidden.push_back(decoder->step_embedded(select(emb, 1, t), state, enc, t, false).hidden);
+        all = reshape((*decoder->out)(stack(hidden, 1)), {B * T, config_.tgt_vocab});
+    } else {
+        std::vector<Tensor> logits;
+        logits.reserve(static_cast<std::size_t>(T));
+        Tensor y = select(tgt_in, 1, 0);  // <sos> column [B]
+        for (std::int64_t t = 0; t < T; ++t) {
+            StepOutput o = decoder->step(y, state, enc, t);
+            logits.push_back(o.logits);
+            if (t + 1 < T) {
+                const bool teacher = options.teacher_forcing >= 1.0 || gen.uniform() < options.teacher_forcing;
+                y = teacher ? select(tgt_in, 1, t + 1) : argmax(o.logits.detach(), 1);
+            }
         }
+        all = reshape(stack(logits, 1), {B * T, config_.tgt_vocab});
     }
-    Tensor all = reshape(stack(logits, 1), {B * T, config_.tgt_vocab});  // [B*T, V]
     const Tensor targets = reshape(tgt_out, {B * T});
     Tensor ce = fast_paths_enabled() ? cross_entropy_fused(all, targets, {.ignore_index = kPad})
                                      : cross_entropy(all, targets, {.ignore_index = kPad});  // the composite twin

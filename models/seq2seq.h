@@ -101,6 +101,10 @@ public:
     DecoderState initial_state(const EncoderOutput& enc) const;
     // One step: y_prev ids [B] (int64); t is the target position (for local-m attention).
     StepOutput step(const Tensor& y_prev, DecoderState& state, const EncoderOutput& enc, std::int64_t t) const;
+    // The same step from the embedded input emb [B, E]. With project = false the output layer is
+    // not applied (logits undefined): Seq2Seq::loss then projects all steps' hidden states at once.
+    StepOutput step_embedded(const Tensor& emb, DecoderState& state, const EncoderOutput& enc, std::int64_t t,
+                             bool project = true) const;
     // The attention when it is `hard` (it records the sampled steps), else null.
     nn::HardAttention* hard_attention() const;
 

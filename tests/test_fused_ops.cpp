@@ -3,6 +3,8 @@
 
 #include "core/kernels.h"
 #include "helpers.h"
+#include "layers/rnn.h"
+#include "models/seq2seq.h"
 
 using namespace seqgrad;
 using seqgrad::testing::param;
@@ -123,4 +125,101 @@ TEST_CASE("fused: bad cell shapes name the op and the shapes", "[fused][errors]"
                       Catch::Contains("gru_cell") && Catch::Contains("[2, 5]"));
     CHECK_THROWS_AS(lstm_cell_fused(param({2, 8}, 1), param({2, 2}, 2), param({3, 2}, 3), param({8, 2}, 3), Tensor()),
                     ShapeError);
+}
+
+// ---- sequence-level fast paths (bench/RESULTS.md, issue 6) ----------------------------------------
+
+TEST_CASE("fused: narrow and select pass slice gradients that the engine accumulates in place", "[fused]") {
+    // x is used whole and sliced step by step, both as a leaf and through a non-leaf h = 2x, so the
+    // engine sees slice gradients arrive first, after a full gradient, and onto a shared one.
+    auto f = [](const std::vector<Tensor>& in) {
+        const Tensor& x = in[0];
+        Tensor h = x * 2.0;
+        Tensor acc = sum(x * x) + sum(narrow(x, 2, 1, 2)) * 0.5;
+        for (std::int64_t t = 0; t < x.size(1); ++t)
+            acc = acc + sum(select(h, 1, t) * static_cast<double>(t + 1)) + sum(select(x, 1, t) * select(h, 1, t));
+        Tensor shared = h * 1.0;  // add's backward hands the same gradient to both inputs
+        acc = acc + sum(select(shared + shared, 1, 0) * select(shared, 1, 2));
+        return acc;
+    };
+    require_gradcheck(f, {param({2, 4, 3}, 11)});
+    // And the gradient itself, by hand, for y = sum_t (t+1) x[:, t, :]: dx[:, t, :] = t + 1.
+    Tensor x = zeros({2, 3, 2}, {.dtype = DType::Float64, .requires_grad = true});
+    Tensor y = select(x, 1, 0) + select(x, 1, 1) * 2.0 + select(x, 1, 2) * 3.0;
+    sum(y).backward();
+    seqgrad::testing::check_values(x.grad(), {1, 1, 2, 2, 3, 3, 1, 1, 2, 2, 3, 3});
+}
+
+namespace {
+// Output, final states and every gradient (input and parameters) of a recurrent layer run with the
+// fast paths on or off.
+template <typename Layer>
+std::vector<Tensor> rnn_values_and_grads(bool fast, const nn::RecurrentOptions& options,
+                                         const std::vector<std::int64_t>& lengths) {
+    FastPathGuard guard(fast);
+    Generator gen(5);
+    nn::RecurrentOptions o = options;
+    o.generator = &gen;
+    Layer layer(o);
+    Tensor x = param({3, 5, options.input_size}, 21);
+    nn::RNNOutput r = layer.forward(x, {}, lengths);
+    Tensor loss = sum(r.output * uniform(r.output.shape(), 0.5, 1.5, {.dtype = DType::Float64}, &gen)) +
+                  sum(r.h_n * r.h_n);
+    if (r.c_n.defined()) loss = loss + sum(r.c_n * 0.3);
+    loss.backward();
+    std::vector<Tensor> out = {r.output.detach(), r.h_n.detach(), x.grad()};
+    for (auto& [name, p] : layer.named_parameters()) out.push_back(p.grad());
+    return out;
+}
+}  // namespace
+
+TEST_CASE("fused: GRU and LSTM layers with one input projection for all steps equal the plain path", "[fused]") {
+    for (const bool bidirectional : {false, true})
+        for (const auto& lengths : {std::vector<std::int64_t>{}, std::vector<std::int64_t>{5, 2, 4}}) {
+            INFO("bidirectional " << bidirectional << ", padded " << !lengths.empty());
+            const nn::RecurrentOptions o{.input_size = 4, .hidden_size = 3, .num_layers = 2,
+                                         .bidirectional = bidirectional, .dtype = DType::Float64};
+            require_same(rnn_values_and_grads<nn::GRU>(true, o, lengths), rnn_values_and_grads<nn::GRU>(false, o, lengths),
+                         1e-10);
+            require_same(rnn_values_and_grads<nn::LSTM>(true, o, lengths),
+                         rnn_values_and_grads<nn::LSTM>(false, o, lengths), 1e-10);
+        }
+}
+
+namespace {
+// Loss and every parameter gradient of a small translator, fast paths on or off.
+std::vector<Tensor> seq2seq_values_and_grads(bool fast, models::CellKind cell, const std::string& attention,
+                                             bool input_feeding) {
+    FastPathGuard guard(fast);
+    models::Seq2SeqConfig c;
+    c.src_vocab = 11;
+    c.tgt_vocab = 9;
+    c.embed_size = 4;
+    c.hidden_size = 5;
+    c.cell = cell;
+    c.attention = attention;
+    c.input_feeding = input_feeding;
+    Generator gen(3);
+    models::Seq2Seq model(c, &gen);
+    model.to(DType::Float64);
+    const Tensor src = Tensor::ids({4, 5, 6, 7, 8, 9, 10, 4, 0, 0, 0, 0}, {3, 4});
+    const Tensor tin = Tensor::ids({1, 4, 5, 1, 6, 0, 1, 7, 8}, {3, 3});
+    const Tensor tout = Tensor::ids({4, 5, 2, 6, 2, 0, 7, 8, 2}, {3, 3});
+    Tensor loss = model.loss(src, {4, 4, 1}, tin, tout);
+    loss.backward();
+    std::vector<Tensor> out = {loss.detach()};
+    for (auto& [name, p] : model.named_parameters()) out.push_back(p.grad());
+    return out;
+}
+}  // namespace
+
+TEST_CASE("fused: the seq2seq loss with batched target embedding and output layer equals the plain path", "[fused]") {
+    for (const auto cell : {models::CellKind::GRU, models::CellKind::LSTM})
+        for (const std::string attention : {"additive", "general", "none"})
+            for (const bool feeding : {false, true}) {
+                if (feeding && attention == "none") continue;
+                INFO(models::cell_kind_name(cell) << " " << attention << " input feeding " << feeding);
+                require_same(seq2seq_values_and_grads(true, cell, attention, feeding),
+                             seq2seq_values_and_grads(false, cell, attention, feeding), 1e-9);
+            }
 }

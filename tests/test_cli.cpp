@@ -296,3 +296,34 @@ TEST_CASE("cli: a NaN loss stops training with exit code 1 and says where the go
     CHECK(r.exit_code == 1);
     CHECK_THAT(r.out, Catch::Contains("the loss became NaN/Inf") && Catch::Contains("stopped: NaN loss"));
 }
+
+TEST_CASE("cli: an internal error (an allocation the system refuses) gives one line and exit code 1", "[cli]") {
+#if defined(__SANITIZE_ADDRESS__)
+    SUCCEED("skipped under AddressSanitizer: its allocator aborts on an impossible size instead of throwing");
+#else
+    REQUIRE(fs::exists(binary()));
+    TempDir dir("internal");
+    // A GRU with hidden size 10^6 needs a 12 TB weight; the address-space limit makes the refusal certain.
+    const std::string out = dir / "stdout", err = dir / "stderr";
+    std::vector<std::string> argv_storage = {"/bin/sh", "-c", "ulimit -v 4000000 && exec \"$0\" \"$@\"", binary(),
+                                             "bench", "seq2seq", "--hidden", "1000000", "--src-vocab", "5",
+                                             "--tgt-vocab", "5", "--batch", "1", "--len", "1", "--steps", "1"};
+    std::vector<char*> argv;
+    for (auto& a : argv_storage) argv.push_back(a.data());
+    argv.push_back(nullptr);
+    posix_spawn_file_actions_t fa;
+    posix_spawn_file_actions_init(&fa);
+    posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
+    posix_spawn_file_actions_addopen(&fa, 1, out.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    posix_spawn_file_actions_addopen(&fa, 2, err.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    pid_t pid = 0;
+    REQUIRE(posix_spawn(&pid, argv[0], &fa, nullptr, argv.data(), environ) == 0);
+    posix_spawn_file_actions_destroy(&fa);
+    const Outcome r = finish(pid, out, err);
+    INFO("stdout: " << r.out);
+    INFO("stderr: " << r.err);
+    CHECK(r.signal == 0);
+    CHECK(r.exit_code == 1);
+    CHECK(r.err == "seqgrad: internal error: std::bad_alloc\n");
+#endif
+}

@@ -15,28 +15,36 @@
 #include "core/safetensors.h"
 #include "helpers.h"
 #include "layers/attention.h"
+#include "layers/dropout.h"
 #include "layers/embedding.h"
 #include "layers/hard_attention.h"
 #include "layers/init.h"
 #include "layers/layer_norm.h"
+#include "layers/linear.h"
 #include "layers/multihead_attention.h"
 #include "layers/positional_encoding.h"
 #include "layers/rnn.h"
 #include "layers/rnn_cell.h"
+#include "models/batching.h"
 #include "models/bench.h"
 #include "models/corpus.h"
 #include "models/fileio.h"
 #include "models/inspect.h"
+#include "models/metrics.h"
 #include "models/seq2seq.h"
 #include "models/svg.h"
+#include "models/terminal.h"
 #include "models/toy_tasks.h"
 #include "models/trainer.h"
 #include "models/translator.h"
 #include "models/utf8.h"
 #include "models/vocab.h"
+#include "optim/adagrad.h"
 #include "optim/adam.h"
 #include "optim/optimizer.h"
+#include "optim/rmsprop.h"
 #include "optim/scheduler.h"
+#include "optim/sgd.h"
 
 using namespace seqgrad;
 namespace fs = std::filesystem;
@@ -175,6 +183,67 @@ TEST_CASE("errors: a read error (EIO) is reported, not taken for an empty or sho
     CHECK_THROWS_WITH(read_file(mem), "cannot read /proc/self/mem: Input/output error");
 }
 
+TEST_CASE("errors: core ops on 0-d tensors, scalar division and gradients reduced to a larger rank", "[errors]") {
+    const Tensor s = Tensor::scalar(1.0);
+    CHECK_THROWS_MATCHES(narrow(s, 0, 0, 1), ShapeError, Catch::Matchers::Message("narrow: cannot narrow a 0-d tensor (shape [])"));
+    CHECK_THROWS_MATCHES(select(s, 0, 0), ShapeError, Catch::Matchers::Message("select: cannot select from a 0-d tensor (shape [])"));
+    CHECK_THROWS_MATCHES(split(s, 1, 0), ShapeError, Catch::Matchers::Message("split: cannot split a 0-d tensor (shape [])"));
+    CHECK_THROWS_MATCHES(cat({s, s}, 0), ShapeError,
+                         Catch::Matchers::Message("cat: tensor 0 is 0-d (shape []) and has no dim to join along; use stack"));
+    CHECK_THROWS_MATCHES(div(ones({2}), 0.0), ShapeError, Catch::Matchers::Message("div: division by the scalar 0"));
+    CHECK_THROWS_MATCHES(sum_to(ones({3}), {2, 3}), ShapeError,
+                         Catch::Matchers::Message("sum_to: cannot reduce [3] to the larger rank [2, 3]"));
+}
+
+TEST_CASE("errors: undefined tensors, backward from a non-scalar and in-place dtype changes", "[errors]") {
+    CHECK_THROWS_MATCHES(Tensor().backward(), Error,
+                         Catch::Matchers::Message("backward: the tensor is undefined (default-constructed or moved from)"));
+    Tensor x = ones({2, 3}, {.requires_grad = true});
+    CHECK_THROWS_MATCHES(mul(x, x).backward(), ShapeError,
+                         Catch::Matchers::Message("backward: called without a gradient on a tensor of shape [2, 3]; only a "
+                                                  "one-element tensor (a loss) can start backward on its own, pass "
+                                                  "backward(grad) otherwise"));
+    Tensor y = mul(x, x);
+    CHECK_THROWS_MATCHES(y.convert_(DType::Float64), Error,
+                         Catch::Matchers::Message("convert_: only leaf tensors can change dtype in place (this one comes "
+                                                  "from 'mul')"));
+    CHECK_THROWS_MATCHES(x.convert_(DType::Int64), ShapeError,
+                         Catch::Matchers::Message("convert_: a tensor that requires grad must stay floating-point, not int64"));
+}
+
+TEST_CASE("errors: fused cells and fused cross-entropy, the remaining checks", "[errors]") {
+    const Tensor h = zeros({2, 3});
+    CHECK_THROWS_MATCHES(gru_cell_fused(zeros({2, 8}), h, zeros({9, 3}), zeros({9})), ShapeError,
+                         Catch::Matchers::Message("gru_cell: gx [2, 8] must be [2, 9] for h [2, 3]"));
+    CHECK_THROWS_MATCHES(lstm_cell_fused(zeros({2, 12}), h, zeros({2, 4}), zeros({12, 3}), zeros({12})), ShapeError,
+                         Catch::Matchers::Message("lstm_cell: c [2, 4] must match h [2, 3]"));
+    CHECK_THROWS_MATCHES(cross_entropy_fused(zeros({2, 5}), Tensor::ids({1, 5}, {2})), IndexError,
+                         Catch::Matchers::Message("cross_entropy: target 5 at row 1 is out of range for 5 classes (logits [2, 5])"));
+}
+
+TEST_CASE("errors: checkpoint files that cannot be written name the file", "[errors]") {
+    TempDir dir("checkpoint_write");
+    const std::string missing_dir = dir / "no/such/folder/model.safetensors";
+    CHECK_THROWS_AS(save_safetensors(missing_dir, {{"w", ones({2})}}), Error);
+    CHECK_THROWS_WITH(save_safetensors(missing_dir, {{"w", ones({2})}}),
+                      Catch::StartsWith(missing_dir + ": cannot create temporary file " + missing_dir + ".tmp.") &&
+                          Contains(": No such file or directory"));
+    const std::string path = dir / "model.safetensors";
+    CHECK_THROWS_MATCHES(save_safetensors(path, {{"w", Tensor()}}), Error,
+                         Catch::Matchers::Message(path + ": cannot save tensor 'w': it is undefined"));
+    // A write the file-size limit stops (as a full disk would).
+    std::string message;
+    with_file_size_limit(64, [&] {
+        try {
+            save_safetensors(path, {{"w", zeros({1000})}});
+        } catch (const Error& e) {
+            message = e.what();
+        }
+    });
+    CHECK(message == path + ": write failed: File too large");
+    CHECK_FALSE(fs::exists(path));  // nothing half-written is left in place
+}
+
 // ---- layers -----------------------------------------------------------------------------------------
 
 TEST_CASE("errors: layer options are checked when the layer is built", "[errors]") {
@@ -238,6 +307,125 @@ TEST_CASE("errors: recurrent states with the wrong dtype name the state and both
                       "GRU: initial h0 is float64 but the parameters are float32");
 }
 
+TEST_CASE("errors: Linear, LayerNorm, Embedding and Dropout options and inputs", "[errors]") {
+    CHECK_THROWS_MATCHES(nn::Linear({.in_features = 0, .out_features = 3}), ShapeError,
+                         Catch::Matchers::Message("Linear: in_features and out_features must be positive, got "
+                                                  "in_features=0, out_features=3"));
+    nn::Linear linear({.in_features = 4, .out_features = 3});
+    CHECK_THROWS_MATCHES(linear.forward(zeros({2, 5})), ShapeError,
+                         Catch::Matchers::Message("Linear: input [2, 5] must end in in_features = 4 (weight [3, 4])"));
+    nn::LayerNorm norm({.normalized_size = 4});
+    CHECK_THROWS_MATCHES(norm.forward(zeros({2, 5})), ShapeError,
+                         Catch::Matchers::Message("LayerNorm: input [2, 5] must end in normalized_size = 4"));
+    nn::Embedding emb({.num_embeddings = 5, .embedding_dim = 2});
+    CHECK_THROWS_MATCHES(emb.forward(zeros({3})), ShapeError,
+                         Catch::Matchers::Message("Embedding: ids must be int64 token ids, got float32 of shape [3]"));
+    CHECK_THROWS_MATCHES(nn::Dropout({.p = 1.0}), ShapeError, Catch::Matchers::Message("Dropout: p must be in [0, 1), got 1"));
+}
+
+TEST_CASE("errors: recurrent layer options, states and lengths", "[errors]") {
+    CHECK_THROWS_MATCHES(nn::GRUCell({.input_size = 0, .hidden_size = 3}), ShapeError,
+                         Catch::Matchers::Message("GRUCell: input_size and hidden_size must be positive, got input_size=0, "
+                                                  "hidden_size=3"));
+    CHECK_THROWS_MATCHES(nn::LSTM({.input_size = 2, .hidden_size = 3, .num_layers = 0}), ShapeError,
+                         Catch::Matchers::Message("LSTM: input_size, hidden_size and num_layers must be positive, got "
+                                                  "input_size=2, hidden_size=3, num_layers=0"));
+    CHECK_THROWS_MATCHES(nn::GRU({.input_size = 2, .hidden_size = 3, .dropout = 1.0}), ShapeError,
+                         Catch::Matchers::Message("GRU: dropout must be in [0, 1), got 1"));
+
+    nn::GRUCell cell({.input_size = 2, .hidden_size = 3});
+    CHECK_THROWS_MATCHES(cell.step(zeros({1, 2}, {.dtype = DType::Float64}), zeros({1, 3})), ShapeError,
+                         Catch::Matchers::Message("GRUCell: input is float64 but the parameters are float32 (convert with to())"));
+    CHECK_THROWS_MATCHES(cell.step(zeros({2, 2}), zeros({1, 3})), ShapeError,
+                         Catch::Matchers::Message("GRUCell: h must be [B, hidden_size] = [2, 3] for input [2, 2], got [1, 3]"));
+
+    nn::GRU gru({.input_size = 2, .hidden_size = 3});
+    CHECK_THROWS_MATCHES(gru.cell(1, 0), IndexError,
+                         Catch::Matchers::Message("GRU: no cell for layer 1, direction 0 (num_layers = 1, num_directions = 1)"));
+    CHECK_THROWS_MATCHES(gru.forward(zeros({2, 4, 2}), zeros({1, 3, 3})), ShapeError,
+                         Catch::Matchers::Message("GRU: initial h0 must be [num_layers * num_directions, B, hidden_size] = "
+                                                  "[1, 2, 3] for input [2, 4, 2], got [1, 3, 3]"));
+    CHECK_THROWS_MATCHES(gru.forward(zeros({2, 4, 2}), Tensor(), {4}), ShapeError,
+                         Catch::Matchers::Message("GRU: lengths has 1 entries but the batch has B = 2 sequences (input [2, 4, 2])"));
+}
+
+TEST_CASE("errors: attention inputs of the wrong shape, dtype or prepared keys, and local options", "[errors]") {
+    auto att = nn::make_attention({.kind = nn::AttentionKind::General, .query_size = 3, .key_size = 4});
+    const Tensor q = zeros({2, 3}), k = zeros({2, 5, 4});
+    CHECK_THROWS_MATCHES(att->attend(zeros({2, 2}), k, k, Tensor()), ShapeError,
+                         Catch::Matchers::Message("general attention: query must be [B, Hq] = [B, 3], got query [2, 2] (keys [2, 5, 4])"));
+    CHECK_THROWS_MATCHES(att->attend(q, zeros({2, 5, 3}), k, Tensor()), ShapeError,
+                         Catch::Matchers::Message("general attention: keys must be [B, S, Hk] = [B, S, 4], got keys [2, 5, 3] (query [2, 3])"));
+    CHECK_THROWS_MATCHES(att->attend(zeros({3, 3}), k, k, Tensor()), ShapeError,
+                         Catch::Matchers::Message("general attention: batch sizes differ: query [3, 3] vs keys [2, 5, 4] (3 != 2)"));
+    CHECK_THROWS_MATCHES(att->attend(q, k, zeros({2, 4, 4}), Tensor()), ShapeError,
+                         Catch::Matchers::Message("general attention: keys [2, 5, 4] and values [2, 4, 4] must agree in batch size and source length"));
+    CHECK_THROWS_MATCHES(att->attend(q, k, k, ones({2, 4})), ShapeError,
+                         Catch::Matchers::Message("general attention: mask must be [B, S] = [2, 5] to match keys [2, 5, 4], got mask [2, 4]"));
+    const Tensor q64 = zeros({2, 3}, {.dtype = DType::Float64}), k64 = zeros({2, 5, 4}, {.dtype = DType::Float64});
+    CHECK_THROWS_MATCHES(att->attend(q64, k64, k64, Tensor()), ShapeError,
+                         Catch::Matchers::Message("general attention: the inputs are float64 but the parameters are float32 "
+                                                  "(convert the layer with to())"));
+    const nn::PreparedKeys prepared = att->prepare(k);
+    const Tensor other = zeros({2, 5, 4});
+    CHECK_THROWS_MATCHES(att->attend(q, other, other, Tensor(), {.prepared = &prepared}), ShapeError,
+                         Catch::Matchers::Message("general attention: the prepared keys were made from other keys ([2, 5, 4]) "
+                                                  "than the keys given ([2, 5, 4])"));
+
+    CHECK_THROWS_MATCHES(nn::make_attention({.kind = nn::AttentionKind::LocalM, .query_size = 4, .key_size = 4, .window = 0}),
+                         ShapeError, Catch::Matchers::Message("local-m attention: window (D) must be at least 1, got 0"));
+    CHECK_THROWS_MATCHES(nn::make_attention({.kind = nn::AttentionKind::LocalM, .query_size = 4, .key_size = 4, .window = 2,
+                                             .local_score = nn::AttentionKind::LocalP}),
+                         ShapeError,
+                         Catch::Matchers::Message("local-m attention: local_score must be a plain score (additive, dot, general, "
+                                                  "...), got local-p"));
+    CHECK_THROWS_MATCHES(nn::parse_attention_kind("bahdanau"), ShapeError,
+                         Catch::Matchers::Message("attention: unknown attention kind 'bahdanau'; valid kinds: additive, dot, "
+                                                  "general, concat, location, scaled-dot, cosine, local-m, local-p"));
+}
+
+TEST_CASE("errors: multi-head attention inputs", "[errors]") {
+    nn::MultiHeadAttention mha({.embed_dim = 4, .num_heads = 2});
+    const Tensor q = zeros({2, 3, 4}), kv = zeros({2, 5, 4});
+    CHECK_THROWS_MATCHES(mha.forward(q, zeros({2, 5, 3}), kv), ShapeError,
+                         Catch::Matchers::Message("MultiHeadAttention: expects query [B, T, E], key and value [B, S, E] with "
+                                                  "E = 4; got query [2, 3, 4], key [2, 5, 3], value [2, 5, 4]"));
+    CHECK_THROWS_MATCHES(mha.forward(q, kv, zeros({2, 6, 4})), ShapeError,
+                         Catch::Matchers::Message("MultiHeadAttention: query [2, 3, 4], key [2, 5, 4] and value [2, 6, 4] must "
+                                                  "share the batch size, and key and value the length"));
+}
+
+TEST_CASE("errors: hard attention options, sampled positions and the REINFORCE surrogate", "[errors]") {
+    const nn::AttentionOptions dot{.kind = nn::AttentionKind::Dot, .query_size = 3, .key_size = 3};
+    nn::AttentionOptions local = dot;
+    local.kind = nn::AttentionKind::LocalM;
+    local.window = 1;
+    CHECK_THROWS_MATCHES(nn::HardAttention({.score = local}), ShapeError,
+                         Catch::Matchers::Message("hard attention (local-m score): the wrapped score must be a plain score (additive, "
+                                                  "dot, general, concat, location, scaled-dot, cosine), got local-m"));
+    CHECK_THROWS_MATCHES(nn::HardAttention({.score = dot, .baseline_decay = 1.0}), ShapeError,
+                         Catch::Matchers::Message("hard attention (dot score): baseline_decay must be in [0, 1), got 1"));
+
+    const Tensor scores = zeros({2, 3}), keep = Tensor::from({1, 1, 1, 1, 1, 0}, {2, 3});
+    CHECK_THROWS_MATCHES(nn::sampled_log_prob(scores, zeros({2, 2}), Tensor::ids({0, 0}, {2})), ShapeError,
+                         Catch::Matchers::Message("sampled_log_prob: scores and keep must both be [B, S], got scores [2, 3] vs keep [2, 2]"));
+    CHECK_THROWS_MATCHES(nn::sampled_log_prob(scores, keep, Tensor::ids({0, 3}, {2})), IndexError,
+                         Catch::Matchers::Message("sampled_log_prob: row 1 picks position 3 outside [0, 3) (scores [2, 3])"));
+    CHECK_THROWS_MATCHES(nn::sampled_log_prob(scores, keep, Tensor::ids({0, 2}, {2})), IndexError,
+                         Catch::Matchers::Message("sampled_log_prob: row 1 picks position 2, which is padding (keep is 0 there)"));
+
+    nn::HardAttention hard({.score = dot, .seed = 1});
+    CHECK_THROWS_MATCHES(hard.reinforce_surrogate(zeros({2})), Error,
+                         Catch::Matchers::Message("hard attention (dot score): reinforce_surrogate: no sampled steps are recorded; "
+                                                  "call attend() in training mode with grad mode on first (eval mode and "
+                                                  "NoGradGuard record nothing)"));
+    hard.train(true);
+    hard.attend(zeros({2, 3}), zeros({2, 4, 3}), zeros({2, 4, 3}), Tensor());
+    CHECK_THROWS_MATCHES(hard.reinforce_surrogate(zeros({2}), {.step_mask = ones({2, 2})}), ShapeError,
+                         Catch::Matchers::Message("hard attention (dot score): reinforce_surrogate: step_mask must be [B, T] = [2, 1] "
+                                                  "(the recorded steps), got [2, 2]"));
+}
+
 // ---- optim ------------------------------------------------------------------------------------------
 
 TEST_CASE("errors: optimizer groups, group indices and state dicts", "[errors]") {
@@ -284,6 +472,71 @@ TEST_CASE("errors: scheduler state dicts and a NaN metric", "[errors]") {
     auto ps = plateau.state_dict();
     ps["best"] = Tensor::scalar(kNaN, DType::Float64);
     CHECK_THROWS_WITH(plateau.load_state_dict(ps), "ReduceLROnPlateau: load_state_dict: 'best' is NaN");
+}
+
+TEST_CASE("errors: optimizer options out of range name the optimizer, the option and the value", "[errors]") {
+    Tensor p = ones({2}, {.requires_grad = true});
+    using Catch::Matchers::Message;
+    CHECK_THROWS_MATCHES(optim::SGD({p}, {.lr = -1.0}), ShapeError, Message("SGD: lr must be >= 0, got -1"));
+    CHECK_THROWS_MATCHES(optim::SGD({p}, {.momentum = -0.5}), ShapeError, Message("SGD: momentum must be >= 0, got -0.5"));
+    CHECK_THROWS_MATCHES(optim::SGD({p}, {.dampening = -0.5}), ShapeError, Message("SGD: dampening must be >= 0, got -0.5"));
+    CHECK_THROWS_MATCHES(optim::SGD({p}, {.nesterov = true}), ShapeError,
+                         Message("SGD: momentum must be > 0 with nesterov, got 0"));
+    CHECK_THROWS_MATCHES(optim::SGD({p}, {.momentum = 0.9, .dampening = 0.1, .nesterov = true}), ShapeError,
+                         Message("SGD: dampening must be 0 with nesterov, got 0.1"));
+    CHECK_THROWS_MATCHES(optim::Adam({p}, {.betas = {1.0, 0.999}}), ShapeError, Message("Adam: betas[0] must be in [0, 1), got 1"));
+    CHECK_THROWS_MATCHES(optim::Adam({p}, {.betas = {0.9, -0.1}}), ShapeError, Message("Adam: betas[1] must be in [0, 1), got -0.1"));
+    CHECK_THROWS_MATCHES(optim::Adam({p}, {.eps = -1.0}), ShapeError, Message("Adam: eps must be >= 0, got -1"));
+    CHECK_THROWS_MATCHES(optim::RMSprop({p}, {.alpha = 2.0}), ShapeError, Message("RMSprop: alpha must be in [0, 1], got 2"));
+    CHECK_THROWS_MATCHES(optim::RMSprop({p}, {.momentum = -1.0}), ShapeError, Message("RMSprop: momentum must be >= 0, got -1"));
+    CHECK_THROWS_MATCHES(optim::Adagrad({p}, {.lr_decay = -1.0}), ShapeError, Message("Adagrad: lr_decay must be >= 0, got -1"));
+
+    CHECK_THROWS_MATCHES(optim::Adam(std::vector<optim::ParamGroup>{{.params = {}}}), ShapeError,
+                         Message("Adam: got an empty parameter list"));
+    CHECK_THROWS_MATCHES(optim::Adam(std::vector<optim::ParamGroup>{{.params = {p}, .lr = -0.5}}), ShapeError,
+                         Message("Adam: param group 0: lr must be >= 0, got -0.5"));
+    CHECK_THROWS_MATCHES(optim::Adam({Tensor::ids({1, 2}, {2})}), ShapeError,
+                         Message("Adam: param group 0: parameter 0 [2] is int64, expected float32 or float64"));
+    Tensor leaf = ones({2}, {.requires_grad = true});
+    CHECK_THROWS_MATCHES(optim::Adam({mul(leaf, leaf)}), ShapeError,
+                         Message("Adam: param group 0: parameter 0 [2] is not a leaf (it comes from 'mul'); optimize the "
+                                 "tensor it was computed from"));
+
+    optim::Adam adam({p});
+    auto state = adam.state_dict();
+    state["step"] = Tensor::scalar(1.5, DType::Float64);
+    CHECK_THROWS_MATCHES(adam.load_state_dict(state), ShapeError,
+                         Message("Adam: load_state_dict: 'step' must be a non-negative whole number, got 1.5"));
+}
+
+TEST_CASE("errors: scheduler options out of range name the scheduler, the option and the value", "[errors]") {
+    Tensor p = ones({2}, {.requires_grad = true});
+    optim::SGD sgd({p}, {.lr = 0.1});
+    using Catch::Matchers::Message;
+    CHECK_THROWS_MATCHES(optim::StepLR(sgd, {.step_size = 0}), ShapeError, Message("StepLR: step_size must be >= 1, got 0"));
+    CHECK_THROWS_MATCHES(optim::ExponentialLR(sgd, {.gamma = 0.0}), ShapeError, Message("ExponentialLR: gamma must be > 0, got 0"));
+    CHECK_THROWS_MATCHES(optim::CosineAnnealingLR(sgd, {.T_max = 0}), ShapeError,
+                         Message("CosineAnnealingLR: T_max must be >= 1, got 0"));
+    CHECK_THROWS_MATCHES(optim::CosineAnnealingLR(sgd, {.T_max = 5, .eta_min = -1.0}), ShapeError,
+                         Message("CosineAnnealingLR: eta_min must be >= 0, got -1"));
+    CHECK_THROWS_MATCHES(optim::NoamLR(sgd, {.d_model = 0}), ShapeError, Message("NoamLR: d_model must be >= 1, got 0"));
+    CHECK_THROWS_MATCHES(optim::NoamLR(sgd, {.factor = 0.0}), ShapeError, Message("NoamLR: factor must be > 0, got 0"));
+    auto plateau = [&](auto change) {
+        optim::ReduceLROnPlateauOptions o;
+        change(o);
+        return optim::ReduceLROnPlateau(sgd, o);
+    };
+    CHECK_THROWS_MATCHES(plateau([](auto& o) { o.factor = 1.0; }), ShapeError,
+                         Message("ReduceLROnPlateau: factor must be in (0, 1), got 1"));
+    CHECK_THROWS_MATCHES(plateau([](auto& o) { o.patience = -1; }), ShapeError,
+                         Message("ReduceLROnPlateau: patience must be >= 0, got -1"));
+    CHECK_THROWS_MATCHES(plateau([](auto& o) { o.threshold = -1.0; }), ShapeError,
+                         Message("ReduceLROnPlateau: threshold must be >= 0, got -1"));
+    CHECK_THROWS_MATCHES(plateau([](auto& o) { o.cooldown = -1; }), ShapeError,
+                         Message("ReduceLROnPlateau: cooldown must be >= 0, got -1"));
+    CHECK_THROWS_MATCHES(plateau([](auto& o) { o.min_lr = -1.0; }), ShapeError,
+                         Message("ReduceLROnPlateau: min_lr must be >= 0, got -1"));
+    CHECK_THROWS_MATCHES(plateau([](auto& o) { o.eps = -1.0; }), ShapeError, Message("ReduceLROnPlateau: eps must be >= 0, got -1"));
 }
 
 // ---- models: text, files, pictures --------------------------------------------------------------------
@@ -359,6 +612,78 @@ TEST_CASE("errors: SVG pictures with unusable ranges, sizes or points", "[errors
     CHECK_THROWS_WITH(viz::line_plot_svg({s}, {.x_min = kInf}), "line_plot_svg: x_min = inf is not usable");
     CHECK_THROWS_WITH(viz::line_plot_svg({{"nan", {kNaN}, {1.0}}}),
                       "line_plot_svg: no finite (x, y) point in 1 series; nothing to scale the axes to");
+}
+
+TEST_CASE("errors: batching, splitting, metrics and progress bars refuse empty or impossible input", "[errors]") {
+    using Catch::Matchers::Message;
+    const std::vector<data::EncodedPair> pairs = {{{4, 5}, {6}}, {{}, {6}}};
+    CHECK_THROWS_MATCHES(data::make_batch(pairs, {}), ShapeError,
+                         Message("make_batch: no indices (a batch needs at least one pair)"));
+    CHECK_THROWS_MATCHES(data::make_batch(pairs, {1}), ShapeError, Message("batching: pair 1 has an empty source"));
+    CHECK_THROWS_MATCHES(data::Batcher({}, {}), ShapeError, Message("Batcher: no pairs to batch"));
+    const std::vector<data::EncodedPair> good = {pairs[0]};
+    CHECK_THROWS_MATCHES(data::Batcher(good, {.batch_size = 0}), ShapeError, Message("Batcher: batch_size must be positive"));
+    CHECK_THROWS_MATCHES(data::Batcher(good, {.bucket = true, .bucket_chunk = 0}), ShapeError,
+                         Message("Batcher: bucket_chunk must be positive when bucketing"));
+
+    data::SplitMix64 rng(1);
+    CHECK_THROWS_MATCHES(rng.below(0), ShapeError, Message("SplitMix64::below: n must be positive"));
+    CHECK_THROWS_MATCHES(data::split_corpus(10, 1, 0.9, 0.2), ShapeError,
+                         Message("split_corpus: fractions must lie in [0, 1] with train + valid <= 1, got train 0.9 valid 0.2"));
+    auto split = nlohmann::json::parse(data::split_to_json(data::split_corpus(4, 1)));
+    auto without_n = split;
+    without_n.erase("n");
+    CHECK_THROWS_MATCHES(data::split_from_json(without_n.dump(), "s.json"), Error, Message("split s.json: missing \"n\""));
+    auto negative = split;
+    negative["test"] = nlohmann::json::array({-1});
+    CHECK_THROWS_MATCHES(data::split_from_json(negative.dump(), "s.json"), Error,
+                         Message("split s.json: test[0] is -1, expected a non-negative integer"));
+
+    CHECK_THROWS_MATCHES(metrics::perplexity(1.0, 0), ShapeError, Message("perplexity: needs at least one token, got 0"));
+    std::ostringstream sink;
+    CHECK_THROWS_MATCHES(viz::ProgressBar(0, "epoch", sink), ShapeError, Message("ProgressBar: total steps must be positive, got 0"));
+}
+
+TEST_CASE("errors: toy task options, date formats, shipped corpora, code points and vocabularies", "[errors]") {
+    using Catch::Matchers::Message;
+    data::ToyTaskOptions o;
+    o.min_len = 5;
+    o.max_len = 3;
+    CHECK_THROWS_MATCHES(data::generate_task("reverse", 1, 5, o), Error,
+                         Message("generate_task reverse: need 1 <= min_len <= max_len, got min_len 5 max_len 3"));
+    data::ToyTaskOptions tab;
+    tab.alphabet = "ab\t";
+    CHECK_THROWS_MATCHES(data::generate_task("copy", 1, 5, tab), Error,
+                         Message("generate_task copy: alphabet symbol 0x09 is not a printable ASCII word character"));
+    data::ToyTaskOptions twice;
+    twice.alphabet = "abca";
+    CHECK_THROWS_MATCHES(data::generate_task("copy", 1, 5, twice), Error,
+                         Message("generate_task copy: the alphabet \"abca\" repeats a symbol"));
+    data::ToyTaskOptions short_enfr;
+    short_enfr.max_words = 2;
+    CHECK_THROWS_MATCHES(data::generate_task("enfr", 1, 5, short_enfr), Error,
+                         Message("generate_task enfr: max_words must be at least 3, got 2"));
+    CHECK_THROWS_MATCHES(data::dates::format_date({1998, 5, 9}, data::dates::num_formats()), IndexError,
+                         Message(fmt::format("dates::format_date: format {} is out of range (0..{})", data::dates::num_formats(),
+                                             data::dates::num_formats() - 1)));
+    CHECK_THROWS_MATCHES(data::shipped_corpus("nope"), Error,
+                         Message("shipped_corpus: no shipped corpus for task \"nope\": valid tasks are dates, enfr, reverse, copy"));
+
+    CHECK_THROWS_MATCHES(data::utf8::encode(0xD800), Error, Message("utf8::encode: UTF-16 surrogate U+D800 cannot be encoded"));
+    CHECK_THROWS_MATCHES(data::Vocab({"<pad>", "<sos>"}, "v.json"), Error,
+                         Message("vocab v.json: only 2 tokens, but the four specials \"<pad>\", \"<sos>\", \"<eos>\", \"<unk>\" "
+                                 "come first"));
+    CHECK_THROWS_MATCHES(data::Vocab::build({{"a"}}, {.max_size = 3}), ShapeError,
+                         Message("Vocab::build: max_size 3 leaves no room for the 4 specials (use 0 for no limit)"));
+}
+
+TEST_CASE("errors: heatmaps with a ragged matrix or an empty colour range", "[errors]") {
+    using Catch::Matchers::Message;
+    const std::vector<std::string> cols = {"a", "b"}, rows = {"x", "y"};
+    CHECK_THROWS_MATCHES(viz::heatmap_svg({{0.0, 1.0}, {2.0}}, cols, rows), ShapeError,
+                         Message("heatmap_svg: ragged matrix: row 1 has 1 values but row 0 has 2"));
+    CHECK_THROWS_MATCHES(viz::heatmap_svg({{0.0, 1.0}, {2.0, 3.0}}, cols, rows, {.vmin = 1.0, .vmax = 1.0}), ShapeError,
+                         Message("heatmap_svg: vmin must be below vmax, got vmin 1 and vmax 1"));
 }
 
 // ---- models: the translator, training, evaluation --------------------------------------------------

@@ -49,6 +49,28 @@ void add_bench(CLI::App& app) {
         }
     });
 
+    auto* sw = bench->add_subcommand("sweep", "Step time against hidden size, batch and length: table, CSV and SVG plots");
+    auto so = std::make_shared<models::SweepOptions>();
+    auto out_dir = std::make_shared<std::string>();
+    auto sweep_plain = std::make_shared<bool>(false);
+    sw->add_option("--out", *out_dir, "Folder for sweep.md, sweep.csv, sweep.svg and sweep_<axis>.svg")->required();
+    sw->add_option("--hidden", so->hidden, "Hidden sizes (batch 32, length 10)")->delimiter(',');
+    sw->add_option("--batch", so->batch, "Batch sizes (hidden 128, length 10)")->delimiter(',');
+    sw->add_option("--len", so->len, "Lengths (hidden 128, batch 32)")->delimiter(',');
+    sw->add_option("--steps", so->steps, "Timed steps per point")->check(CLI::PositiveNumber);
+    sw->add_option("--warmup", so->warmup, "Untimed steps first")->check(CLI::NonNegativeNumber);
+    sw->add_option("--threads", so->threads, "Threads")->check(CLI::Range(1, 256));
+    sw->add_flag("--plain", *sweep_plain, "Switch the fused fast paths off (the composite path)");
+    sw->callback([so, out_dir, sweep_plain] {
+        so->fast_paths = !*sweep_plain;
+        for (const auto* axis : {&so->hidden, &so->batch, &so->len})
+            for (auto v : *axis)
+                if (v < 1) fail("bench sweep: every size must be positive, got {}", v);
+        const auto points = models::run_bench_sweep(*so, &std::cout);
+        models::write_bench_sweep(points, *out_dir);
+        std::cout << fmt::format("wrote {0}/sweep.md, {0}/sweep.csv, {0}/sweep.svg and {0}/sweep_<axis>.svg\n", *out_dir);
+    });
+
     auto* tr = bench->add_subcommand("translate", "Latency of greedy translation of one sentence with a model folder");
     auto model = std::make_shared<std::string>();
     auto sentence = std::make_shared<std::string>("we do not sell the red car");

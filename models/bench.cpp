@@ -4,14 +4,18 @@
 #include <cblas.h>
 #include <omp.h>
 
+#include <algorithm>
 #include <chrono>
 #include <ctime>
+#include <filesystem>
 #include <fstream>
+#include <ostream>
 #include <sstream>
 
 #include "core/fused_ops.h"
 #include "core/random.h"
 #include "models/seq2seq.h"
+#include "models/svg.h"
 #include "optim/adam.h"
 
 namespace seqgrad::models {
@@ -97,6 +101,112 @@ BenchResult run_seq2seq_bench(const BenchOptions& o) {
     r.gflops = r.gflop_per_step / (seconds / static_cast<double>(o.steps));
     r.peak_rss_mb = peak_rss_mb();
     return r;
+}
+
+// ---- the sweep ----------------------------------------------------------------------------------
+
+namespace {
+const BenchOptions kReference{};  // hidden 128, batch 32, length 10
+std::int64_t reference_value(const std::string& axis) {
+    return axis == "hidden" ? kReference.hidden : axis == "batch" ? kReference.batch : kReference.len;
+}
+}  // namespace
+
+std::vector<SweepPoint> run_bench_sweep(const SweepOptions& o, std::ostream* progress) {
+    std::vector<SweepPoint> points;
+    auto run = [&](const std::string& axis, std::int64_t value) {
+        SweepPoint p{.axis = axis, .value = value, .options = kReference};
+        p.options.steps = o.steps;
+        p.options.warmup = o.warmup;
+        p.options.threads = o.threads;
+        p.options.fast_paths = o.fast_paths;
+        (axis == "hidden" ? p.options.hidden : axis == "batch" ? p.options.batch : p.options.len) = value;
+        p.result = run_seq2seq_bench(p.options);
+        if (progress)
+            *progress << fmt::format("{:>6} {:>4}: {:8.2f} ms/step (CPU {:8.2f})  {:7.0f} pairs/s\n", axis, value,
+                                     p.result.ms_per_step, p.result.cpu_ms_per_step, p.result.pairs_per_s)
+                      << std::flush;
+        points.push_back(std::move(p));
+    };
+    for (auto v : o.hidden) run("hidden", v);
+    for (auto v : o.batch) run("batch", v);
+    for (auto v : o.len) run("len", v);
+    return points;
+}
+
+std::string sweep_markdown(const std::vector<SweepPoint>& points) {
+    std::string out =
+        "| varied | hidden | batch | len | ms/step | CPU ms/step | pairs/s | GFLOP/step | GFLOP/s | peak RSS MB (process, so far) |\n"
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n";
+    for (const auto& p : points)
+        out += fmt::format("| {} | {} | {} | {} | {:.2f} | {:.2f} | {:.0f} | {:.3f} | {:.1f} | {:.0f} |\n", p.axis,
+                           p.options.hidden, p.options.batch, p.options.len, p.result.ms_per_step,
+                           p.result.cpu_ms_per_step, p.result.pairs_per_s, p.result.gflop_per_step, p.result.gflops,
+                           p.result.peak_rss_mb);
+    return out;
+}
+
+std::string sweep_csv(const std::vector<SweepPoint>& points) {
+    std::string out = "varied,hidden,batch,len,ms_per_step,cpu_ms_per_step,pairs_per_s,gflop_per_step,gflops,peak_rss_mb\n";
+    for (const auto& p : points)
+        out += fmt::format("{},{},{},{},{:.4f},{:.4f},{:.2f},{:.5f},{:.3f},{:.1f}\n", p.axis, p.options.hidden,
+                           p.options.batch, p.options.len, p.result.ms_per_step, p.result.cpu_ms_per_step,
+                           p.result.pairs_per_s, p.result.gflop_per_step, p.result.gflops, p.result.peak_rss_mb);
+    return out;
+}
+
+std::string sweep_svg(const std::vector<SweepPoint>& points) {
+    std::vector<viz::Series> series;
+    for (const std::string axis : {"hidden", "batch", "len"}) {
+        viz::Series s{.name = fmt::format("{} (reference {})", axis, reference_value(axis))};
+        for (const auto& p : points)
+            if (p.axis == axis) {
+                s.x.push_back(static_cast<double>(p.value) / static_cast<double>(reference_value(axis)));
+                s.y.push_back(p.result.cpu_ms_per_step);
+            }
+        if (!s.x.empty()) series.push_back(std::move(s));
+    }
+    if (series.empty()) fail("bench sweep: no points to plot");
+    return viz::line_plot_svg(series, {.title = "seq2seq training step: CPU time against one size at a time",
+                                       .x_label = "size / reference size (hidden 128, batch 32, length 10)",
+                                       .y_label = "CPU ms per step",
+                                       .width = 720,
+                                       .height = 440,
+                                       .log_x = true,
+                                       .log_y = true});
+}
+
+std::string sweep_axis_svg(const std::vector<SweepPoint>& points, const std::string& axis) {
+    viz::Series cpu{.name = "CPU ms/step"}, wall{.name = "wall ms/step"};
+    for (const auto& p : points)
+        if (p.axis == axis) {
+            cpu.x.push_back(static_cast<double>(p.value));
+            cpu.y.push_back(p.result.cpu_ms_per_step);
+            wall.x.push_back(static_cast<double>(p.value));
+            wall.y.push_back(p.result.ms_per_step);
+        }
+    if (cpu.x.empty()) fail("bench sweep: no points for axis '{}'", axis);
+    const std::string label = axis == "len" ? "source and target length" : axis == "hidden" ? "hidden size" : "batch size";
+    return viz::line_plot_svg({cpu, wall}, {.title = fmt::format("seq2seq training step against {}", label),
+                                            .x_label = label,
+                                            .y_label = "ms per step",
+                                            .y_min = 0.0});
+}
+
+void write_bench_sweep(const std::vector<SweepPoint>& points, const std::string& dir) {
+    std::filesystem::create_directories(dir);
+    auto write = [&](const std::string& name, const std::string& text) {
+        const std::string path = (std::filesystem::path(dir) / name).string();
+        std::ofstream f(path);
+        f << text;
+        if (!f) fail<Error>("bench sweep: cannot write {}", path);
+    };
+    write("sweep.md", sweep_markdown(points));
+    write("sweep.csv", sweep_csv(points));
+    write("sweep.svg", sweep_svg(points));
+    for (const std::string axis : {"hidden", "batch", "len"})
+        if (std::any_of(points.begin(), points.end(), [&](const SweepPoint& p) { return p.axis == axis; }))
+            write("sweep_" + axis + ".svg", sweep_axis_svg(points, axis));
 }
 
 }  // namespace seqgrad::models

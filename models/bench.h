@@ -3,7 +3,9 @@
 // token ids; one step = forward + backward + optimizer update.
 #pragma once
 #include <cstdint>
+#include <iosfwd>
 #include <string>
+#include <vector>
 
 namespace seqgrad::models {
 
@@ -32,6 +34,35 @@ struct BenchResult {
 };
 
 BenchResult run_seq2seq_bench(const BenchOptions& options);
+
+// `seqgrad bench sweep`: step time against hidden size, batch and sequence length, one axis varied
+// at a time around the reference configuration (hidden 128, batch 32, length 10), so the growth of
+// the cost is visible. Written as a markdown table, CSV and SVG plots by write_bench_sweep.
+struct SweepOptions {
+    std::vector<std::int64_t> hidden = {64, 128, 256, 512};
+    std::vector<std::int64_t> batch = {1, 8, 32, 128};
+    std::vector<std::int64_t> len = {5, 10, 20, 40, 80};
+    std::int64_t steps = 10;
+    std::int64_t warmup = 2;
+    int threads = 1;
+    bool fast_paths = true;
+};
+struct SweepPoint {
+    std::string axis;  // "hidden", "batch" or "len": the one that differs from the reference
+    std::int64_t value = 0;
+    BenchOptions options;
+    BenchResult result;
+};
+// Runs every point; `progress` (when not null) gets one line per point.
+std::vector<SweepPoint> run_bench_sweep(const SweepOptions& options, std::ostream* progress = nullptr);
+std::string sweep_markdown(const std::vector<SweepPoint>& points);
+std::string sweep_csv(const std::vector<SweepPoint>& points);
+// One log-log plot of CPU ms per step against the multiple of the reference value, one line per
+// axis (the slope is the exponent of the growth), and one plot per axis with linear scales.
+std::string sweep_svg(const std::vector<SweepPoint>& points);
+std::string sweep_axis_svg(const std::vector<SweepPoint>& points, const std::string& axis);
+// Writes sweep.md, sweep.csv, sweep.svg and sweep_<axis>.svg into dir (created if missing).
+void write_bench_sweep(const std::vector<SweepPoint>& points, const std::string& dir);
 // Peak resident set size of this process (VmHWM), in MB.
 double peak_rss_mb();
 // Set the number of threads for BLAS and the elementwise loops.

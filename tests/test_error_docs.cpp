@@ -92,8 +92,6 @@ const std::vector<Exemption> kExemptions = {
     {"enfr: a place is singular with the, my, our or their, got \"{} {}\"",
      "an invariant of the built-in enfr grammar tables: no option reaches it"},
     {"enfr: unknown time \"{}\"", "an invariant of the built-in enfr grammar tables: no option reaches it"},
-    {"RNN: no projected step for the plain RNN cell",
-     "an internal invariant: the projected (fused) step is only taken for GRU and LSTM cells"},
     {"demo: training stopped before the first epoch finished ({})",
      "the demo trains at least one epoch (its time limit is checked between epochs and it installs no Ctrl-C "
      "handler); the check guards against a trainer change"},

@@ -224,6 +224,8 @@ TEST_CASE("cli: the other subcommands' errors also give one line and exit code 2
          {"experiment", "hard-vs-soft", "--out", dir / "hs", "--min-len", "5", "--max-len", "3"},
          "experiment hard-vs-soft: --min-len 5 is greater than --max-len 3"},
         {"eval: unknown --split", {"eval", "--model", model, "--split", "holdout"}, "--split"},
+        {"bench sweep: a size of 0", {"bench", "sweep", "--out", dir / "sweep", "--hidden", "0"},
+         "bench sweep: every size must be positive, got 0"},
     };
     for (const auto& c : cases) {
         INFO(c.what);

@@ -843,3 +843,13 @@ TEST_CASE("errors: the benchmark and thread settings", "[errors]") {
     CHECK_THROWS_WITH(models::run_seq2seq_bench({.hidden = 0}),
                       "bench seq2seq: hidden, batch, len and steps must be positive and vocabularies at least 5");
 }
+
+TEST_CASE("errors: the benchmark sweep with no points or an unwritable folder", "[errors]") {
+    CHECK_THROWS_MATCHES(models::sweep_svg({}), ShapeError, Catch::Matchers::Message("bench sweep: no points to plot"));
+    CHECK_THROWS_MATCHES(models::sweep_axis_svg({}, "hidden"), ShapeError,
+                         Catch::Matchers::Message("bench sweep: no points for axis 'hidden'"));
+    TempDir dir("sweep");
+    fs::create_directories(dir / "sweep.md");  // a folder where the table should go
+    CHECK_THROWS_MATCHES(models::write_bench_sweep({}, dir.path.string()), Error,
+                         Catch::Matchers::Message("bench sweep: cannot write " + (dir / "sweep.md")));
+}

@@ -325,4 +325,117 @@ Tensor additive_scores_fused(const Tensor& qp, const Tensor& kp, const Tensor& v
     });
 }
 
+// ---- masked softmax -----------------------------------------------------------------------------
+// forward:  p_s = exp(e_s - m) / sum_{k kept} exp(e_k - m) for kept s (keep_s != 0), 0 elsewhere,
+//           m = max over kept e;   α = p ⊙ keep
+// backward: u = dα ⊙ keep;   de = p ⊙ (u - sum_s p_s u_s);   dkeep = dα ⊙ p
+// A row with nothing kept gets p = 1/S, as the composite's softmax of equal -1e30 scores does.
+Tensor masked_softmax_fused(const Tensor& scores, const Tensor& keep) {
+    check_defined("masked_softmax", scores, "scores");
+    check_defined("masked_softmax", keep, "keep");
+    check_same_shape("masked_softmax", scores, keep);
+    check_same_dtype("masked_softmax", scores, keep);
+    if (scores.dim() == 0) fail("masked_softmax: scores must have at least one dim, got a 0-d tensor");
+    const std::int64_t S = scores.shape().back(), N = S ? scores.numel() / S : 0;
+    Tensor p = Tensor::empty(scores.shape(), scores.dtype());
+    Tensor a = Tensor::empty(scores.shape(), scores.dtype());
+    dispatch_floating(scores.dtype(), "masked_softmax", [&](auto tag) {
+        using T = decltype(tag);
+        const T *pe = scores.data<T>(), *pk = keep.data<T>();
+        T *pp = p.data<T>(), *pa = a.data<T>();
+        for (std::int64_t i = 0; i < N; ++i) {
+            const T *e = pe + i * S, *k = pk + i * S;
+            T *pr = pp + i * S, *ar = pa + i * S;
+            T m = -std::numeric_limits<T>::infinity();
+            for (std::int64_t s = 0; s < S; ++s)
+                if (k[s] != T(0)) m = std::max(m, e[s]);
+            if (m == -std::numeric_limits<T>::infinity()) {  // nothing kept
+                for (std::int64_t s = 0; s < S; ++s) pr[s] = T(1) / static_cast<T>(S), ar[s] = pr[s] * k[s];
+                continue;
+            }
+            T total = 0;
+            for (std::int64_t s = 0; s < S; ++s) total += pr[s] = k[s] != T(0) ? std::exp(e[s] - m) : T(0);
+            const T inv = T(1) / total;
+            for (std::int64_t s = 0; s < S; ++s) pr[s] *= inv, ar[s] = pr[s] * k[s];
+        }
+    });
+    return record("masked_softmax", a, {scores, keep}, [p, k = keep.detach(), N, S](const Tensor& da, Grads& g) {
+        dispatch_floating(da.dtype(), "masked_softmax_backward", [&](auto tag) {
+            using T = decltype(tag);
+            const T *pd = da.data<T>(), *pp = p.data<T>(), *pk = k.data<T>();
+            if (g.needs(0)) {
+                Tensor de = Tensor::empty(p.shape(), da.dtype());
+                T* pe = de.data<T>();
+                for (std::int64_t i = 0; i < N; ++i) {
+                    const T *d = pd + i * S, *pr = pp + i * S, *kr = pk + i * S;
+                    T dot = 0;
+                    for (std::int64_t s = 0; s < S; ++s) dot += pr[s] * d[s] * kr[s];
+                    for (std::int64_t s = 0; s < S; ++s) pe[i * S + s] = pr[s] * (d[s] * kr[s] - dot);
+                }
+                g[0] = de;
+            }
+            if (g.needs(1)) {
+                Tensor dk = Tensor::empty(p.shape(), da.dtype());
+                T* pdk = dk.data<T>();
+                for (std::int64_t j = 0; j < N * S; ++j) pdk[j] = pd[j] * pp[j];
+                g[1] = dk;
+            }
+        });
+    });
+}
+
+// ---- attention context --------------------------------------------------------------------------
+// forward:  c[b, h] = sum_s w[b, s] V[b, s, h]
+// backward: dw[b, s] = sum_h dc[b, h] V[b, s, h];   dV[b, s, h] = w[b, s] dc[b, h]
+Tensor attention_context_fused(const Tensor& w, const Tensor& values) {
+    check_defined("attention_context", w, "weights");
+    check_defined("attention_context", values, "values");
+    if (w.dim() != 2 || values.dim() != 3 || values.shape()[0] != w.shape()[0] || values.shape()[1] != w.shape()[1])
+        fail("attention_context: expects weights [B, S] and values [B, S, H]; got weights {}, values {}",
+             shape_str(w.shape()), shape_str(values.shape()));
+    check_same_dtype("attention_context", w, values);
+    const std::int64_t B = values.shape()[0], S = values.shape()[1], H = values.shape()[2];
+    Tensor c = zeros({B, H}, {.dtype = w.dtype()});
+    dispatch_floating(w.dtype(), "attention_context", [&](auto tag) {
+        using T = decltype(tag);
+        const T *pw = w.data<T>(), *pv = values.data<T>();
+        T* pc = c.data<T>();
+        for (std::int64_t b = 0; b < B; ++b) {
+            T* __restrict out = pc + b * H;
+            for (std::int64_t s = 0; s < S; ++s) {
+                const T a = pw[b * S + s];
+                const T* __restrict v = pv + (b * S + s) * H;
+                for (std::int64_t h = 0; h < H; ++h) out[h] += a * v[h];
+            }
+        }
+    });
+    return record("attention_context", c, {w, values},
+                  [w = w.detach(), v = values.detach(), B, S, H](const Tensor& dc, Grads& g) {
+                      dispatch_floating(dc.dtype(), "attention_context_backward", [&](auto tag) {
+                          using T = decltype(tag);
+                          const T *pdc = dc.data<T>(), *pw = w.data<T>(), *pv = v.data<T>();
+                          if (g.needs(0)) {
+                              Tensor dw = Tensor::empty({B, S}, dc.dtype());
+                              T* pdw = dw.data<T>();
+                              for (std::int64_t b = 0; b < B; ++b)
+                                  for (std::int64_t s = 0; s < S; ++s)
+                                      pdw[b * S + s] = kernels::dot(pdc + b * H, pv + (b * S + s) * H, H);
+                              g[0] = dw;
+                          }
+                          if (g.needs(1)) {
+                              Tensor dv = Tensor::empty({B, S, H}, dc.dtype());
+                              T* pdv = dv.data<T>();
+                              for (std::int64_t b = 0; b < B; ++b)
+                                  for (std::int64_t s = 0; s < S; ++s) {
+                                      const T a = pw[b * S + s];
+                                      const T* __restrict d = pdc + b * H;
+                                      T* __restrict out = pdv + (b * S + s) * H;
+                                      for (std::int64_t h = 0; h < H; ++h) out[h] = a * d[h];
+                                  }
+                              g[1] = dv;
+                          }
+                      });
+                  });
+}
+
 }  // namespace seqgrad

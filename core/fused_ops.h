@@ -40,4 +40,15 @@ Tensor cross_entropy_fused(const Tensor& logits, const Tensor& target, NllOption
 //   e[b, s] = sum_a v[a] tanh(qp[b, a] + kp[b, s, a])       qp [B, A], kp [B, S, A], v [A] -> [B, S]
 Tensor additive_scores_fused(const Tensor& qp, const Tensor& kp, const Tensor& v);
 
+// Attention context, the weighted sum of the values:
+//   c[b, :] = sum_s w[b, s] V[b, s, :]            w [B, S], V [B, S, H] -> [B, H]
+// Composite twin: squeeze(matmul(unsqueeze(w, 1), V), 1), which runs B tiny gemms forward and 2B
+// backward per decoder step; here it is one loop.
+Tensor attention_context_fused(const Tensor& w, const Tensor& values);
+
+// Masked softmax over the last dim, keep the same shape as scores (0 = masked):
+//   p = softmax(e restricted to keep != 0) (0 at masked positions);  α = p ⊙ keep
+// Composite twin (layers/attention.cpp masked_softmax): softmax(masked_fill(e, keep == 0, -1e30)) * keep.
+Tensor masked_softmax_fused(const Tensor& scores, const Tensor& keep);
+
 }  // namespace seqgrad

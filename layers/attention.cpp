@@ -7,6 +7,7 @@
 #include <cmath>
 #include <utility>
 
+#include "core/fused_ops.h"
 #include "core/ops.h"
 #include "layers/attention_scores.h"
 #include "layers/init.h"
@@ -53,6 +54,9 @@ const char* attention_kind_name(AttentionKind kind) {
 // Backward (from autograd): de = α ⊙ (dα' - Σ α dα') with dα' = dα ⊙ keep, and masked_fill passes
 // zero to the masked positions, so padding gets exactly zero gradient.
 Tensor masked_softmax(const Tensor& scores, const Tensor& keep) {
+    // Fast path: one node instead of four (core/fused_ops.h), tested against the two lines below.
+    if (fast_paths_enabled() && scores.shape() == keep.shape() && scores.dtype() == keep.dtype())
+        return masked_softmax_fused(scores, keep);
     Tensor filled = masked_fill(scores, eq(keep, 0.0), kMaskedScore);
     return softmax(filled, -1) * keep;
 }
@@ -150,7 +154,9 @@ AttentionOutput Attention::attend(const Tensor& query, const Tensor& keys, const
 
     Tensor e = scores(query, keys, projected);                  // [B, S]
     Tensor alpha = weights(e, keep, query, ctx);                // [B, S]
-    Tensor context = squeeze(matmul(unsqueeze(alpha, 1), values), 1);  // [B, 1, S] x [B, S, Hv] -> [B, Hv]
+    // [B, 1, S] x [B, S, Hv] -> [B, Hv]; the fused op is one loop instead of B tiny gemms (tested against this).
+    Tensor context = fast_paths_enabled() ? attention_context_fused(alpha, values)
+                                          : squeeze(matmul(unsqueeze(alpha, 1), values), 1);
     return AttentionOutput{.context = context, .weights = alpha, .scores = e};
 }
 

@@ -3,6 +3,7 @@
 
 #include "core/kernels.h"
 #include "helpers.h"
+#include "layers/attention.h"
 #include "layers/rnn.h"
 #include "models/seq2seq.h"
 
@@ -118,6 +119,34 @@ TEST_CASE("fused: additive attention scores equal the composite twin", "[fused]"
     require_gradcheck(fused, in);
     CHECK_THROWS_WITH(additive_scores_fused(in[0], param({3, 4, 3}, 1), in[2]),
                       Catch::Contains("additive_scores") && Catch::Contains("[3, 4, 3]"));
+}
+
+TEST_CASE("fused: attention context equals the batched matmul and passes gradcheck", "[fused]") {
+    auto fused = [](const std::vector<Tensor>& in) { return attention_context_fused(in[0], in[1]); };
+    auto composite = [](const std::vector<Tensor>& in) { return squeeze(matmul(unsqueeze(in[0], 1), in[1]), 1); };
+    const std::vector<Tensor> inputs = {param({3, 4}, 31), param({3, 4, 5}, 32)};
+    require_same(value_and_grads(fused, inputs), value_and_grads(composite, inputs), 1e-12);
+    require_gradcheck(fused, inputs);
+    CHECK_THROWS_WITH(attention_context_fused(param({3, 4}, 1), param({3, 5, 2}, 2)),
+                      "attention_context: expects weights [B, S] and values [B, S, H]; got weights [3, 4], values [3, 5, 2]");
+}
+
+TEST_CASE("fused: masked softmax equals masked_fill + softmax * keep, gradients included", "[fused]") {
+    // Rows with some, all and (the degenerate case) no positions kept; keep also gets a gradient.
+    const Tensor keep = seqgrad::testing::f64({1, 1, 0, 1, 1, 1, 1, 1, 0, 0, 0, 0}, {3, 4});
+    auto fused = [&](const std::vector<Tensor>& in) { return masked_softmax_fused(in[0], in[1]); };
+    auto composite = [&](const std::vector<Tensor>& in) {
+        return softmax(masked_fill(in[0], eq(in[1], 0.0), -1e30), -1) * in[1];
+    };
+    const std::vector<Tensor> inputs = {param({3, 4}, 41, -3, 3), keep};
+    require_same(value_and_grads(fused, inputs), value_and_grads(composite, inputs), 1e-12);
+    require_gradcheck([&](const std::vector<Tensor>& in) { return masked_softmax_fused(in[0], keep); }, {inputs[0]});
+    {
+        FastPathGuard off(false);
+        const Tensor plain = nn::masked_softmax(inputs[0].detach(), keep);
+        FastPathGuard on(true);
+        CHECK(allclose(nn::masked_softmax(inputs[0].detach(), keep), plain, 1e-12, 1e-12));
+    }
 }
 
 TEST_CASE("fused: bad cell shapes name the op and the shapes", "[fused][errors]") {

@@ -3,14 +3,31 @@
 // line on stderr and exit code 2; --help works on every subcommand.
 #include <CLI/CLI.hpp>
 
+#include <unistd.h>
+
 #include <cstdio>
+#include <cstdlib>
 #include <exception>
 #include <iostream>
 
 #include "apps/commands.h"
 #include "core/error.h"
 
+namespace {
+// OpenMP's idle worker threads spin by default. On a small machine shared with other jobs a spinning
+// worker takes the core the other thread needs, and 2 threads ran 2-3x slower than 1 (bench/RESULTS.md).
+// Passive waiting (the worker sleeps until there is work) fixes that, but libgomp reads
+// OMP_WAIT_POLICY once, when it is loaded, before main. So when the user has not chosen a policy,
+// run this program again once with OMP_WAIT_POLICY=passive (if exec fails, carry on as we are).
+void prefer_passive_openmp_threads(char** argv) {
+    if (std::getenv("OMP_WAIT_POLICY") != nullptr) return;
+    if (setenv("OMP_WAIT_POLICY", "passive", 1) != 0) return;
+    execv("/proc/self/exe", argv);
+}
+}  // namespace
+
 int main(int argc, char** argv) {
+    prefer_passive_openmp_threads(argv);
     CLI::App app{"seqgrad: a from-scratch autograd framework and an attention translator that trains on the CPU"};
     app.require_subcommand(1);
     app.fallthrough(false);

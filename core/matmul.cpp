@@ -5,7 +5,15 @@
 //   dA = dC op(B)^T            (stored A not transposed)      or  op(B) dC^T   (A stored transposed)
 //   dB = op(A)^T dC            (stored B not transposed)      or  dC^T op(A)   (B stored transposed)
 // each again a single gemm with flags.
+//
+// Threads: with OpenBLAS set to one thread and more than one OpenMP thread (models::set_num_threads
+// does this), a large product is split into row or column blocks, one single-threaded gemm per
+// OpenMP thread. Then there is one thread pool, not two pools spinning against each other on a
+// small machine; small products (below kSplitFlops) stay on the calling thread.
 #include <cblas.h>
+#include <omp.h>
+
+#include <cstddef>
 
 #include "core/autograd.h"
 #include "core/kernels.h"
@@ -24,6 +32,37 @@ void gemm(bool ta, bool tb, int M, int N, int K, const double* A, int lda, const
           double* C, int ldc) {
     cblas_dgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, M, N, K, 1.0, A, lda, B,
                 ldb, beta, C, ldc);
+}
+
+// Products below this many FLOPs are not worth waking a second thread for.
+constexpr double kSplitFlops = 4.0e6;
+
+// C = op(A) op(B) (+ beta C), split over the OpenMP threads when it pays (see the top of the file).
+// Row blocks of C take row blocks of op(A); column blocks of C take column blocks of op(B). Blocks
+// are multiples of 16 rows or columns, so every thread runs the kernel on full panels.
+template <typename T>
+void gemm_threads(bool ta, bool tb, int M, int N, int K, const T* A, int lda, const T* B, int ldb, T beta, T* C,
+                  int ldc) {
+    const int threads = omp_in_parallel() ? 1 : omp_get_max_threads();
+    if (threads < 2 || 2.0 * M * N * K < kSplitFlops || openblas_get_num_threads() != 1 || std::max(M, N) < 32) {
+        gemm(ta, tb, M, N, K, A, lda, B, ldb, beta, C, ldc);
+        return;
+    }
+    const bool rows = M >= N;
+    const int extent = rows ? M : N;
+#pragma omp parallel num_threads(threads)
+    {
+        const int t = omp_get_thread_num(), nt = omp_get_num_threads();
+        auto edge = [&](int i) { return i == nt ? extent : std::min(extent, (extent * i / nt + 8) / 16 * 16); };
+        const int lo = edge(t), hi = edge(t + 1);
+        if (hi > lo) {
+            const auto o = static_cast<std::ptrdiff_t>(lo);
+            if (rows)  // rows lo..hi of op(A): columns of the stored A when it is transposed
+                gemm(ta, tb, hi - lo, N, K, ta ? A + o : A + o * lda, lda, B, ldb, beta, C + o * ldc, ldc);
+            else  // columns lo..hi of op(B): rows of the stored B when it is transposed
+                gemm(ta, tb, M, hi - lo, K, A, lda, tb ? B + o * ldb : B + o, ldb, beta, C + o, ldc);
+        }
+    }
 }
 
 // op(A) op(B) for two 2-D tensors, or two 3-D tensors batch by batch. Shapes already checked.
@@ -45,7 +84,7 @@ Tensor mm_raw(const Tensor& A, bool ta, const Tensor& B, bool tb) {
             return;
         }
         for (std::int64_t b = 0; b < batch; ++b)
-            gemm(ta, tb, static_cast<int>(M), static_cast<int>(N), static_cast<int>(K), pa + b * ar * ac,
+            gemm_threads(ta, tb, static_cast<int>(M), static_cast<int>(N), static_cast<int>(K), pa + b * ar * ac,
                  static_cast<int>(ac), pb + b * br * bc, static_cast<int>(bc), T(0), pc + b * M * N, static_cast<int>(N));
     });
     return C;
@@ -121,8 +160,8 @@ Tensor linear(const Tensor& x, const Tensor& W, const Tensor& bias) {
             if (in == 0) {
                 if (!bias.defined()) std::fill_n(py, rows * out, T(0));
             } else {
-                gemm(false, true, static_cast<int>(rows), static_cast<int>(out), static_cast<int>(in), x.data<T>(),
-                     static_cast<int>(in), W.data<T>(), static_cast<int>(in), beta, py, static_cast<int>(out));
+                gemm_threads(false, true, static_cast<int>(rows), static_cast<int>(out), static_cast<int>(in), x.data<T>(),
+                             static_cast<int>(in), W.data<T>(), static_cast<int>(in), beta, py, static_cast<int>(out));
             }
         }
     });

@@ -35,7 +35,10 @@ double peak_rss_mb() {
 
 void set_num_threads(int threads) {
     if (threads < 1) fail("threads must be at least 1, got {}", threads);
-    openblas_set_num_threads(threads);
+    // One thread pool: OpenBLAS runs single-threaded inside, and matmul splits large products over
+    // the OpenMP threads (core/matmul.cpp). Two pools (OpenBLAS's and OpenMP's) spinning against each
+    // other made 2 threads slower than 1 on a 2-core machine.
+    openblas_set_num_threads(1);
     omp_set_num_threads(threads);
 }
 

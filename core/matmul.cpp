@@ -23,13 +23,50 @@ namespace seqgrad {
 
 namespace {
 
+// y = op(X) x + beta y, and the row/column special cases of gemm below.
+void gemv(bool tx, int rows, int cols, const float* X, int ldx, const float* x, int incx, float beta, float* y, int incy) {
+    cblas_sgemv(CblasRowMajor, tx ? CblasTrans : CblasNoTrans, rows, cols, 1.0f, X, ldx, x, incx, beta, y, incy);
+}
+void gemv(bool tx, int rows, int cols, const double* X, int ldx, const double* x, int incx, double beta, double* y,
+          int incy) {
+    cblas_dgemv(CblasRowMajor, tx ? CblasTrans : CblasNoTrans, rows, cols, 1.0, X, ldx, x, incx, beta, y, incy);
+}
+
+// A product with one row (M = 1, a batch-1 step) or one column (N = 1) is a matrix-vector product:
+// gemv reads the matrix once, where gemm would first copy (pack) all of it to compute one row.
+// Returns false when the shape is not one of these.
+template <typename T>
+bool gemm_as_gemv(bool ta, bool tb, int M, int N, int K, const T* A, int lda, const T* B, int ldb, T beta, T* C,
+                  int ldc) {
+    if ((M == 1) == (N == 1)) return false;
+    // beta = 0 must not read C (a fresh buffer may hold anything, NaN included): start from zeros.
+    if (beta == T(0))
+        for (int i = 0; i < std::max(M, N); ++i) C[static_cast<std::ptrdiff_t>(i) * (M == 1 ? 1 : ldc)] = T(0);
+    if (M == 1) {
+        // C[0, :] = op(A)[0, :] op(B): op(B) stored [K, N] (tb = false) or [N, K] (tb = true)
+        const int inca = ta ? lda : 1;  // op(A)'s row is a column of the stored A when transposed
+        if (tb) gemv(false, N, K, B, ldb, A, inca, beta, C, 1);
+        else gemv(true, K, N, B, ldb, A, inca, beta, C, 1);
+        return true;
+    }
+    {
+        // N == 1: C[:, 0] = op(A) op(B)[:, 0]
+        const int incb = tb ? 1 : ldb;
+        if (ta) gemv(true, K, M, A, lda, B, incb, beta, C, ldc);
+        else gemv(false, M, K, A, lda, B, incb, beta, C, ldc);
+        return true;
+    }
+}
+
 void gemm(bool ta, bool tb, int M, int N, int K, const float* A, int lda, const float* B, int ldb, float beta, float* C,
           int ldc) {
+    if (gemm_as_gemv(ta, tb, M, N, K, A, lda, B, ldb, beta, C, ldc)) return;
     cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, M, N, K, 1.0f, A, lda, B,
                 ldb, beta, C, ldc);
 }
 void gemm(bool ta, bool tb, int M, int N, int K, const double* A, int lda, const double* B, int ldb, double beta,
           double* C, int ldc) {
+    if (gemm_as_gemv(ta, tb, M, N, K, A, lda, B, ldb, beta, C, ldc)) return;
     cblas_dgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, M, N, K, 1.0, A, lda, B,
                 ldb, beta, C, ldc);
 }

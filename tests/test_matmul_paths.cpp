@@ -1,5 +1,6 @@
-// matmul split over OpenMP threads (core/matmul.cpp): with OpenBLAS at one thread and two OpenMP
-// threads, every product shape and transpose gives what the single-threaded path gives.
+// The special paths inside matmul and linear (core/matmul.cpp): products split over OpenMP threads
+// (with OpenBLAS at one thread and two OpenMP threads, every shape and transpose gives what the
+// single-threaded path gives), and one-row / one-column products done as gemv.
 #include <cblas.h>
 #include <omp.h>
 
@@ -65,5 +66,40 @@ TEST_CASE("threads: products split over OpenMP threads equal the single-threaded
             INFO("tensor " << i << ": largest difference " << worst << " for values up to " << scale);
             CHECK(worst <= 1e-5 * scale);
         }
+    }
+}
+
+TEST_CASE("matmul: one-row and one-column products (the gemv path) equal the definition", "[matmul]") {
+    // Every transpose flag, M = 1 or N = 1, float64 against sums written out, then gradcheck.
+    for (const auto& [M, K, N] : {std::tuple{1, 5, 4}, std::tuple{4, 5, 1}, std::tuple{1, 3, 1}})
+        for (const bool ta : {false, true})
+            for (const bool tb : {false, true}) {
+                INFO("M " << M << " K " << K << " N " << N << " ta " << ta << " tb " << tb);
+                const Tensor a = seqgrad::testing::param(ta ? Shape{K, M} : Shape{M, K}, 51);
+                const Tensor b = seqgrad::testing::param(tb ? Shape{N, K} : Shape{K, N}, 52);
+                const Tensor c = matmul(a, b, {.transpose_lhs = ta, .transpose_rhs = tb});
+                REQUIRE(c.shape() == Shape{M, N});
+                for (int m = 0; m < M; ++m)
+                    for (int n = 0; n < N; ++n) {
+                        double want = 0;
+                        for (int k = 0; k < K; ++k)
+                            want += (ta ? a.at({k, m}) : a.at({m, k})) * (tb ? b.at({n, k}) : b.at({k, n}));
+                        CHECK(c.at({m, n}) == Approx(want).epsilon(1e-12));
+                    }
+                seqgrad::testing::require_gradcheck(
+                    [&](const std::vector<Tensor>& in) {
+                        return matmul(in[0], in[1], {.transpose_lhs = ta, .transpose_rhs = tb});
+                    },
+                    {a, b});
+            }
+    // linear on one row (a batch-1 step), float32, with a buffer that held NaN before.
+    Generator gen(9);
+    const Tensor x = uniform({1, 6}, -1, 1, {}, &gen), w = uniform({7, 6}, -1, 1, {}, &gen);
+    { Tensor junk = full({1, 7}, std::nan("")); }  // freed into the caching allocator, maybe reused below
+    const Tensor y = linear(x, w, Tensor());
+    for (int j = 0; j < 7; ++j) {
+        double want = 0;
+        for (int k = 0; k < 6; ++k) want += x.at({0, k}) * w.at({j, k});
+        CHECK(y.at({0, j}) == Approx(want).epsilon(1e-5));
     }
 }

@@ -1,9 +1,37 @@
 // Out-of-line parts of the loop helpers in core/kernels.h.
 #include "core/kernels.h"
 
+#include <cmath>
+
 namespace seqgrad::kernels {
 
 #define SEQGRAD_CLONES __attribute__((target_clones("arch=haswell", "default")))
+
+namespace {
+template <typename T>
+inline void adam_loop(T* __restrict p, const T* __restrict g, T* __restrict m, T* __restrict v, std::int64_t n,
+                      const AdamConstants& c) {
+    const T b1 = static_cast<T>(c.b1), b2 = static_cast<T>(c.b2), one_b1 = static_cast<T>(c.one_b1),
+            one_b2 = static_cast<T>(c.one_b2), step = static_cast<T>(c.step_size),
+            inv_b2 = static_cast<T>(c.inv_bias2_sqrt), eps = static_cast<T>(c.eps);
+    for (std::int64_t i = 0; i < n; ++i) {
+        const T gi = g[i];
+        const T mi = b1 * m[i] + one_b1 * gi;
+        const T vi = b2 * v[i] + one_b2 * gi * gi;
+        m[i] = mi;
+        v[i] = vi;
+        p[i] -= step * mi / (std::sqrt(vi) * inv_b2 + eps);
+    }
+}
+}  // namespace
+
+SEQGRAD_CLONES void adam_update(float* p, const float* g, float* m, float* v, std::int64_t n, const AdamConstants& c) {
+    adam_loop(p, g, m, v, n, c);
+}
+SEQGRAD_CLONES void adam_update(double* p, const double* g, double* m, double* v, std::int64_t n,
+                                const AdamConstants& c) {
+    adam_loop(p, g, m, v, n, c);
+}
 
 SEQGRAD_CLONES float row_max(const float* x, std::int64_t n) {
     float m[8];

@@ -114,6 +114,16 @@ double dot(const double* a, const double* b, std::int64_t n);
 void tanh_sum(float* out, const float* a, const float* b, std::int64_t n);
 void tanh_sum(double* out, const double* a, const double* b, std::int64_t n);
 
+// Adam's element update without weight decay or amsgrad (optim/adam.cpp has the formula):
+//   m = b1 m + (1 - b1) g;  v = b2 v + (1 - b2) g²;  p -= step_size m / (sqrt(v) inv_bias2_sqrt + eps)
+// One pass over the four arrays, one sqrt and one division per element (inv_bias2_sqrt is
+// 1 / sqrt(1 - b2^t), multiplied rather than divided by).
+struct AdamConstants {
+    double b1, b2, one_b1, one_b2, step_size, inv_bias2_sqrt, eps;
+};
+void adam_update(float* p, const float* g, float* m, float* v, std::int64_t n, const AdamConstants& c);
+void adam_update(double* p, const double* g, double* m, double* v, std::int64_t n, const AdamConstants& c);
+
 // Element strides of `shape` aligned to an output of rank `rank`, 0 where the input broadcasts.
 std::vector<std::int64_t> broadcast_strides(const Shape& shape, std::size_t rank);
 

@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <cmath>
 
+#include "core/fused_ops.h"
 #include "core/kernels.h"
 
 namespace seqgrad::optim {
@@ -66,6 +67,20 @@ void Adam::update(const ParamGroup& group, Tensor& param, const Tensor& grad, Pa
         T* m = m_buf.data<T>();
         T* v = v_buf.data<T>();
         T* vmax = options_.amsgrad ? vmax_buf.data<T>() : nullptr;
+        if (wd == T(0) && !vmax && fast_paths_enabled()) {
+            // The common case in one vectorised pass (core/kernels.h), in blocks across threads; the
+            // loop below is the plain path (set_fast_paths(false)), tests/test_kernels.cpp compares both.
+            const kernels::AdamConstants c{.b1 = beta1, .b2 = beta2, .one_b1 = 1.0 - beta1, .one_b2 = 1.0 - beta2,
+                                           .step_size = *group.lr / bias1, .inv_bias2_sqrt = 1.0 / std::sqrt(bias2),
+                                           .eps = options_.eps};
+            constexpr std::int64_t kBlock = 1 << 14;
+#pragma omp parallel for if (n >= kernels::kParallelThreshold) schedule(static)
+            for (std::int64_t b = 0; b < n; b += kBlock) {
+                const std::int64_t len = std::min(kBlock, n - b);
+                kernels::adam_update(p + b, gr + b, m + b, v + b, len, c);
+            }
+            return;
+        }
 #pragma omp parallel for if (n >= kernels::kParallelThreshold) schedule(static)
         for (std::int64_t i = 0; i < n; ++i) {
             T g = gr[i];

@@ -47,7 +47,16 @@ void add_demo(CLI::App& app) {
                      "`enfr` corpus\n(about "
                   << o->minutes << " minutes on " << o->threads << " thread(s); Ctrl-C stops early and keeps the model)\n\n";
         if (fs::exists(t.out_dir)) fs::remove_all(t.out_dir);
-        models::TrainResult r = models::train(t, std::cout);
+        models::TrainResult r;
+        {
+            StopOnCtrlC ctrl_c;  // Ctrl-C ends training early; the demo goes on with the best model so far
+            r = models::train(t, std::cout);
+        }
+        if (r.history.empty() && r.stop_reason == "interrupted") {
+            std::cout << "demo: interrupted before the first epoch finished; nothing to show\n";
+            set_exit_code(130);
+            return;
+        }
         if (r.history.empty()) fail<Error>("demo: training stopped before the first epoch finished ({})", r.stop_reason);
 
         const models::Translator tr = models::Translator::load(t.out_dir);

@@ -15,6 +15,9 @@ namespace {
 extern "C" void on_sigint(int) { models::stop_requested() = true; }
 }  // namespace
 
+StopOnCtrlC::StopOnCtrlC() { std::signal(SIGINT, on_sigint); }
+StopOnCtrlC::~StopOnCtrlC() { std::signal(SIGINT, SIG_DFL); }
+
 void add_train_options(CLI::App& cmd, models::TrainOptions& o, int& threads) {
     cmd.add_option("--task", o.data.task, "Bundled task: dates, enfr, reverse, copy")
         ->check(CLI::IsMember({"dates", "enfr", "reverse", "copy"}));
@@ -82,9 +85,11 @@ void add_train(CLI::App& app) {
     cmd->callback([o, threads] {
         prepare_train_options(*o);
         models::set_num_threads(*threads);
-        std::signal(SIGINT, on_sigint);
-        models::TrainResult r = models::train(*o, std::cout);
-        std::signal(SIGINT, SIG_DFL);
+        models::TrainResult r;
+        {
+            StopOnCtrlC ctrl_c;
+            r = models::train(*o, std::cout);
+        }
         std::cout << fmt::format("stopped: {}; best epoch {} (validation loss {:.4f}); model folder {}\n", r.stop_reason,
                                  r.best_epoch, r.best_valid_loss, o->out_dir);
         if (r.stop_reason == "NaN loss") set_exit_code(1);

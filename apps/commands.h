@@ -9,6 +9,17 @@ void register_commands(CLI::App& app);
 int exit_code();
 void set_exit_code(int code);
 
+// While alive, Ctrl-C (SIGINT) asks training to stop at the next batch (models::stop_requested()):
+// the trainer saves a checkpoint and returns with stop_reason "interrupted". Restores the default
+// handler (a second Ctrl-C then kills the process) when destroyed. Defined in apps/cmd_train.cpp.
+class StopOnCtrlC {
+public:
+    StopOnCtrlC();
+    ~StopOnCtrlC();
+    StopOnCtrlC(const StopOnCtrlC&) = delete;
+    StopOnCtrlC& operator=(const StopOnCtrlC&) = delete;
+};
+
 void add_demo(CLI::App& app);
 void add_train(CLI::App& app);
 void add_translate(CLI::App& app);

@@ -329,3 +329,50 @@ TEST_CASE("cli: an internal error (an allocation the system refuses) gives one l
     CHECK(r.err == "seqgrad: internal error: std::bad_alloc\n");
 #endif
 }
+
+// Waits until `file` contains `text` while the process runs; false if it exits or 60 s pass first.
+bool wait_for_output(pid_t pid, const std::string& file, const std::string& text) {
+    for (int i = 0; i < 600; ++i) {
+        int status = 0;
+        if (::waitpid(pid, &status, WNOHANG) != 0) return false;
+        if (read_file(file).find(text) != std::string::npos) return true;
+        std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+    return false;
+}
+
+TEST_CASE("cli: Ctrl-C during the demo ends training early and the demo goes on with the model it has",
+          "[cli][interrupt]") {
+    REQUIRE(fs::exists(binary()));
+    TempDir dir("demo_sigint");
+    const std::string out = dir / "stdout", err = dir / "stderr";
+    SECTION("after the first epoch: translations, BLEU and heatmaps from the best model so far") {
+        const pid_t pid = spawn({"demo", "--out", dir / "demo", "--threads", "1", "--minutes", "10"}, out, err);
+        const bool ready = wait_for_output(pid, out, "epoch 2/");
+        if (!ready) ::kill(pid, SIGKILL);
+        REQUIRE(ready);
+        REQUIRE(::kill(pid, SIGINT) == 0);
+        const Outcome r = finish(pid, out, err);
+        INFO("stdout: " << r.out);
+        INFO("stderr: " << r.err);
+        CHECK(r.signal == 0);
+        CHECK(r.exit_code == 0);
+        CHECK_THAT(r.out, Catch::Contains("stopped: interrupted") || Catch::Contains("interrupted"));
+        CHECK_THAT(r.out, Catch::Contains("Held-out BLEU: "));
+        CHECK(fs::exists(dir / "demo/attention_negation.svg"));
+    }
+    SECTION("before the first epoch ends: one line, nothing to show, exit code 130") {
+        const pid_t pid = spawn({"demo", "--out", dir / "demo", "--threads", "1"}, out, err);
+        const bool ready = wait_for_output(pid, out, " parameters\n");
+        if (!ready) ::kill(pid, SIGKILL);
+        REQUIRE(ready);
+        REQUIRE(::kill(pid, SIGINT) == 0);
+        const Outcome r = finish(pid, out, err);
+        INFO("stdout: " << r.out);
+        INFO("stderr: " << r.err);
+        CHECK(r.signal == 0);
+        CHECK(r.exit_code == 130);
+        CHECK(r.err.empty());
+        CHECK_THAT(r.out, Catch::Contains("demo: interrupted before the first epoch finished; nothing to show"));
+    }
+}

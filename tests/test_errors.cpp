@@ -219,6 +219,11 @@ TEST_CASE("errors: fused cells and fused cross-entropy, the remaining checks", "
                          Catch::Matchers::Message("lstm_cell: c [2, 4] must match h [2, 3]"));
     CHECK_THROWS_MATCHES(cross_entropy_fused(zeros({2, 5}), Tensor::ids({1, 5}, {2})), IndexError,
                          Catch::Matchers::Message("cross_entropy: target 5 at row 1 is out of range for 5 classes (logits [2, 5])"));
+    CHECK_THROWS_MATCHES(masked_softmax_fused(Tensor::scalar(1.0), Tensor::scalar(1.0)), ShapeError,
+                         Catch::Matchers::Message("masked_softmax: scores must have at least one dim, got a 0-d tensor"));
+    CHECK_THROWS_MATCHES(attention_context_fused(zeros({2, 3}), zeros({2, 4, 5})), ShapeError,
+                         Catch::Matchers::Message("attention_context: expects weights [B, S] and values [B, S, H]; got "
+                                                  "weights [2, 3], values [2, 4, 5]"));
 }
 
 TEST_CASE("errors: checkpoint files that cannot be written name the file", "[errors]") {

@@ -21,8 +21,12 @@ namespace {
 // run this program again once with OMP_WAIT_POLICY=passive (if exec fails, carry on as we are).
 void prefer_passive_openmp_threads(char** argv) {
     if (std::getenv("OMP_WAIT_POLICY") != nullptr) return;
+    char path[4096];
+    const ssize_t n = readlink("/proc/self/exe", path, sizeof path - 1);  // the real path keeps the process name
+    if (n <= 0) return;
+    path[n] = '\0';
     if (setenv("OMP_WAIT_POLICY", "passive", 1) != 0) return;
-    execv("/proc/self/exe", argv);
+    execv(path, argv);
 }
 }  // namespace
 

@@ -62,9 +62,15 @@ void add_experiment(CLI::App& app) {
         auto* cmd = exp->add_subcommand("bottleneck", "none vs additive attention on `reverse` at several sequence lengths");
         struct Opts {
             std::string out = "experiment-bottleneck";
-            std::vector<std::size_t> lengths = {10, 20, 30, 40};
+            std::vector<std::size_t> lengths = {10, 20, 30, 40, 50};
             std::size_t pairs = 6000;
-            std::int64_t epochs = 12, hidden = 128;
+            std::int64_t epochs = 15, hidden = 128, embed = 32, batch = 64;
+            double lr = 2e-3, clip = 1.0;
+            std::string cell = "gru";
+            // Bidirectional by default: each annotation then also summarises the tokens after it, so it
+            // knows its distance from the end, which is what reversing needs; `none` gets the same encoder.
+            bool bidirectional = true;
+            std::vector<std::string> attentions = {"none", "additive"};
             int threads = 2;
             double minutes = 0;  // per run; 0 = epochs only
         };
@@ -74,45 +80,71 @@ void add_experiment(CLI::App& app) {
         cmd->add_option("--pairs", o->pairs, "Generated pairs per length")->check(CLI::Range(30, 1000000));
         cmd->add_option("--epochs", o->epochs, "Epochs per run")->check(CLI::PositiveNumber);
         cmd->add_option("--hidden", o->hidden, "Hidden size")->check(CLI::PositiveNumber);
+        cmd->add_option("--embed", o->embed, "Embedding size")->check(CLI::PositiveNumber);
+        cmd->add_option("--batch", o->batch, "Sentence pairs per batch")->check(CLI::PositiveNumber);
+        cmd->add_option("--lr", o->lr, "Learning rate (Adam)")->check(CLI::PositiveNumber);
+        cmd->add_option("--clip", o->clip, "Clip the global gradient norm to this (0 = off)")->check(CLI::NonNegativeNumber);
+        cmd->add_option("--cell", o->cell, "gru or lstm")->check(CLI::IsMember({"gru", "lstm"}));
+        cmd->add_flag("--bidirectional,!--unidirectional", o->bidirectional, "Bidirectional encoder for every run (default; --unidirectional for one direction)");
+        cmd->add_option("--attentions", o->attentions, "The runs to compare at each length (same settings for all)")
+            ->delimiter(',')
+            ->check(CLI::IsMember({"none", "additive", "dot", "general", "concat", "location", "scaled-dot", "cosine", "local-m", "local-p"}));
         cmd->add_option("--minutes", o->minutes, "Time budget per run (0 = none)")->check(CLI::NonNegativeNumber);
         cmd->add_option("--threads", o->threads, "Threads")->check(CLI::Range(1, 256));
         cmd->callback([o] {
             models::set_num_threads(o->threads);
             fs::create_directories(o->out);
-            std::vector<viz::Series> series = {{"none (no attention)", {}, {}}, {"additive attention", {}, {}}};
-            std::string table = fmt::format("{:>6}  {:>22}  {:>22}\n", "length", "exact match: none", "exact match: additive");
-            std::cout << table;
+            std::vector<viz::Series> series;
+            std::string table = fmt::format("{:>6}", "length");
+            for (const auto& a : o->attentions) {
+                series.push_back({a == "none" ? "none (no attention)" : a + " attention", {}, {}});
+                table += fmt::format("  {:>22}", "exact match: " + a);
+            }
+            table += fmt::format("  {:>9}\n", "minutes");
+            const std::string settings = fmt::format(
+                "reverse, lengths L-4..L, {} pairs (80/10/10 split), {} {}encoder, hidden {}, embed {}, batch {}, "
+                "Adam lr {}, clip {}, teacher forcing 1.0, at most {} epochs{}, {} thread(s)\n",
+                o->pairs, o->cell, o->bidirectional ? "bidirectional " : "", o->hidden, o->embed, o->batch, o->lr,
+                o->clip, o->epochs, o->minutes > 0 ? fmt::format(" or {} minutes per run", o->minutes) : "", o->threads);
+            std::cout << settings << table;
             for (std::size_t L : o->lengths) {
                 if (L < 1) fail("experiment bottleneck: lengths must be positive");
                 const std::string data = (fs::path(o->out) / fmt::format("reverse_{}.tsv", L)).string();
                 write_reverse(data, 1000 + L, o->pairs, L > 4 ? L - 4 : 1, L);
-                double em[2] = {0, 0};
-                int k = 0;
-                for (const char* attention : {"none", "additive"}) {
+                std::string row = fmt::format("{:>6}", L);
+                const auto t0 = std::chrono::steady_clock::now();
+                for (std::size_t k = 0; k < o->attentions.size(); ++k) {
+                    const std::string& attention = o->attentions[k];
                     models::TrainOptions t;
                     t.data.file = data;
                     t.out_dir = (fs::path(o->out) / fmt::format("{}_{}", attention, L)).string();
                     t.model.attention = attention;
                     t.model.hidden_size = o->hidden;
-                    t.model.embed_size = 32;
+                    t.model.embed_size = o->embed;
+                    t.model.cell = models::parse_cell_kind(o->cell);
+                    t.model.bidirectional = o->bidirectional;
+                    t.model.max_source_len = std::max<std::int64_t>(64, static_cast<std::int64_t>(L));
                     t.epochs = o->epochs;
-                    t.lr = 2e-3;
-                    t.batch_size = 64;
+                    t.lr = o->lr;
+                    t.clip = o->clip;
+                    t.batch_size = o->batch;
                     t.bleu_examples = 100;
                     t.time_limit_s = o->minutes * 60;
                     t.quiet = true;
                     if (fs::exists(t.out_dir)) fs::remove_all(t.out_dir);
                     models::train(t, std::cout);
                     const models::Translator tr = models::Translator::load(t.out_dir);
-                    em[k] = models::evaluate(tr, t.out_dir, {.split = "test"}).exact_match;
+                    const double em = models::evaluate(tr, t.out_dir, {.split = "test"}).exact_match;
                     series[k].x.push_back(static_cast<double>(L));
-                    series[k].y.push_back(100 * em[k]);
-                    ++k;
+                    series[k].y.push_back(100 * em);
+                    row += fmt::format("  {:>21.1f}%", 100 * em);
                 }
-                const std::string row = fmt::format("{:>6}  {:>21.1f}%  {:>21.1f}%\n", L, 100 * em[0], 100 * em[1]);
+                const double minutes = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count() / 60;
+                row += fmt::format("  {:>9.1f}\n", minutes);
                 std::cout << row << std::flush;
                 table += row;
             }
+            table = settings + table;
             write_file_atomic((fs::path(o->out) / "table.txt").string(), table);
             const std::string svg = (fs::path(o->out) / "bottleneck.svg").string();
             write_file_atomic(svg, viz::line_plot_svg(series, {.title = "Reversing sequences: exact match by length",

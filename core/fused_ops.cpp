@@ -49,43 +49,6 @@ void hidden_projection_backward(Grads& g, const Tensor& dgh, const Tensor& h, co
     if (g.needs(ib)) g[ib] = sum(dgh, {0});
 }
 
-// One row of the GRU gates (forward). __restrict: the arrays never overlap, which lets g++
-// vectorise the loop without run-time alias checks.
-template <typename T>
-void gru_forward_row(const T* __restrict x, const T* __restrict gg, const T* __restrict hh, T* __restrict o,
-                     T* __restrict s, std::int64_t H) {
-    for (std::int64_t j = 0; j < H; ++j) {
-        const T r = fast_sigmoid(x[j] + gg[j]);
-        const T z = fast_sigmoid(x[H + j] + gg[H + j]);
-        const T n = fast_tanh(x[2 * H + j] + r * gg[2 * H + j]);
-        o[j] = (T(1) - z) * n + z * hh[j];
-        s[j] = r;
-        s[H + j] = z;
-        s[2 * H + j] = n;
-        s[3 * H + j] = gg[2 * H + j];
-    }
-}
-
-// One row of the GRU backward (see the formulas above gru_cell_fused).
-template <typename T>
-void gru_backward_row(const T* __restrict d, const T* __restrict s, const T* __restrict hh, T* __restrict dx,
-                      T* __restrict dg, T* __restrict dhb, std::int64_t H) {
-    for (std::int64_t j = 0; j < H; ++j) {
-        const T r = s[j], z = s[H + j], n = s[2 * H + j], ghn = s[3 * H + j];
-        const T dn = d[j] * (T(1) - z);
-        const T dz = d[j] * (hh[j] - n);
-        dhb[j] = d[j] * z;
-        const T dn_pre = dn * (T(1) - n * n);
-        const T dr_pre = dn_pre * ghn * r * (T(1) - r);
-        const T dz_pre = dz * z * (T(1) - z);
-        dx[j] = dr_pre;
-        dx[H + j] = dz_pre;
-        dx[2 * H + j] = dn_pre;
-        dg[j] = dr_pre;
-        dg[H + j] = dz_pre;
-        dg[2 * H + j] = dn_pre * r;
-    }
-}
 }  // namespace
 
 bool fast_paths_enabled() { return g_fast_paths; }
@@ -110,7 +73,7 @@ Tensor gru_cell_fused(const Tensor& gx, const Tensor& h, const Tensor& w_hh, con
         const T *px = gx.data<T>(), *pg = gh.data<T>(), *ph = h.data<T>();
         T *po = out.data<T>(), *ps = saved.data<T>();
         for (std::int64_t b = 0; b < B; ++b) {
-            gru_forward_row(px + b * 3 * H, pg + b * 3 * H, ph + b * H, po + b * H, ps + b * 4 * H, H);
+            kernels::gru_forward_row(px + b * 3 * H, pg + b * 3 * H, ph + b * H, po + b * H, ps + b * 4 * H, H);
         }
     });
     return record("gru_cell", out, {gx, h, w_hh, b_hh},
@@ -123,7 +86,7 @@ Tensor gru_cell_fused(const Tensor& gx, const Tensor& h, const Tensor& w_hh, con
                           const T *pd = dh1.data<T>(), *ps = saved.data<T>(), *ph = h.data<T>();
                           T *px = dgx.data<T>(), *pg = dgh.data<T>(), *pdh = dh.data<T>();
                           for (std::int64_t b = 0; b < B; ++b) {
-                              gru_backward_row(pd + b * H, ps + b * 4 * H, ph + b * H, px + b * 3 * H, pg + b * 3 * H,
+                              kernels::gru_backward_row(pd + b * H, ps + b * 4 * H, ph + b * H, px + b * 3 * H, pg + b * 3 * H,
                                                pdh + b * H, H);
                           }
                       });

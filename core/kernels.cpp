@@ -5,7 +5,7 @@
 
 namespace seqgrad::kernels {
 
-#define SEQGRAD_CLONES __attribute__((target_clones("arch=haswell", "default")))
+#define SEQGRAD_CLONES __attribute__((target_clones("arch=x86-64-v4", "arch=haswell", "default")))
 
 namespace {
 template <typename T>
@@ -23,7 +23,60 @@ inline void adam_loop(T* __restrict p, const T* __restrict g, T* __restrict m, T
         p[i] -= step * mi / (std::sqrt(vi) * inv_b2 + eps);
     }
 }
+
+template <typename T>
+inline void gru_forward_loop(const T* __restrict x, const T* __restrict gg, const T* __restrict hh, T* __restrict o,
+                             T* __restrict s, std::int64_t H) {
+    for (std::int64_t j = 0; j < H; ++j) {
+        const T r = fast_sigmoid(x[j] + gg[j]);
+        const T z = fast_sigmoid(x[H + j] + gg[H + j]);
+        const T n = fast_tanh(x[2 * H + j] + r * gg[2 * H + j]);
+        o[j] = (T(1) - z) * n + z * hh[j];
+        s[j] = r;
+        s[H + j] = z;
+        s[2 * H + j] = n;
+        s[3 * H + j] = gg[2 * H + j];
+    }
+}
+
+template <typename T>
+inline void gru_backward_loop(const T* __restrict d, const T* __restrict s, const T* __restrict hh, T* __restrict dx,
+                              T* __restrict dg, T* __restrict dhb, std::int64_t H) {
+    for (std::int64_t j = 0; j < H; ++j) {
+        const T r = s[j], z = s[H + j], n = s[2 * H + j], ghn = s[3 * H + j];
+        const T dn = d[j] * (T(1) - z);
+        const T dz = d[j] * (hh[j] - n);
+        dhb[j] = d[j] * z;
+        const T dn_pre = dn * (T(1) - n * n);
+        const T dr_pre = dn_pre * ghn * r * (T(1) - r);
+        const T dz_pre = dz * z * (T(1) - z);
+        dx[j] = dr_pre;
+        dx[H + j] = dz_pre;
+        dx[2 * H + j] = dn_pre;
+        dg[j] = dr_pre;
+        dg[H + j] = dz_pre;
+        dg[2 * H + j] = dn_pre * r;
+    }
+}
 }  // namespace
+
+// GRU rows: __restrict (the arrays never overlap) lets g++ vectorise without run-time alias checks.
+SEQGRAD_CLONES void gru_forward_row(const float* gx, const float* gh, const float* h, float* out, float* saved,
+                                    std::int64_t H) {
+    gru_forward_loop(gx, gh, h, out, saved, H);
+}
+SEQGRAD_CLONES void gru_forward_row(const double* gx, const double* gh, const double* h, double* out, double* saved,
+                                    std::int64_t H) {
+    gru_forward_loop(gx, gh, h, out, saved, H);
+}
+SEQGRAD_CLONES void gru_backward_row(const float* dout, const float* saved, const float* h, float* dgx, float* dgh,
+                                     float* dh, std::int64_t H) {
+    gru_backward_loop(dout, saved, h, dgx, dgh, dh, H);
+}
+SEQGRAD_CLONES void gru_backward_row(const double* dout, const double* saved, const double* h, double* dgx,
+                                     double* dgh, double* dh, std::int64_t H) {
+    gru_backward_loop(dout, saved, h, dgx, dgh, dh, H);
+}
 
 SEQGRAD_CLONES void adam_update(float* p, const float* g, float* m, float* v, std::int64_t n, const AdamConstants& c) {
     adam_loop(p, g, m, v, n, c);

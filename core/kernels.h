@@ -114,6 +114,16 @@ double dot(const double* a, const double* b, std::int64_t n);
 void tanh_sum(float* out, const float* a, const float* b, std::int64_t n);
 void tanh_sum(double* out, const double* a, const double* b, std::int64_t n);
 
+// One batch row of the GRU gates (core/fused_ops.cpp gru_cell_fused has the formulas):
+// forward from gx [3H], gh [3H], h [H] to out [H] and saved [4H] = r, z, n, gh_n; backward from
+// dout [H], saved, h to dgx [3H], dgh [3H], dh_direct [H].
+void gru_forward_row(const float* gx, const float* gh, const float* h, float* out, float* saved, std::int64_t H);
+void gru_forward_row(const double* gx, const double* gh, const double* h, double* out, double* saved, std::int64_t H);
+void gru_backward_row(const float* dout, const float* saved, const float* h, float* dgx, float* dgh, float* dh,
+                      std::int64_t H);
+void gru_backward_row(const double* dout, const double* saved, const double* h, double* dgx, double* dgh, double* dh,
+                      std::int64_t H);
+
 // Adam's element update without weight decay or amsgrad (optim/adam.cpp has the formula):
 //   m = b1 m + (1 - b1) g;  v = b2 v + (1 - b2) g²;  p -= step_size m / (sqrt(v) inv_bias2_sqrt + eps)
 // One pass over the four arrays, one sqrt and one division per element (inv_bias2_sqrt is

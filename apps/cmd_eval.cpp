@@ -27,6 +27,18 @@ void add_eval(CLI::App& app) {
     cmd->callback([o] {
         const models::Translator t = models::Translator::load(o->model);
         models::EvalResult r = models::evaluate(t, o->model, o->eval);
+        // A corpus the model mostly cannot read (the wrong direction, another language) still gets
+        // scores, all near zero; say why on stderr so stdout (--json) stays one object.
+        std::size_t tokens = 0, unknown = 0;
+        for (const auto& s : r.sources)
+            for (const auto& token : t.source_tokenizer().tokenize(s)) {
+                ++tokens;
+                unknown += t.source_vocab().contains(token) ? 0 : 1;
+            }
+        if (tokens > 0 && 2 * unknown > tokens)
+            std::cerr << fmt::format("seqgrad eval: note: {:.1f}% of the source tokens are not in the model's source "
+                                     "vocabulary (a corpus in the other direction? see --reverse at training)\n",
+                                     100.0 * static_cast<double>(unknown) / static_cast<double>(tokens));
         if (!o->output.empty()) {
             std::string lines;
             for (auto& h : r.hypotheses) lines += h + "\n";

@@ -376,3 +376,21 @@ TEST_CASE("cli: Ctrl-C during the demo ends training early and the demo goes on 
         CHECK_THAT(r.out, Catch::Contains("demo: interrupted before the first epoch finished; nothing to show"));
     }
 }
+
+TEST_CASE("cli: eval on a corpus the model cannot read scores it and says why on stderr", "[cli]") {
+    TempDir dir("eval_unknown");
+    const std::string model = train_folder(dir, write_corpus(dir, 200), "model");
+    // Letters instead of digits: every source token is unknown to the model.
+    const std::string letters = dir / "letters.tsv";
+    write_file_atomic(letters, "a b c\tc b a\nd e\te d\n");
+    Outcome r = run_cli(dir, {"eval", "--model", model, "--data", letters, "--json"});
+    INFO("stderr: " << r.err);
+    CHECK(r.exit_code == 0);
+    CHECK(std::count(r.out.begin(), r.out.end(), '\n') == 1);  // stdout stays one JSON object
+    CHECK_THAT(r.out, Catch::StartsWith("{\"bleu\""));
+    CHECK_THAT(r.err, Catch::Contains("100.0% of the source tokens are not in the model's source vocabulary"));
+    // Its own test split: no note.
+    Outcome own = run_cli(dir, {"eval", "--model", model});
+    CHECK(own.exit_code == 0);
+    CHECK(own.err.empty());
+}

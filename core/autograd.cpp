@@ -266,11 +266,20 @@ void run_backward(const Tensor& root, const Tensor& grad, bool retain_graph) {
         std::vector<char> needs(node.inputs.size());
         for (std::size_t i = 0; i < node.inputs.size(); ++i) needs[i] = node.inputs[i].defined();
         Grads g(std::move(needs));
+        if (!g_anomaly)  // anomaly mode checks every gradient on its own, so it gets them separately
+            for (std::size_t i = 0; i < node.inputs.size(); ++i) {
+                const Tensor& in = node.inputs[i];
+                if (!in.defined() || in.grad_fn() || !in.impl()->hooks.empty()) continue;
+                const auto& buffer = in.impl()->grad;  // a leaf's gradient so far
+                if (buffer && buffer.use_count() == 1 && buffer->storage.use_count() == 1 && buffer->dtype == in.dtype() &&
+                    buffer->shape == in.shape())
+                    g.offer_accumulator(i, Tensor(buffer));
+            }
         node.backward(dy, g);
 
         for (std::size_t i = 0; i < node.inputs.size(); ++i) {
             const Tensor& in = node.inputs[i];
-            if (!in.defined()) continue;
+            if (!in.defined() || g.was_accumulated(i)) continue;
             if (!g[i].defined()) {
                 if (const Grads::Slice* s = g.slice(i)) accumulate_slice(node, i, in, *s);
                 continue;

@@ -47,10 +47,30 @@ public:
         return i < slices_.size() && slices_[i].part.defined() ? &slices_[i] : nullptr;
     }
 
+    // When input i is a leaf whose gradient buffer already exists and nothing else holds it, the
+    // engine offers that buffer here: a backward may add its gradient straight into it (a gemm with
+    // beta = 1, say) and call accumulated(i) instead of setting g[i]. Saves a temporary and a pass
+    // when a weight is used at every time step. Undefined otherwise: then set g[i] as usual.
+    const Tensor& accumulator(std::size_t i) const {
+        static const Tensor none;
+        return i < accumulators_.size() ? accumulators_[i] : none;
+    }
+    void accumulated(std::size_t i) {
+        if (accumulated_.empty()) accumulated_.resize(grads_.size(), 0);
+        accumulated_.at(i) = 1;
+    }
+    bool was_accumulated(std::size_t i) const { return i < accumulated_.size() && accumulated_[i]; }
+    void offer_accumulator(std::size_t i, Tensor buffer) {
+        if (accumulators_.empty()) accumulators_.resize(grads_.size());
+        accumulators_.at(i) = std::move(buffer);
+    }
+
 private:
     std::vector<char> needs_;
     std::vector<Tensor> grads_;
     std::vector<Slice> slices_;  // empty unless some backward used set_slice
+    std::vector<Tensor> accumulators_;
+    std::vector<char> accumulated_;
 };
 
 using BackwardFn = std::function<void(const Tensor& dy, Grads& g)>;

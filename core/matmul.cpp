@@ -129,6 +129,27 @@ Tensor mm_raw(const Tensor& A, bool ta, const Tensor& B, bool tb) {
 
 }  // namespace
 
+void matmul_accumulate(const Tensor& out, const Tensor& A, const Tensor& B, MatmulOptions options) {
+    const bool ta = options.transpose_lhs, tb = options.transpose_rhs;
+    const bool ok = out.defined() && A.defined() && B.defined() && A.dim() == 2 && B.dim() == 2 && out.dim() == 2 &&
+                    A.dtype() == out.dtype() && B.dtype() == out.dtype() &&
+                    (ta ? A.shape()[0] : A.shape()[1]) == (tb ? B.shape()[1] : B.shape()[0]) &&
+                    out.shape()[0] == (ta ? A.shape()[1] : A.shape()[0]) &&
+                    out.shape()[1] == (tb ? B.shape()[0] : B.shape()[1]);
+    if (!ok)
+        fail("matmul_accumulate: out {} cannot take op(lhs) op(rhs) for lhs {} (transposed: {}), rhs {} (transposed: {})",
+             out.defined() ? shape_str(out.shape()) : "undefined", A.defined() ? shape_str(A.shape()) : "undefined", ta,
+             B.defined() ? shape_str(B.shape()) : "undefined", tb);
+    const std::int64_t M = out.shape()[0], N = out.shape()[1], K = ta ? A.shape()[0] : A.shape()[1];
+    if (M == 0 || N == 0 || K == 0) return;
+    dispatch_floating(out.dtype(), "matmul_accumulate", [&](auto tag) {
+        using T = decltype(tag);
+        gemm_threads(ta, tb, static_cast<int>(M), static_cast<int>(N), static_cast<int>(K), A.data<T>(),
+                     static_cast<int>(A.shape()[1]), B.data<T>(), static_cast<int>(B.shape()[1]), T(1),
+                     const_cast<T*>(out.data<T>()), static_cast<int>(N));
+    });
+}
+
 // matmul:  C = op(A) op(B)
 //   dA = dC op(B)^T  (or op(B) dC^T when A is used transposed)
 //   dB = op(A)^T dC  (or dC^T op(A) when B is used transposed)
@@ -206,7 +227,14 @@ Tensor linear(const Tensor& x, const Tensor& W, const Tensor& bias) {
                   [x = x.detach(), W = W.detach(), rows, in, out](const Tensor& dy, Grads& g) {
                       const Tensor dy2 = reshape(dy, {rows, out});
                       if (g.needs(0)) g[0] = reshape(mm_raw(dy2, false, W, false), x.shape());  // dx = dy W
-                      if (g.needs(1)) g[1] = mm_raw(dy2, true, reshape(x, {rows, in}), false);  // dW = dy^T x
+                      if (g.needs(1)) {  // dW = dy^T x, added straight into W's gradient when it is offered
+                          if (const Tensor& acc = g.accumulator(1); acc.defined()) {
+                              matmul_accumulate(acc, dy2, reshape(x, {rows, in}), {.transpose_lhs = true});
+                              g.accumulated(1);
+                          } else {
+                              g[1] = mm_raw(dy2, true, reshape(x, {rows, in}), false);
+                          }
+                      }
                       if (g.needs(2)) g[2] = sum(dy2, {0});                                     // db = sum_rows dy
                   });
 }

@@ -102,6 +102,9 @@ struct MatmulOptions {
 };
 // [M, K] x [K, N]; [B, M, K] x [B, K, N]; [B, M, K] x [K, N] (a weight broadcast over the batch).
 Tensor matmul(const Tensor& lhs, const Tensor& rhs, MatmulOptions options = {});
+// out += op(lhs) op(rhs) for 2-D tensors, in place and without autograd: for backward functions that
+// add a weight gradient straight into its buffer (Grads::accumulator). Shapes must agree.
+void matmul_accumulate(const Tensor& out, const Tensor& lhs, const Tensor& rhs, MatmulOptions options = {});
 // x [..., in], weight [out, in], bias [out] or undefined -> [..., out]: y = x W^T + b.
 Tensor linear(const Tensor& x, const Tensor& weight, const Tensor& bias = Tensor());
 

@@ -103,3 +103,45 @@ TEST_CASE("matmul: one-row and one-column products (the gemv path) equal the def
         CHECK(y.at({0, j}) == Approx(want).epsilon(1e-5));
     }
 }
+
+TEST_CASE("matmul: matmul_accumulate adds into a buffer and checks its shapes", "[matmul]") {
+    const Tensor a = seqgrad::testing::f64({1, 2, 3, 4, 5, 6}, {3, 2});  // used transposed: [2, 3]
+    const Tensor b = seqgrad::testing::f64({1, 0, 0, 1, 1, 1}, {3, 2});
+    Tensor out = seqgrad::testing::f64({10, 20, 30, 40}, {2, 2});
+    matmul_accumulate(out, a, b, {.transpose_lhs = true});  // out += aᵀ b
+    seqgrad::testing::check_values(out, {10 + 1 + 5, 20 + 3 + 5, 30 + 2 + 6, 40 + 4 + 6});
+    CHECK_THROWS_WITH(matmul_accumulate(zeros({3, 3}, {.dtype = DType::Float64}), a, b, {.transpose_lhs = true}),
+                      "matmul_accumulate: out [3, 3] cannot take op(lhs) op(rhs) for lhs [3, 2] (transposed: true), "
+                      "rhs [3, 2] (transposed: false)");
+}
+
+TEST_CASE("autograd: a weight used at every step accumulates into its gradient buffer exactly", "[autograd][matmul]") {
+    // The second and later uses of w find its gradient buffer offered (Grads::accumulator) and add
+    // into it; the result must equal the sum of the per-use gradients, also when someone holds the
+    // gradient (then the engine does not offer the buffer and accumulates as before, in place as
+    // PyTorch does: the held handle sees the sum).
+    Generator gen(3);
+    Tensor w = uniform({4, 3}, -1, 1, {.dtype = DType::Float64, .requires_grad = true}, &gen);
+    Tensor h = uniform({2, 4}, -1, 1, {.dtype = DType::Float64}, &gen);
+    std::vector<Tensor> xs;
+    for (int t = 0; t < 5; ++t) xs.push_back(uniform({2, 3}, -1, 1, {.dtype = DType::Float64}, &gen));
+    auto loss = [&] {
+        Tensor acc = zeros({2, 4}, {.dtype = DType::Float64});
+        for (auto& x : xs) acc = tanh(acc + linear(x, w));
+        return sum(acc * h);
+    };
+    loss().backward();
+    const Tensor first = w.grad().clone();
+    Tensor held = w.grad();
+    loss().backward();
+    CHECK(allclose(w.grad(), first * 2.0, 1e-12, 1e-12));
+    CHECK(allclose(held, w.grad(), 0, 0));
+    held = Tensor();
+    loss().backward();  // nobody holds it now: offered and added into
+    CHECK(allclose(w.grad(), first * 3.0, 1e-12, 1e-12));
+    seqgrad::testing::require_gradcheck([&](const std::vector<Tensor>& in) {
+        Tensor acc = zeros({2, 4}, {.dtype = DType::Float64});
+        for (auto& x : xs) acc = tanh(acc + linear(x, in[0]));
+        return sum(acc * h);
+    }, {w});
+}

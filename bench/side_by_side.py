@@ -96,6 +96,9 @@ def main():
     p.add_argument("--steps", type=int, default=50)
     p.add_argument("--seqgrad", help="path of the seqgrad binary (default build/seqgrad)")
     a = p.parse_args()
+    # PyTorch's set_num_threads does not reach OpenBLAS's own thread pool: without this, "1 thread"
+    # PyTorch still ran its matrix products on 2 OpenBLAS threads. Set before torch loads OpenBLAS.
+    os.environ.setdefault("OPENBLAS_NUM_THREADS", str(a.threads))
     try:
         import torch  # noqa: F401
     except ImportError:

@@ -131,6 +131,16 @@ std::vector<SweepPoint> run_bench_sweep(const SweepOptions& o, std::ostream* pro
                       << std::flush;
         points.push_back(std::move(p));
     };
+    {
+        // An untimed first run: process start-up (OpenBLAS's threads spinning before they learn they
+        // are not needed, first-touch page faults) would otherwise land in the first point's CPU time.
+        BenchOptions warm = kReference;
+        warm.steps = 1;
+        warm.warmup = 1;
+        warm.threads = o.threads;
+        warm.fast_paths = o.fast_paths;
+        (void)run_seq2seq_bench(warm);
+    }
     for (auto v : o.hidden) run("hidden", v);
     for (auto v : o.batch) run("batch", v);
     for (auto v : o.len) run("len", v);

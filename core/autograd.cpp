@@ -5,11 +5,16 @@
 #include <cmath>
 #include <cstring>
 #include <ostream>
+#include <unordered_map>
+
+#include "core/fused_ops.h"
+#include "core/ops.h"
 
 namespace seqgrad {
 namespace {
 
 thread_local bool g_grad_enabled = true;
+bool g_defer_weight_grads = true;
 bool g_anomaly = false;
 std::ostream* g_trace = nullptr;
 std::uint64_t g_node_sequence = 0;
@@ -246,6 +251,14 @@ void run_backward(const Tensor& root, const Tensor& grad, bool retain_graph) {
         }
     }
 
+    // Weight gradients handed over as products (Grads::defer_product), per leaf in first-seen order.
+    struct DeferredProducts {
+        Tensor leaf;
+        std::vector<Tensor> lhs, rhs;
+    };
+    std::unordered_map<TensorImpl*, DeferredProducts> deferred;
+    std::vector<TensorImpl*> deferred_order;
+
     root_node->pending_grad = grad;
     for (auto it = order.rbegin(); it != order.rend(); ++it) {
         Node& node = **it;
@@ -270,6 +283,7 @@ void run_backward(const Tensor& root, const Tensor& grad, bool retain_graph) {
             for (std::size_t i = 0; i < node.inputs.size(); ++i) {
                 const Tensor& in = node.inputs[i];
                 if (!in.defined() || in.grad_fn() || !in.impl()->hooks.empty()) continue;
+                if (g_defer_weight_grads && fast_paths_enabled()) g.allow_defer(i);
                 const auto& buffer = in.impl()->grad;  // a leaf's gradient so far
                 if (buffer && buffer.use_count() == 1 && buffer->storage.use_count() == 1 && buffer->dtype == in.dtype() &&
                     buffer->shape == in.shape())
@@ -279,6 +293,16 @@ void run_backward(const Tensor& root, const Tensor& grad, bool retain_graph) {
 
         for (std::size_t i = 0; i < node.inputs.size(); ++i) {
             const Tensor& in = node.inputs[i];
+            if (in.defined())
+                if (const auto* d = g.deferred(i)) {
+                    auto& entry = deferred[in.impl()];
+                    if (!entry.leaf.defined()) {
+                        entry.leaf = in;
+                        deferred_order.push_back(in.impl());
+                    }
+                    entry.lhs.push_back(d->first);
+                    entry.rhs.push_back(d->second);
+                }
             if (!in.defined() || g.was_accumulated(i)) continue;
             if (!g[i].defined()) {
                 if (const Grads::Slice* s = g.slice(i)) accumulate_slice(node, i, in, *s);
@@ -301,6 +325,27 @@ void run_backward(const Tensor& root, const Tensor& grad, bool retain_graph) {
         }
         if (!retain_graph) release(node);
     }
+
+    // The deferred weight gradients: per leaf, dW = Σ_k lhs_kᵀ rhs_k = [lhs_1; lhs_2; ...]ᵀ [rhs_1; rhs_2; ...].
+    for (TensorImpl* key : deferred_order) {
+        DeferredProducts& d = deferred[key];
+        const Tensor lhs = d.lhs.size() == 1 ? d.lhs[0] : cat(d.lhs, 0);
+        const Tensor rhs = d.rhs.size() == 1 ? d.rhs[0] : cat(d.rhs, 0);
+        const auto& buffer = key->grad;
+        if (buffer && buffer.use_count() == 1 && buffer->storage.use_count() == 1) {
+            matmul_accumulate(Tensor(buffer), lhs, rhs, {.transpose_lhs = true});
+        } else {
+            Tensor dw = matmul(lhs, rhs, {.transpose_lhs = true});
+            if (dw.shape() != d.leaf.shape() || dw.dtype() != d.leaf.dtype())
+                fail<Error>("backward of '{}': gradient for input {} has shape {} {} but the input is {} {}",
+                            "(deferred weight gradient)", 0, shape_str(dw.shape()), dtype_name(dw.dtype()),
+                            shape_str(d.leaf.shape()), dtype_name(d.leaf.dtype()));
+            accumulate_leaf(key, std::move(dw));
+        }
+    }
 }
+
+bool defer_weight_grads() { return g_defer_weight_grads; }
+void set_defer_weight_grads(bool enabled) { g_defer_weight_grads = enabled; }
 
 }  // namespace seqgrad

@@ -14,6 +14,7 @@
 #include <iosfwd>
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "core/tensor.h"
@@ -60,6 +61,30 @@ public:
         accumulated_.at(i) = 1;
     }
     bool was_accumulated(std::size_t i) const { return i < accumulated_.size() && accumulated_[i]; }
+    // When input i is a leaf that may take a deferred gradient (no hooks, anomaly mode off), a
+    // backward whose gradient for it is a product lhsᵀ rhs (lhs [R, M], rhs [R, N]; a weight gradient
+    // dW = dyᵀ x) may hand over the two factors instead. The engine keeps them and, after the whole
+    // backward pass, adds every use's product in one gemm over the stacked rows: a weight used at T
+    // time steps gets one [M, T·R] x [T·R, N] product instead of T small ones, each reading and
+    // writing all of dW.
+    // Worth it for thin products only: with R >= kDeferMaxRows rows per use the per-use gemm is
+    // efficient already and stacking the factors costs more than it saves (measured at R = 32).
+    static constexpr std::int64_t kDeferMaxRows = 16;
+    bool can_defer(std::size_t i, std::int64_t rows) const {
+        return rows < kDeferMaxRows && i < deferrable_.size() && deferrable_[i];
+    }
+    void defer_product(std::size_t i, Tensor lhs, Tensor rhs) {
+        if (deferred_.empty()) deferred_.resize(grads_.size());
+        deferred_.at(i) = {std::move(lhs), std::move(rhs)};
+        accumulated(i);
+    }
+    const std::pair<Tensor, Tensor>* deferred(std::size_t i) const {
+        return i < deferred_.size() && deferred_[i].first.defined() ? &deferred_[i] : nullptr;
+    }
+    void allow_defer(std::size_t i) {
+        if (deferrable_.empty()) deferrable_.resize(grads_.size(), 0);
+        deferrable_.at(i) = 1;
+    }
     void offer_accumulator(std::size_t i, Tensor buffer) {
         if (accumulators_.empty()) accumulators_.resize(grads_.size());
         accumulators_.at(i) = std::move(buffer);
@@ -71,6 +96,8 @@ private:
     std::vector<Slice> slices_;  // empty unless some backward used set_slice
     std::vector<Tensor> accumulators_;
     std::vector<char> accumulated_;
+    std::vector<char> deferrable_;
+    std::vector<std::pair<Tensor, Tensor>> deferred_;
 };
 
 using BackwardFn = std::function<void(const Tensor& dy, Grads& g)>;
@@ -97,6 +124,11 @@ Tensor record(const char* op, Tensor output, std::vector<Tensor> inputs, Backwar
 
 // Run the backward pass from root with the given output gradient (same shape as root).
 void run_backward(const Tensor& root, const Tensor& grad, bool retain_graph);
+
+// Deferred weight gradients (Grads::defer_product): on by default; off, every use of a weight adds
+// its own product into the gradient as it is reached (the plain path; same values up to rounding).
+bool defer_weight_grads();
+void set_defer_weight_grads(bool enabled);
 
 // ---- grad mode ----------------------------------------------------------------------------------
 bool grad_enabled();

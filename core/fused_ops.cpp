@@ -45,8 +45,10 @@ void check_cell(const char* op, const Tensor& gx, const Tensor& h, const Tensor&
 void hidden_projection_backward(Grads& g, const Tensor& dgh, const Tensor& h, const Tensor& w, std::size_t ih,
                                 std::size_t iw, std::size_t ib, const Tensor& dh_direct) {
     if (g.needs(ih)) g[ih] = add(dh_direct, matmul(dgh, w));
-    if (g.needs(iw)) {  // into W's gradient buffer when the engine offers it (Grads::accumulator)
-        if (const Tensor& acc = g.accumulator(iw); acc.defined()) {
+    if (g.needs(iw)) {  // deferred (Grads::defer_product), or into W's gradient buffer when offered
+        if (g.can_defer(iw, dgh.shape()[0])) {
+            g.defer_product(iw, dgh, h);
+        } else if (const Tensor& acc = g.accumulator(iw); acc.defined()) {
             matmul_accumulate(acc, dgh, h, {.transpose_lhs = true});
             g.accumulated(iw);
         } else {

@@ -227,8 +227,10 @@ Tensor linear(const Tensor& x, const Tensor& W, const Tensor& bias) {
                   [x = x.detach(), W = W.detach(), rows, in, out](const Tensor& dy, Grads& g) {
                       const Tensor dy2 = reshape(dy, {rows, out});
                       if (g.needs(0)) g[0] = reshape(mm_raw(dy2, false, W, false), x.shape());  // dx = dy W
-                      if (g.needs(1)) {  // dW = dy^T x, added straight into W's gradient when it is offered
-                          if (const Tensor& acc = g.accumulator(1); acc.defined()) {
+                      if (g.needs(1)) {  // dW = dy^T x: deferred, or added straight into W's gradient
+                          if (g.can_defer(1, rows)) {
+                              g.defer_product(1, dy2, reshape(x, {rows, in}));
+                          } else if (const Tensor& acc = g.accumulator(1); acc.defined()) {
                               matmul_accumulate(acc, dy2, reshape(x, {rows, in}), {.transpose_lhs = true});
                               g.accumulated(1);
                           } else {

@@ -8,6 +8,7 @@
 #include <cmath>
 
 #include "helpers.h"
+#include "layers/rnn.h"
 
 using namespace seqgrad;
 
@@ -144,4 +145,39 @@ TEST_CASE("autograd: a weight used at every step accumulates into its gradient b
         for (auto& x : xs) acc = tanh(acc + linear(x, in[0]));
         return sum(acc * h);
     }, {w});
+}
+
+TEST_CASE("autograd: deferred weight gradients of a batch-1 unroll equal the per-use ones", "[autograd][matmul]") {
+    // Rows < Grads::kDeferMaxRows, so linear and the fused GRU cell hand their weight gradients to the
+    // engine as products, summed in one gemm at the end; set_defer_weight_grads(false) is the plain path.
+    auto run = [](bool defer) {
+        const bool before = defer_weight_grads();
+        set_defer_weight_grads(defer);
+        Generator gen(8);
+        nn::GRU gru({.input_size = 3, .hidden_size = 4, .dtype = DType::Float64, .generator = &gen});
+        Tensor w = uniform({2, 4}, -1, 1, {.dtype = DType::Float64, .requires_grad = true}, &gen);
+        Tensor x = uniform({1, 6, 3}, -1, 1, {.dtype = DType::Float64, .requires_grad = true}, &gen);
+        Tensor out = gru.forward(x).output;  // [1, 6, 4]
+        Tensor loss = sum(tanh(linear(out, w)));
+        for (std::int64_t t = 0; t < 6; ++t) loss = loss + sum(linear(select(out, 1, t), w) * static_cast<double>(t));
+        loss.backward();
+        std::vector<Tensor> grads = {x.grad(), w.grad()};
+        for (auto& [name, p] : gru.named_parameters()) grads.push_back(p.grad());
+        set_defer_weight_grads(before);
+        return grads;
+    };
+    const auto deferred = run(true), plain = run(false);
+    REQUIRE(deferred.size() == plain.size());
+    for (std::size_t i = 0; i < plain.size(); ++i) {
+        INFO("gradient " << i);
+        CHECK(allclose(deferred[i], plain[i], 1e-12, 1e-12));
+    }
+    const Tensor h = seqgrad::testing::param({1, 4}, 61);
+    seqgrad::testing::require_gradcheck(
+        [&](const std::vector<Tensor>& in) {
+            Tensor s = h;
+            for (int t = 0; t < 4; ++t) s = tanh(linear(s, in[0]));
+            return s;
+        },
+        {seqgrad::testing::param({4, 4}, 62)});
 }

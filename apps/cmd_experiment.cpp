@@ -64,7 +64,7 @@ void add_experiment(CLI::App& app) {
             std::string out = "experiment-bottleneck";
             std::vector<std::size_t> lengths = {10, 20, 30, 40, 50};
             std::size_t pairs = 6000;
-            std::int64_t epochs = 15, hidden = 128, embed = 32, batch = 64;
+            std::int64_t epochs = 20, hidden = 128, embed = 32, batch = 64;
             double lr = 2e-3, clip = 1.0;
             std::string cell = "gru";
             // Bidirectional by default: each annotation then also summarises the tokens after it, so it

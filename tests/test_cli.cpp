@@ -394,3 +394,18 @@ TEST_CASE("cli: eval on a corpus the model cannot read scores it and says why on
     CHECK(own.exit_code == 0);
     CHECK(own.err.empty());
 }
+
+TEST_CASE("cli: experiment bottleneck writes its table and plot with the settings it used", "[cli]") {
+    TempDir dir("bottleneck");
+    Outcome r = run_cli(dir, {"experiment", "bottleneck", "--out", dir / "exp", "--lengths", "4,6", "--pairs", "60",
+                              "--epochs", "1", "--hidden", "8", "--embed", "4", "--batch", "16", "--lr", "1e-2",
+                              "--cell", "lstm", "--unidirectional", "--attentions", "none,dot", "--threads", "1"});
+    INFO("stderr: " << r.err);
+    REQUIRE(r.exit_code == 0);
+    const std::string table = read_file(dir / "exp/table.txt");
+    CHECK_THAT(table, Catch::Contains("lstm encoder, hidden 8, embed 4, batch 16, Adam lr 0.01"));
+    CHECK_THAT(table, Catch::Contains("exact match: none") && Catch::Contains("exact match: dot"));
+    CHECK(std::count(table.begin(), table.end(), '\n') == 4);  // settings, header, two lengths
+    CHECK_THAT(read_file(dir / "exp/bottleneck.svg"), Catch::Contains("dot attention"));
+    CHECK(fs::exists(dir / "exp/dot_6/model.safetensors"));
+}

@@ -74,6 +74,15 @@ void gemm(bool ta, bool tb, int M, int N, int K, const double* A, int lda, const
 // Products below this many FLOPs are not worth waking a second thread for.
 constexpr double kSplitFlops = 4.0e6;
 
+// One pool from the start, in every program that links seqgrad (not only after set_num_threads):
+// OpenBLAS's own threads, next to OpenMP's, spin-yield against them, and on a busy 2-core machine a
+// small training program (examples/char_gru_lm) ran 50x slower than with OpenBLAS single-threaded.
+// Large products still use every core, through gemm_threads' OpenMP split.
+[[maybe_unused]] const bool kOpenBlasSingleThreaded = [] {
+    openblas_set_num_threads(1);
+    return true;
+}();
+
 // C = op(A) op(B) (+ beta C), split over the OpenMP threads when it pays (see the top of the file).
 // Row blocks of C take row blocks of op(A); column blocks of C take column blocks of op(B). Blocks
 // are multiples of 16 rows or columns, so every thread runs the kernel on full panels.

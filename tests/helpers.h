@@ -1,6 +1,13 @@
 // Shared helpers for the Catch2 tests: gradcheck assertions and small tensor builders.
 #pragma once
 #include <catch2/catch.hpp>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <filesystem>
+#include <string>
+#include <vector>
 
 #include "seqgrad.h"
 
@@ -33,5 +40,35 @@ inline void check_values(const Tensor& t, const std::vector<double>& expected, d
 inline Tensor f64(const std::vector<double>& v, const Shape& shape, bool requires_grad = false) {
     return Tensor::from(v, shape, {.dtype = DType::Float64, .requires_grad = requires_grad});
 }
+
+// A fresh directory under the system's temporary directory, unique per process and per object
+// (ctest runs test cases in parallel processes), removed with everything in it when destroyed.
+struct TempDir {
+    std::filesystem::path path;
+    explicit TempDir(const std::string& name = "dir") {
+        static std::atomic<int> counter{0};
+        path = std::filesystem::temp_directory_path() /
+               ("seqgrad_test_" + name + "_" + std::to_string(::getpid()) + "_" + std::to_string(counter++));
+        std::filesystem::remove_all(path);
+        std::filesystem::create_directories(path);
+    }
+    ~TempDir() {
+        std::error_code ec;  // a test may have taken away the write permission: give it back first
+        std::filesystem::permissions(path, std::filesystem::perms::owner_all, std::filesystem::perm_options::add, ec);
+        std::filesystem::remove_all(path, ec);
+    }
+    TempDir(const TempDir&) = delete;
+    TempDir& operator=(const TempDir&) = delete;
+    // The path of an entry in the directory, as a string.
+    std::string operator/(const std::string& name) const { return (path / name).string(); }
+    std::string file(const std::string& name) const { return (path / name).string(); }
+    // Every entry of the directory, sorted by name (to prove nothing extra, such as a temporary, was left).
+    std::vector<std::string> listing() const {
+        std::vector<std::string> names;
+        for (const auto& e : std::filesystem::directory_iterator(path)) names.push_back(e.path().filename().string());
+        std::sort(names.begin(), names.end());
+        return names;
+    }
+};
 
 }  // namespace seqgrad::testing

@@ -33,20 +33,7 @@ namespace fs = std::filesystem;
 
 namespace {
 
-struct TempDir {
-    fs::path path;
-    explicit TempDir(const std::string& name) {
-        static std::atomic<int> counter{0};
-        path = fs::temp_directory_path() / fmt::format("seqgrad_cli_{}_{}_{}", name, ::getpid(), counter++);
-        fs::remove_all(path);
-        fs::create_directories(path);
-    }
-    ~TempDir() {
-        std::error_code ec;
-        fs::remove_all(path, ec);
-    }
-    std::string operator/(const std::string& name) const { return (path / name).string(); }
-};
+using seqgrad::testing::TempDir;
 
 std::string binary() { return std::string(SEQGRAD_BINARY_DIR) + "/seqgrad"; }
 

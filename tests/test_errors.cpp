@@ -55,20 +55,7 @@ namespace {
 constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
 constexpr double kInf = std::numeric_limits<double>::infinity();
 
-struct TempDir {
-    fs::path path;
-    explicit TempDir(const std::string& name) {
-        static int counter = 0;
-        path = fs::temp_directory_path() / fmt::format("seqgrad_errors_{}_{}_{}", name, ::getpid(), counter++);
-        fs::remove_all(path);
-        fs::create_directories(path);
-    }
-    ~TempDir() {
-        std::error_code ec;
-        fs::remove_all(path, ec);
-    }
-    std::string operator/(const std::string& name) const { return (path / name).string(); }
-};
+using seqgrad::testing::TempDir;
 
 std::string write_corpus(const TempDir& dir, std::size_t n, const std::string& name = "corpus.tsv") {
     data::ToyTaskOptions opt;

@@ -19,6 +19,7 @@
 
 #include "core/error.h"
 #include "models/fileio.h"
+#include "helpers.h"
 
 namespace fs = std::filesystem;
 using seqgrad::read_file;
@@ -27,27 +28,7 @@ using seqgrad::write_file_atomic;
 namespace {
 
 // A fresh directory per test, removed afterwards (made writable again first).
-struct TempDir {
-    fs::path path;
-    TempDir() {
-        static int n = 0;
-        path = fs::temp_directory_path() / ("seqgrad-test-fileio-" + std::to_string(::getpid()) + "-" + std::to_string(n++));
-        fs::remove_all(path);
-        fs::create_directories(path);
-    }
-    ~TempDir() {
-        std::error_code ec;
-        fs::permissions(path, fs::perms::owner_all, fs::perm_options::add, ec);
-        fs::remove_all(path, ec);
-    }
-    std::string file(const std::string& name) const { return (path / name).string(); }
-    std::vector<std::string> names() const {
-        std::vector<std::string> out;
-        for (const auto& e : fs::directory_iterator(path)) out.push_back(e.path().filename().string());
-        std::sort(out.begin(), out.end());
-        return out;
-    }
-};
+using seqgrad::testing::TempDir;
 
 std::string error_of(const std::function<void()>& f) {
     try {
@@ -75,7 +56,7 @@ TEST_CASE("fileio: write_file_atomic then read_file round-trips and replaces") {
     binary += std::string(200000, 'z');  // larger than one read buffer
     write_file_atomic(path, binary);
     CHECK(read_file(path) == binary);
-    CHECK(dir.names() == std::vector<std::string>{"report.json"});  // no temporary left over
+    CHECK(dir.listing() == std::vector<std::string>{"report.json"});  // no temporary left over
 
     // A path without a directory part lands in the current directory.
     auto old_cwd = fs::current_path();
@@ -115,7 +96,7 @@ TEST_CASE("fileio: writing into a missing directory names the path") {
     write_file_atomic(dir.file("plainfile"), "x");
     msg = error_of([&] { write_file_atomic(dir.file("plainfile/out.svg"), "y"); });
     CHECK_THAT(msg, Catch::Contains(dir.file("plainfile/out.svg")) && Catch::Contains("Not a directory"));
-    CHECK(dir.names() == std::vector<std::string>{"plainfile"});
+    CHECK(dir.listing() == std::vector<std::string>{"plainfile"});
 }
 
 TEST_CASE("fileio: a directory in the way is not replaced") {
@@ -125,7 +106,7 @@ TEST_CASE("fileio: a directory in the way is not replaced") {
     std::string msg = error_of([&] { write_file_atomic(dir.file("target"), "new"); });
     CHECK_THAT(msg, Catch::Contains(dir.file("target")) && Catch::Contains("rename failed"));
     CHECK(read_file(dir.file("target/keep.txt")) == "keep");
-    CHECK(dir.names() == std::vector<std::string>{"target"});  // temporary removed
+    CHECK(dir.listing() == std::vector<std::string>{"target"});  // temporary removed
 }
 
 TEST_CASE("fileio: an unwritable directory leaves the old file unchanged") {
@@ -174,7 +155,7 @@ TEST_CASE("fileio: an unwritable directory leaves the old file unchanged") {
     fs::permissions(dir.path, fs::perms::owner_all);
     CHECK_THAT(msg, Catch::Contains(path) && Catch::Contains("Permission denied"));
     CHECK(read_file(path) == "old contents");
-    CHECK(dir.names() == std::vector<std::string>{"model.ckpt"});
+    CHECK(dir.listing() == std::vector<std::string>{"model.ckpt"});
 }
 
 TEST_CASE("fileio: a write cut short leaves the old file unchanged") {
@@ -201,5 +182,5 @@ TEST_CASE("fileio: a write cut short leaves the old file unchanged") {
 
     CHECK_THAT(msg, Catch::Contains(path) && Catch::Contains("write failed") && Catch::Contains("File too large"));
     CHECK(read_file(path) == "old contents");
-    CHECK(dir.names() == std::vector<std::string>{"model.ckpt"});
+    CHECK(dir.listing() == std::vector<std::string>{"model.ckpt"});
 }

@@ -45,20 +45,7 @@ using json = nlohmann::json;
 namespace {
 
 // A fresh directory, removed with its contents at scope exit.
-struct TempDir {
-    fs::path path;
-    explicit TempDir(const std::string& name) {
-        static std::atomic<int> counter{0};
-        path = fs::temp_directory_path() / fmt::format("seqgrad_reliability_{}_{}_{}", name, ::getpid(), counter++);
-        fs::remove_all(path);
-        fs::create_directories(path);
-    }
-    ~TempDir() {
-        std::error_code ec;
-        fs::remove_all(path, ec);
-    }
-    std::string operator/(const std::string& name) const { return (path / name).string(); }
-};
+using seqgrad::testing::TempDir;
 
 // Sets the BLAS/OpenMP thread count for a scope.
 struct ThreadsGuard {

@@ -8,6 +8,7 @@
 
 #include "core/error.h"
 #include "models/vocab.h"
+#include "helpers.h"
 
 using namespace seqgrad::data;
 using Tokens = std::vector<std::string>;
@@ -16,18 +17,7 @@ namespace fs = std::filesystem;
 namespace {
 
 // A fresh empty folder under the system temp dir, removed at scope exit.
-struct TempDir {
-    fs::path path;
-    explicit TempDir(const std::string& tag) {
-        path = fs::temp_directory_path() / ("seqgrad-test-" + tag + "-" + std::to_string(::getpid()));
-        fs::remove_all(path);
-        fs::create_directories(path);
-    }
-    ~TempDir() {
-        std::error_code ec;
-        fs::remove_all(path, ec);
-    }
-};
+using seqgrad::testing::TempDir;
 
 std::string file_text(const fs::path& p) {
     std::ifstream in(p, std::ios::binary);

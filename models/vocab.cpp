@@ -1,6 +1,8 @@
 // Vocabulary building, lookup, JSON (de)serialisation and atomic file writes; see models/vocab.h.
 #include "models/vocab.h"
 
+#include "models/fileio.h"
+
 #include <unistd.h>
 
 #include <algorithm>
@@ -154,46 +156,22 @@ Vocab Vocab::load(const std::string& path) { return from_json(read_file(path, "v
 
 // ---- files --------------------------------------------------------------------------------------
 
+// Vocabularies, splits and corpora use the crash-safe file functions of models/fileio.h (temporary
+// file, fsync, rename, the old file untouched on failure); `what` starts the message.
 void write_file_atomic(const std::string& path, std::string_view content, std::string_view what) {
-    namespace fs = std::filesystem;
-    static std::atomic<unsigned> counter{0};
-    const std::string tmp = fmt::format("{}.tmp-{}-{}", path, ::getpid(), counter++);
-    std::FILE* f = std::fopen(tmp.c_str(), "wb");
-    if (!f) fail<Error>("{} {}: cannot write (temporary file {}): {}", what, path, tmp, std::strerror(errno));
-    const bool wrote = std::fwrite(content.data(), 1, content.size(), f) == content.size() && std::fflush(f) == 0 &&
-                       ::fsync(::fileno(f)) == 0;
-    const int write_errno = errno;
-    const bool closed = std::fclose(f) == 0;
-    if (!wrote || !closed) {
-        std::error_code ignored;
-        fs::remove(tmp, ignored);
-        fail<Error>("{} {}: writing failed: {}", what, path, std::strerror(wrote ? errno : write_errno));
-    }
-    std::error_code ec;
-    fs::rename(tmp, path, ec);
-    if (ec) {
-        std::error_code ignored;
-        fs::remove(tmp, ignored);
-        fail<Error>("{} {}: cannot rename the temporary file into place: {}", what, path, ec.message());
+    try {
+        seqgrad::write_file_atomic(path, std::string(content));
+    } catch (const Error& e) {
+        fail<Error>("{}: {}", what, e.what());
     }
 }
 
 std::string read_file(const std::string& path, std::string_view what) {
-    std::error_code ec;
-    if (std::filesystem::is_directory(path, ec)) fail<Error>("{} {}: cannot open: it is a directory", what, path);
-    // stdio rather than `ss << in.rdbuf()`: that swallows a read error (EIO) and returns what it got so
-    // far, so a failing disk looked like an empty or truncated file.
-    std::FILE* f = std::fopen(path.c_str(), "rb");
-    if (!f) fail<Error>("{} {}: cannot open: {}", what, path, std::strerror(errno));
-    std::string out;
-    char buf[1 << 16];
-    std::size_t n = 0;
-    while ((n = std::fread(buf, 1, sizeof buf, f)) > 0) out.append(buf, n);
-    const bool failed = std::ferror(f) != 0;
-    const int err = errno;
-    std::fclose(f);
-    if (failed) fail<Error>("{} {}: read error: {}", what, path, std::strerror(err));
-    return out;
+    try {
+        return seqgrad::read_file(path);
+    } catch (const Error& e) {
+        fail<Error>("{}: {}", what, e.what());
+    }
 }
 
 }  // namespace seqgrad::data

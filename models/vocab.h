@@ -79,12 +79,12 @@ private:
     std::unordered_map<std::string, std::int64_t> index_;
 };
 
-// Writes `content` to `path` atomically: a temporary file in the same folder, flushed and synced,
-// then renamed over `path`. `what` names the caller in errors ("vocab", "split"). Throws
-// seqgrad::Error naming the path and the system's reason.
+// seqgrad::write_file_atomic / read_file (models/fileio.h) with `what` ("vocab", "split", "corpus")
+// in front of the message: "vocab: cannot open FILE: reason". Writes are atomic: a temporary file in
+// the same folder, synced, renamed over `path`; on failure the old file is untouched.
 void write_file_atomic(const std::string& path, std::string_view content, std::string_view what);
 
-// Reads a whole file; throws seqgrad::Error "WHAT PATH: cannot open: reason".
+// Reads a whole file; throws seqgrad::Error "WHAT: cannot open PATH: reason" (or "cannot read").
 std::string read_file(const std::string& path, std::string_view what);
 
 }  // namespace seqgrad::data

@@ -159,7 +159,7 @@ TEST_CASE("cli: misuse gives exactly one line on stderr and exit code 2", "[cli]
         {"--resume without a run", {"train", "--data", corpus, "--out", dir / "fresh", "--resume"},
          "holds no run to resume"},
         {"a corpus that cannot be read (EIO)", {"train", "--data", "/proc/self/mem", "--out", out},
-         "corpus /proc/self/mem: read error: Input/output error"},
+         "corpus: cannot read /proc/self/mem: Input/output error"},
         {"--strict and a malformed line", {"train", "--data", no_pairs, "--out", out, "--strict"}, "no_pairs.tsv:1: no tab"},
     };
     for (const auto& c : cases) {

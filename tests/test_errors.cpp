@@ -161,10 +161,10 @@ TEST_CASE("errors: a read error (EIO) is reported, not taken for an empty or sho
     const std::string mem = "/proc/self/mem";
     REQUIRE(fs::exists(mem));
     CHECK_THROWS_MATCHES(data::read_file(mem, "vocab"), Error,
-                         Catch::Matchers::Message("vocab /proc/self/mem: read error: Input/output error"));
-    CHECK_THROWS_WITH(data::Vocab::load(mem), "vocab /proc/self/mem: read error: Input/output error");
+                         Catch::Matchers::Message("vocab: cannot read /proc/self/mem: Input/output error"));
+    CHECK_THROWS_WITH(data::Vocab::load(mem), "vocab: cannot read /proc/self/mem: Input/output error");
     CHECK_THROWS_WITH(data::read_corpus_file(mem, data::WordTokenizer(), data::WordTokenizer()),
-                      "corpus /proc/self/mem: read error: Input/output error");
+                      "corpus: cannot read /proc/self/mem: Input/output error");
     CHECK_THROWS_MATCHES(load_safetensors(mem), Error,
                          Catch::Matchers::Message("/proc/self/mem: read failed: Input/output error"));
     CHECK_THROWS_WITH(read_file(mem), "cannot read /proc/self/mem: Input/output error");
@@ -580,11 +580,11 @@ TEST_CASE("errors: file writes that cannot happen name the path and the reason",
             message = e.what();
         }
     });
-    CHECK_THAT(message, Catch::StartsWith("vocab " + vocab_path + ": writing failed: File too large"));
+    CHECK_THAT(message, Catch::StartsWith("vocab: cannot write " + vocab_path + ": write failed: File too large"));
     CHECK(read_file(vocab_path) == before);  // the old file is untouched
     fs::create_directories(dir / "a_directory/inside");
     CHECK_THROWS_WITH(big.save(dir / "a_directory"),
-                      Catch::StartsWith("vocab " + (dir / "a_directory") + ": cannot rename the temporary file into place"));
+                      Catch::StartsWith("vocab: cannot write " + (dir / "a_directory") + ": rename failed: Is a directory"));
 }
 
 TEST_CASE("errors: SVG pictures with unusable ranges, sizes or points", "[errors]") {

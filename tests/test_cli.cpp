@@ -37,10 +37,9 @@ using seqgrad::testing::TempDir;
 
 std::string binary() { return std::string(SEQGRAD_BINARY_DIR) + "/seqgrad"; }
 
-// Starts `seqgrad args...` with stdin from /dev/null and stdout/stderr into the given files.
-pid_t spawn(const std::vector<std::string>& args, const std::string& out, const std::string& err) {
-    std::vector<std::string> argv_storage = {binary()};
-    argv_storage.insert(argv_storage.end(), args.begin(), args.end());
+// Starts the program argv_storage[0] with its arguments, stdin from /dev/null and stdout/stderr
+// into the given files.
+pid_t spawn_program(std::vector<std::string> argv_storage, const std::string& out, const std::string& err) {
     std::vector<char*> argv;
     for (auto& a : argv_storage) argv.push_back(a.data());
     argv.push_back(nullptr);
@@ -54,6 +53,13 @@ pid_t spawn(const std::vector<std::string>& args, const std::string& out, const 
     posix_spawn_file_actions_destroy(&fa);
     REQUIRE(rc == 0);
     return pid;
+}
+
+// Starts `seqgrad args...` the same way.
+pid_t spawn(const std::vector<std::string>& args, const std::string& out, const std::string& err) {
+    std::vector<std::string> argv = {binary()};
+    argv.insert(argv.end(), args.begin(), args.end());
+    return spawn_program(std::move(argv), out, err);
 }
 
 struct Outcome {
@@ -294,20 +300,10 @@ TEST_CASE("cli: an internal error (an allocation the system refuses) gives one l
     TempDir dir("internal");
     // A GRU with hidden size 10^6 needs a 12 TB weight; the address-space limit makes the refusal certain.
     const std::string out = dir / "stdout", err = dir / "stderr";
-    std::vector<std::string> argv_storage = {"/bin/sh", "-c", "ulimit -v 4000000 && exec \"$0\" \"$@\"", binary(),
-                                             "bench", "seq2seq", "--hidden", "1000000", "--src-vocab", "5",
-                                             "--tgt-vocab", "5", "--batch", "1", "--len", "1", "--steps", "1"};
-    std::vector<char*> argv;
-    for (auto& a : argv_storage) argv.push_back(a.data());
-    argv.push_back(nullptr);
-    posix_spawn_file_actions_t fa;
-    posix_spawn_file_actions_init(&fa);
-    posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
-    posix_spawn_file_actions_addopen(&fa, 1, out.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    posix_spawn_file_actions_addopen(&fa, 2, err.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    pid_t pid = 0;
-    REQUIRE(posix_spawn(&pid, argv[0], &fa, nullptr, argv.data(), environ) == 0);
-    posix_spawn_file_actions_destroy(&fa);
+    const pid_t pid = spawn_program({"/bin/sh", "-c", "ulimit -v 4000000 && exec \"$0\" \"$@\"", binary(), "bench",
+                                     "seq2seq", "--hidden", "1000000", "--src-vocab", "5", "--tgt-vocab", "5", "--batch",
+                                     "1", "--len", "1", "--steps", "1"},
+                                    out, err);
     const Outcome r = finish(pid, out, err);
     INFO("stdout: " << r.out);
     INFO("stderr: " << r.err);

@@ -15,6 +15,7 @@
 #include <atomic>
 #include <chrono>
 #include <filesystem>
+#include <functional>
 #include <limits>
 #include <sstream>
 #include <thread>
@@ -84,6 +85,27 @@ Outcome run_cli(const TempDir& dir, const std::vector<std::string>& args) {
     const std::string out = dir / fmt::format("stdout_{}", n), err = dir / fmt::format("stderr_{}", n);
     ++n;
     return finish(spawn(args, out, err), out, err);
+}
+
+// Waits (up to 120 s) until ready() holds while `pid` runs, sends it SIGINT (Ctrl-C) and waits for
+// it to end. Fails the test, killing the process, if it ends or the time passes first.
+Outcome interrupt_when(pid_t pid, const std::function<bool()>& ready, const std::string& out, const std::string& err) {
+    bool is_ready = false;
+    for (int i = 0; i < 1200 && !is_ready; ++i) {
+        int status = 0;
+        REQUIRE(::waitpid(pid, &status, WNOHANG) == 0);  // still running
+        is_ready = ready();
+        if (!is_ready) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+    if (!is_ready) ::kill(pid, SIGKILL);
+    REQUIRE(is_ready);
+    REQUIRE(::kill(pid, SIGINT) == 0);
+    return finish(pid, out, err);
+}
+
+// A predicate for interrupt_when: `file` (a process's output) contains `text`.
+std::function<bool()> output_has(const std::string& file, const std::string& text) {
+    return [file, text] { return read_file(file).find(text) != std::string::npos; };
 }
 
 std::string write_corpus(const TempDir& dir, std::size_t n, const std::string& name = "corpus.tsv") {
@@ -237,19 +259,10 @@ TEST_CASE("cli: SIGINT during training saves a checkpoint and exits with code 13
     std::vector<std::string> long_run = args;
     long_run.insert(long_run.end(), {"--epochs", "10000"});
     const std::string out = dir / "stdout", err = dir / "stderr";
-    const pid_t pid = spawn(long_run, out, err);
-    // Wait until the first epoch's checkpoint exists (the SIGINT handler is installed by then).
-    bool ready = false;
-    for (int i = 0; i < 1200 && !ready; ++i) {
-        int status = 0;
-        REQUIRE(::waitpid(pid, &status, WNOHANG) == 0);  // still running
-        ready = fs::exists(model + "/last.safetensors") && fs::exists(model + "/optimizer.safetensors");
-        if (!ready) std::this_thread::sleep_for(std::chrono::milliseconds(100));
-    }
-    if (!ready) ::kill(pid, SIGKILL);
-    REQUIRE(ready);
-    REQUIRE(::kill(pid, SIGINT) == 0);
-    const Outcome r = finish(pid, out, err);
+    // Interrupted once the first epoch's checkpoint exists (the SIGINT handler is installed by then).
+    const Outcome r = interrupt_when(
+        spawn(long_run, out, err),
+        [&] { return fs::exists(model + "/last.safetensors") && fs::exists(model + "/optimizer.safetensors"); }, out, err);
     INFO("stdout: " << r.out);
     INFO("stderr: " << r.err);
     CHECK(r.signal == 0);
@@ -313,44 +326,26 @@ TEST_CASE("cli: an internal error (an allocation the system refuses) gives one l
 #endif
 }
 
-// Waits until `file` contains `text` while the process runs; false if it exits or 60 s pass first.
-bool wait_for_output(pid_t pid, const std::string& file, const std::string& text) {
-    for (int i = 0; i < 600; ++i) {
-        int status = 0;
-        if (::waitpid(pid, &status, WNOHANG) != 0) return false;
-        if (read_file(file).find(text) != std::string::npos) return true;
-        std::this_thread::sleep_for(std::chrono::milliseconds(100));
-    }
-    return false;
-}
-
 TEST_CASE("cli: Ctrl-C during the demo ends training early and the demo goes on with the model it has",
           "[cli][interrupt]") {
     REQUIRE(fs::exists(binary()));
     TempDir dir("demo_sigint");
     const std::string out = dir / "stdout", err = dir / "stderr";
     SECTION("after the first epoch: translations, BLEU and heatmaps from the best model so far") {
-        const pid_t pid = spawn({"demo", "--out", dir / "demo", "--threads", "1", "--minutes", "10"}, out, err);
-        const bool ready = wait_for_output(pid, out, "epoch 2/");
-        if (!ready) ::kill(pid, SIGKILL);
-        REQUIRE(ready);
-        REQUIRE(::kill(pid, SIGINT) == 0);
-        const Outcome r = finish(pid, out, err);
+        const Outcome r = interrupt_when(
+            spawn({"demo", "--out", dir / "demo", "--threads", "1", "--minutes", "10"}, out, err),
+            output_has(out, "epoch 2/"), out, err);
         INFO("stdout: " << r.out);
         INFO("stderr: " << r.err);
         CHECK(r.signal == 0);
         CHECK(r.exit_code == 0);
-        CHECK_THAT(r.out, Catch::Contains("stopped: interrupted") || Catch::Contains("interrupted"));
+        CHECK_THAT(r.out, Catch::Contains("interrupted: weights saved to"));
         CHECK_THAT(r.out, Catch::Contains("Held-out BLEU: "));
         CHECK(fs::exists(dir / "demo/attention_negation.svg"));
     }
     SECTION("before the first epoch ends: one line, nothing to show, exit code 130") {
-        const pid_t pid = spawn({"demo", "--out", dir / "demo", "--threads", "1"}, out, err);
-        const bool ready = wait_for_output(pid, out, " parameters\n");
-        if (!ready) ::kill(pid, SIGKILL);
-        REQUIRE(ready);
-        REQUIRE(::kill(pid, SIGINT) == 0);
-        const Outcome r = finish(pid, out, err);
+        const Outcome r = interrupt_when(spawn({"demo", "--out", dir / "demo", "--threads", "1"}, out, err),
+                                         output_has(out, " parameters\n"), out, err);
         INFO("stdout: " << r.out);
         INFO("stderr: " << r.err);
         CHECK(r.signal == 0);

@@ -1,23 +1,13 @@
-// Vocabulary building, lookup, JSON (de)serialisation and atomic file writes; see models/vocab.h.
+// Vocabulary building, lookup, JSON (de)serialisation and the data module's file wrappers; see models/vocab.h.
 #include "models/vocab.h"
 
-#include "models/fileio.h"
-
-#include <unistd.h>
-
 #include <algorithm>
-#include <atomic>
-#include <cerrno>
-#include <cstdio>
-#include <cstring>
-#include <filesystem>
-#include <fstream>
 #include <map>
-#include <sstream>
 
 #include <nlohmann/json.hpp>
 
 #include "core/error.h"
+#include "models/fileio.h"
 #include "models/utf8.h"
 
 namespace seqgrad::data {

@@ -8,9 +8,9 @@
 #include "apps/commands.h"
 #include "apps/views.h"
 #include "models/bench.h"
+#include "models/data/toy_tasks.h"
 #include "models/output_folder.h"
-#include "models/toy_tasks.h"
-#include "models/terminal.h"
+#include "models/viz/terminal.h"
 #include "models/trainer.h"
 #include "models/translator.h"
 

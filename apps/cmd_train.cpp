@@ -11,7 +11,7 @@
 #include "layers/attention.h"
 #include "models/bench.h"
 #include "models/output_folder.h"
-#include "models/terminal.h"
+#include "models/viz/terminal.h"
 #include "models/trainer.h"
 
 namespace seqgrad::apps {

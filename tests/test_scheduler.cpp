@@ -9,8 +9,8 @@
 #include <sstream>
 
 #include "helpers.h"
+#include "models/data/toy_tasks.h"
 #include "models/fileio.h"
-#include "models/toy_tasks.h"
 #include "models/trainer.h"
 #include "optim/adam.h"
 #include "optim/scheduler.h"

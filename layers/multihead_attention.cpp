@@ -4,6 +4,7 @@
 
 #include <cmath>
 
+#include "core/fused_ops.h"
 #include "core/ops.h"
 #include "layers/init.h"
 
@@ -80,8 +81,9 @@ MultiHeadAttentionOutput MultiHeadAttention::forward(const Tensor& query, const 
              shape_str(key.shape()), shape_str(key_padding_mask.shape()));
 
     Tensor Q, K, V;  // [B, T, E], [B, S, E], [B, S, E]
-    if (query.impl() == key.impl() && key.impl() == value.impl()) {
-        // Self-attention: one gemm with the whole stacked weight, then cut into Q, K, V.
+    if (fast_paths_enabled() && query.impl() == key.impl() && key.impl() == value.impl()) {
+        // Self-attention: one gemm with the whole stacked weight, then cut into Q, K, V (tested
+        // against the three projections below, which set_fast_paths(false) runs).
         auto qkv = chunk(linear(query, in_proj_weight, in_proj_bias), 3, 2);
         Q = qkv[0], K = qkv[1], V = qkv[2];
     } else {

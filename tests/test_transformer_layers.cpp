@@ -166,6 +166,9 @@ TEST_CASE("mha: self-attention's one stacked projection equals the three separat
     };
     auto a = grads(true), b = grads(false);
     for (std::size_t i = 0; i < a.size(); ++i) CHECK(allclose(a[i], b[i], 1e-12, 1e-13));
+    FastPathGuard plain(false);  // the switch turns the stacked gemm off: same tensor, three projections
+    auto c = grads(true);
+    for (std::size_t i = 0; i < a.size(); ++i) CHECK(allclose(a[i], c[i], 1e-12, 1e-13));
 }
 
 // ---- feed-forward -------------------------------------------------------------------------------------

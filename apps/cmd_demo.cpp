@@ -7,7 +7,7 @@
 #include "apps/commands.h"
 #include "apps/views.h"
 #include "models/bench.h"
-#include "models/terminal.h"
+#include "models/viz/terminal.h"
 #include "models/trainer.h"
 #include "models/translator.h"
 

@@ -21,8 +21,8 @@
 #include "apps/views.h"
 #include "models/bench.h"
 #include "models/fileio.h"
-#include "models/svg.h"
-#include "models/toy_tasks.h"
+#include "models/viz/svg.h"
+#include "models/data/toy_tasks.h"
 #include "models/trainer.h"
 #include "models/translator.h"
 

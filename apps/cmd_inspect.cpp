@@ -8,7 +8,7 @@
 #include "apps/commands.h"
 #include "models/fileio.h"
 #include "models/inspect.h"
-#include "models/svg.h"
+#include "models/viz/svg.h"
 
 namespace seqgrad::apps {
 

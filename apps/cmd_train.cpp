@@ -6,7 +6,7 @@
 #include "apps/options.h"
 #include "core/random.h"
 #include "models/bench.h"
-#include "models/terminal.h"
+#include "models/viz/terminal.h"
 #include "models/trainer.h"
 
 namespace seqgrad::apps {

@@ -5,8 +5,8 @@
 #include "apps/commands.h"
 #include "apps/views.h"
 #include "models/fileio.h"
-#include "models/svg.h"
-#include "models/terminal.h"
+#include "models/viz/svg.h"
+#include "models/viz/terminal.h"
 #include "models/trainer.h"
 #include "models/translator.h"
 

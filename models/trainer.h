@@ -14,7 +14,7 @@
 #include <vector>
 
 #include "models/metrics.h"
-#include "models/seq2seq.h"
+#include "models/rnn/seq2seq.h"
 #include "models/translator.h"
 
 namespace seqgrad::models {

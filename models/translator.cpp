@@ -7,7 +7,7 @@
 #include "core/autograd.h"
 #include "core/safetensors.h"
 #include "models/fileio.h"
-#include "models/toy_tasks.h"
+#include "models/data/toy_tasks.h"
 
 namespace seqgrad::models {
 

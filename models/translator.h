@@ -14,10 +14,10 @@
 #include <string>
 #include <vector>
 
-#include "models/corpus.h"
-#include "models/seq2seq.h"
-#include "models/tokenizer.h"
-#include "models/vocab.h"
+#include "models/data/corpus.h"
+#include "models/rnn/seq2seq.h"
+#include "models/data/tokenizer.h"
+#include "models/data/vocab.h"
 
 namespace seqgrad::models {
 

@@ -23,7 +23,7 @@
 #include "core/safetensors.h"
 #include "helpers.h"
 #include "models/fileio.h"
-#include "models/toy_tasks.h"
+#include "models/data/toy_tasks.h"
 #include "models/trainer.h"
 #include "models/translator.h"
 

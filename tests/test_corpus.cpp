@@ -11,7 +11,7 @@
 #include <unistd.h>
 
 #include "core/error.h"
-#include "models/corpus.h"
+#include "models/data/corpus.h"
 
 using namespace seqgrad::data;
 using Tokens = std::vector<std::string>;

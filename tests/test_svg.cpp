@@ -1,4 +1,4 @@
-// Tests for models/svg.h: heatmap_svg and line_plot_svg produce well-formed XML (checked by a small
+// Tests for models/viz/svg.h: heatmap_svg and line_plot_svg produce well-formed XML (checked by a small
 // tag-balance checker here, and by xmllint when it is installed), one titled rect per cell with the
 // right value, escaped but unmangled UTF-8 labels, a colour bar, 1-2-5 ticks, and ShapeErrors that
 // name the function and the sizes.
@@ -17,7 +17,7 @@
 #include <unistd.h>
 
 #include "core/error.h"
-#include "models/svg.h"
+#include "models/viz/svg.h"
 
 using namespace seqgrad;
 using namespace seqgrad::viz;

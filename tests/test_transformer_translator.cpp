@@ -5,7 +5,7 @@
 #include <set>
 
 #include "helpers.h"
-#include "models/seq2seq.h"
+#include "models/rnn/seq2seq.h"
 #include "models/transformer/transformer_translator.h"
 #include "optim/adam.h"
 

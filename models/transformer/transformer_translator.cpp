@@ -7,7 +7,7 @@
 
 #include "core/autograd.h"
 #include "core/ops.h"
-#include "models/seq2seq.h"  // the special ids kPad, kSos, kEos shared with data::Vocab
+#include "models/rnn/seq2seq.h"  // the special ids kPad, kSos, kEos shared with data::Vocab
 
 namespace seqgrad::models {
 

@@ -1,5 +1,5 @@
-// Reading tab-separated parallel corpora, the seeded split and its JSON form; see models/corpus.h.
-#include "models/corpus.h"
+// Reading tab-separated parallel corpora, the seeded split and its JSON form; see models/data/corpus.h.
+#include "models/data/corpus.h"
 
 #include <algorithm>
 #include <cmath>
@@ -10,8 +10,8 @@
 #include <nlohmann/json.hpp>
 
 #include "core/error.h"
-#include "models/utf8.h"
-#include "models/vocab.h"
+#include "models/data/utf8.h"
+#include "models/data/vocab.h"
 
 namespace seqgrad::data {
 

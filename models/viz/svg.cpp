@@ -1,7 +1,7 @@
 // SVG writer, colour ramps, ticks, heatmap_svg and line_plot_svg. The layouts are computed from
 // estimated text widths (0.6 em per terminal column, so a CJK character counts 1.2 em): SVG has no
 // text measurement, and over-estimating a little only costs some white space, never overlap.
-#include "models/svg.h"
+#include "models/viz/svg.h"
 
 #include <algorithm>
 #include <cmath>
@@ -11,7 +11,7 @@
 #include <fmt/format.h>
 
 #include "core/error.h"
-#include "models/terminal.h"  // display_width, truncate_to_width
+#include "models/viz/terminal.h"  // display_width, truncate_to_width
 
 namespace seqgrad::viz {
 

@@ -1,7 +1,7 @@
 // The toy-task generators (dates, enfr, reverse, copy), the table of shipped corpora and data_dir();
-// see models/toy_tasks.h. Every random choice goes through SplitMix64 in a fixed order, so a seed
+// see models/data/toy_tasks.h. Every random choice goes through SplitMix64 in a fixed order, so a seed
 // always produces the same file.
-#include "models/toy_tasks.h"
+#include "models/data/toy_tasks.h"
 
 #include <algorithm>
 #include <array>
@@ -14,7 +14,7 @@
 #include <fmt/ranges.h>
 
 #include "core/error.h"
-#include "models/corpus.h"
+#include "models/data/corpus.h"
 
 namespace seqgrad::data {
 

@@ -25,6 +25,13 @@ namespace fs = std::filesystem;
 
 namespace {
 
+// models::attention_names() without "hard" (stochastic; compared in `experiment hard-vs-soft`).
+std::vector<std::string> soft_attention_names() {
+    std::vector<std::string> names = models::attention_names();
+    names.erase(std::remove(names.begin(), names.end(), "hard"), names.end());
+    return names;
+}
+
 // Writes n generated reverse pairs with lengths in [lo, hi] to path.
 void write_reverse(const std::string& path, std::uint64_t seed, std::size_t n, std::size_t lo, std::size_t hi) {
     data::ToyTaskOptions opt;
@@ -88,7 +95,7 @@ void add_experiment(CLI::App& app) {
         cmd->add_flag("--bidirectional,!--unidirectional", o->bidirectional, "Bidirectional encoder for every run (default; --unidirectional for one direction)");
         cmd->add_option("--attentions", o->attentions, "The runs to compare at each length (same settings for all)")
             ->delimiter(',')
-            ->check(CLI::IsMember({"none", "additive", "dot", "general", "concat", "location", "scaled-dot", "cosine", "local-m", "local-p"}));
+            ->check(CLI::IsMember(soft_attention_names()));
         cmd->add_option("--minutes", o->minutes, "Time budget per run (0 = none)")->check(CLI::NonNegativeNumber);
         cmd->add_option("--threads", o->threads, "Threads")->check(CLI::Range(1, 256));
         cmd->callback([o] {
@@ -161,15 +168,15 @@ void add_experiment(CLI::App& app) {
         struct Opts {
             std::string out = "experiment-attention-types";
             std::string task = "enfr";
-            std::vector<std::string> variants = {"none", "additive", "dot", "general", "concat", "location",
-                                                 "scaled-dot", "cosine", "local-m", "local-p"};
+            // none and every score (hard, stochastic, has an experiment of its own: hard-vs-soft)
+            std::vector<std::string> variants = soft_attention_names();
             std::int64_t epochs = 5, hidden = 128;
             std::size_t max_pairs = 4000;
             int threads = 2;
         };
         auto o = std::make_shared<Opts>();
         cmd->add_option("--out", o->out, "Folder for the runs, the table and one heatmap per variant");
-        cmd->add_option("--task", o->task, "Bundled task")->check(CLI::IsMember({"dates", "enfr", "reverse", "copy"}));
+        cmd->add_option("--task", o->task, "Bundled task")->check(CLI::IsMember(models::task_names()));
         cmd->add_option("--variants", o->variants, "Attention variants to compare")->delimiter(',');
         cmd->add_option("--epochs", o->epochs, "Epochs per variant")->check(CLI::PositiveNumber);
         cmd->add_option("--hidden", o->hidden, "Hidden size")->check(CLI::PositiveNumber);

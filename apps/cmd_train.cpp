@@ -6,8 +6,9 @@
 #include "apps/options.h"
 #include "core/random.h"
 #include "models/bench.h"
-#include "models/viz/terminal.h"
+#include "models/resume.h"
 #include "models/trainer.h"
+#include "models/viz/terminal.h"
 
 namespace seqgrad::apps {
 
@@ -19,8 +20,8 @@ StopOnCtrlC::StopOnCtrlC() { std::signal(SIGINT, on_sigint); }
 StopOnCtrlC::~StopOnCtrlC() { std::signal(SIGINT, SIG_DFL); }
 
 void add_train_options(CLI::App& cmd, models::TrainOptions& o, int& threads) {
-    cmd.add_option("--task", o.data.task, "Bundled task: dates, enfr, reverse, copy")
-        ->check(CLI::IsMember({"dates", "enfr", "reverse", "copy"}));
+    cmd.add_option("--task", o.data.task, fmt::format("Bundled task: {}", fmt::join(models::task_names(), ", ")))
+        ->check(CLI::IsMember(models::task_names()));
     cmd.add_option("--data", o.data.file, "A tab-separated corpus: source<TAB>target[<TAB>anything]")->check(CLI::ExistingFile);
     cmd.add_option("--source-tokenizer", o.data.source_tokenizer, "word or char (default: word; dates: char)")
         ->check(CLI::IsMember({"word", "char"}));
@@ -29,9 +30,10 @@ void add_train_options(CLI::App& cmd, models::TrainOptions& o, int& threads) {
     cmd.add_option("--max-len", o.data.max_len, "Keep pairs with at most this many tokens per side (0 = all)");
     cmd.add_flag("--eng-prefixes", o.data.eng_prefixes, "Keep only sources starting like the PyTorch tutorial's eng_prefixes");
     cmd.add_flag("--strict", o.strict, "A blank or malformed corpus line is an error instead of a skip");
-    cmd.add_option("--attention", o.model.attention,
-                   "none, additive, dot, general, concat, location, scaled-dot, cosine, local-m, local-p")
-        ->check(CLI::IsMember({"none", "additive", "dot", "general", "concat", "location", "scaled-dot", "cosine", "local-m", "local-p", "hard"}));
+    cmd.add_option("--arch", o.architecture, fmt::format("Model architecture: {}", fmt::join(models::architecture_names(), ", ")))
+        ->check(CLI::IsMember(models::architecture_names()));
+    cmd.add_option("--attention", o.model.attention, fmt::format("{}", fmt::join(models::attention_names(), ", ")))
+        ->check(CLI::IsMember(models::attention_names()));
     cmd.add_option_function<std::string>(
            "--cell", [&o](const std::string& v) { o.model.cell = models::parse_cell_kind(v); }, "gru or lstm")
         ->check(CLI::IsMember({"gru", "lstm"}));
@@ -74,6 +76,57 @@ void prepare_train_options(models::TrainOptions& o) {
     }
 }
 
+namespace {
+// Flags that are not part of the run: where it is, how it is shown, how long this session may take.
+bool outside_the_run(const std::string& flag) {
+    for (const char* f : {"--out", "--resume", "--threads", "--epochs", "--patience", "--time-limit", "--detect-anomaly",
+                          "--bleu-examples", "--strict", "--help"})
+        if (flag == f) return true;
+    return false;
+}
+}  // namespace
+
+// --resume: the run's data, model, optimizer and schedule come from the folder (models/resume.h).
+// Each flag given with it is applied to the stored run on its own; one that changes a setting of the
+// run is an error naming the flag, its value and the stored one. --epochs may extend the run.
+void resolve_resume(const CLI::App& cmd, models::TrainOptions& o) {
+    models::TrainOptions stored = models::stored_train_options(o.out_dir);
+    stored.interactive = o.interactive;
+    stored.quiet = o.quiet;
+    const auto settings = models::run_settings(stored);
+    models::TrainOptions merged = stored;
+    std::vector<std::string> free_args;
+    for (const CLI::Option* opt : cmd.get_options()) {
+        if (opt->count() == 0 || opt->get_lnames().empty()) continue;
+        const std::string flag = "--" + opt->get_lnames().front();
+        std::vector<std::string> args = {flag};
+        if (opt->get_expected_max() != 0)
+            for (const auto& r : opt->results()) args.push_back(r);
+        if (outside_the_run(flag)) {
+            if (flag != "--out" && flag != "--resume") free_args.insert(free_args.end(), args.begin(), args.end());
+            continue;
+        }
+        models::TrainOptions probe = stored;
+        int threads = 1;
+        CLI::App one;
+        add_train_options(one, probe, threads);
+        one.parse(std::vector<std::string>(args.rbegin(), args.rend()));
+        for (const auto& [key, value] : models::run_settings(probe))
+            if (settings.at(key) != value)
+                fail<Error>("train: --resume: {} {} conflicts with the run in {}, trained with {} = {}; drop the flag to "
+                            "continue the run, or train a new folder",
+                            flag, fmt::join(std::vector<std::string>(args.begin() + 1, args.end()), " "), o.out_dir, key,
+                            settings.at(key));
+    }
+    int threads = 1;
+    CLI::App rest;
+    add_train_options(rest, merged, threads);
+    rest.parse(std::vector<std::string>(free_args.rbegin(), free_args.rend()));
+    merged.out_dir = o.out_dir;
+    merged.resume = true;
+    o = merged;
+}
+
 void add_train(CLI::App& app) {
     auto* cmd = app.add_subcommand("train", "Train a translator into a model folder");
     auto o = std::make_shared<models::TrainOptions>();
@@ -82,8 +135,9 @@ void add_train(CLI::App& app) {
     cmd->add_option("--out", o->out_dir, "The model folder to write")->required();
     cmd->add_flag("--resume", o->resume, "Continue the run in --out where it stopped");
     add_train_options(*cmd, *o, *threads);
-    cmd->callback([o, threads] {
-        prepare_train_options(*o);
+    cmd->callback([cmd, o, threads] {
+        if (o->resume) resolve_resume(*cmd, *o);
+        else prepare_train_options(*o);
         models::set_num_threads(*threads);
         models::TrainResult r;
         {

@@ -3,6 +3,7 @@
 //                    bottleneck of an encoder-decoder without attention, as the attention papers show
 //   attention-types  every attention variant on the same task: BLEU, time, mean attention entropy
 //   hard-vs-soft     soft vs stochastic hard attention: learning curves (apps/cmd_hard_vs_soft.cpp)
+//   visual-attention MLP vs soft attention vs glimpses on cluttered digits (apps/cmd_visual_attention.cpp)
 #include <chrono>
 #include <cmath>
 #include <filesystem>
@@ -69,7 +70,7 @@ double mean_entropy(const models::Translator& t, const std::vector<std::string>&
 }  // namespace
 
 void add_experiment(CLI::App& app) {
-    auto* exp = app.add_subcommand("experiment", "Reproducible experiments: bottleneck, attention-types, hard-vs-soft");
+    auto* exp = app.add_subcommand("experiment", "Reproducible experiments: bottleneck, attention-types, hard-vs-soft, visual-attention");
     exp->require_subcommand(1);
 
     // ---- bottleneck ----
@@ -246,6 +247,9 @@ void add_experiment(CLI::App& app) {
 
     // ---- hard-vs-soft ----
     add_hard_vs_soft(*exp);
+
+    // ---- visual-attention ----
+    add_visual_attention(*exp);
 }
 
 }  // namespace seqgrad::apps

@@ -42,6 +42,12 @@ AttentionKind parse_attention_kind(std::string_view name) {
     fail("attention: unknown attention kind '{}'; valid kinds: {}", name, fmt::join(valid, ", "));
 }
 
+std::vector<std::string> attention_kind_names() {
+    std::vector<std::string> names;
+    for (const auto& [kind, kind_name] : kKindNames) names.emplace_back(kind_name);
+    return names;
+}
+
 const char* attention_kind_name(AttentionKind kind) {
     for (const auto& [k, kind_name] : kKindNames)
         if (k == kind) return kind_name;
@@ -152,6 +158,12 @@ AttentionOutput Attention::attend(const Tensor& query, const Tensor& keys, const
         projected = p.projected;
     }
 
+    return attend_checked(query, keys, values, keep, projected, ctx);
+}
+
+AttentionOutput Attention::attend_checked(const Tensor& query, const Tensor& keys, const Tensor& values,
+                                          const Tensor& keep, const Tensor& projected,
+                                          const AttendContext& ctx) const {
     Tensor e = scores(query, keys, projected);                  // [B, S]
     Tensor alpha = weights(e, keep, query, ctx);                // [B, S]
     // [B, 1, S] x [B, S, Hv] -> [B, Hv]; the fused op is one loop instead of B tiny gemms (tested against this).

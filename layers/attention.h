@@ -16,6 +16,7 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "layers/linear.h"
 #include "layers/module.h"
@@ -29,6 +30,8 @@ enum class AttentionKind { Additive, Dot, General, Concat, Location, ScaledDot, 
 AttentionKind parse_attention_kind(std::string_view name);
 // The inverse: AttentionKind::ScaledDot -> "scaled-dot".
 const char* attention_kind_name(AttentionKind kind);
+// Every kind's name, in the order of the enum: the one list the command line and the tests read.
+std::vector<std::string> attention_kind_names();
 
 struct AttentionOptions {
     AttentionKind kind = AttentionKind::Additive;
@@ -110,6 +113,12 @@ protected:
                            const AttendContext& ctx) const;
     // Throws "<label>: row b has ..." when some row of keep [B, S] is all zero.
     void check_rows(const Tensor& keep, std::string_view what) const;
+    // What attend() does once the inputs are checked: e = scores(), α = weights(), c = Σ_s α_s v_s.
+    // keep [B, S] (1 = real), projected: the prepared keys or undefined. ScaledDotAttention replaces
+    // it with scaled_dot_product_attention, the one function multi-head attention runs too.
+    virtual AttentionOutput attend_checked(const Tensor& query, const Tensor& keys, const Tensor& values,
+                                           const Tensor& keep, const Tensor& projected,
+                                           const AttendContext& ctx) const;
 
     AttentionOptions options_;
 

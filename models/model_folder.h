@@ -35,8 +35,8 @@ struct DataSource {
     std::size_t max_len = 0;
     bool eng_prefixes = false;
     std::size_t max_pairs = 0;  // keep the first max_pairs pairs after filtering (0 = all)
-    std::string source_tokenizer = "word";
-    std::string target_tokenizer = "word";
+    std::string source_tokenizer = "word";  // of the file's first column (see side_tokenizers)
+    std::string target_tokenizer = "word";  // of the file's second column
 };
 
 struct EpochMetrics {

@@ -17,6 +17,7 @@
 #include "core/random.h"
 #include "models/data/batching.h"
 #include "models/model_folder.h"
+#include "models/output_folder.h"
 #include "models/viz/terminal.h"
 #include "optim/adagrad.h"
 #include "optim/adam.h"
@@ -69,10 +70,10 @@ std::unique_ptr<optim::Scheduler> make_schedule(const TrainOptions& o, optim::Op
         s = std::make_unique<optim::CosineAnnealingLR>(opt, optim::CosineAnnealingLROptions{.T_max = total, .eta_min = o.lr * 0.01});
     } else if (o.schedule == "noam") {
         const double warm = static_cast<double>(std::max<std::int64_t>(1, o.warmup_steps > 0 ? o.warmup_steps : per_epoch));
-        // factor chosen so the peak learning rate equals --lr
+        // The peak, at n = warmup, is factor * d^-0.5 * warmup^-0.5: factor = lr * sqrt(d * warmup) makes it --lr.
         const double d = static_cast<double>(o.model.hidden_size);
         s = std::make_unique<optim::NoamLR>(opt, optim::NoamLROptions{
-            .d_model = o.model.hidden_size, .warmup_steps = static_cast<std::int64_t>(warm), .factor = std::sqrt(d) * std::sqrt(warm)});
+            .d_model = o.model.hidden_size, .warmup_steps = static_cast<std::int64_t>(warm), .factor = o.lr * std::sqrt(d * warm)});
         return s;  // Noam has its own warm-up
     } else if (o.schedule == "plateau") {
         if (o.warmup_steps > 0) fail("--warmup cannot be combined with --schedule plateau");
@@ -115,7 +116,7 @@ Run prepare_run(const TrainOptions& o, const ModelFolder& folder, std::ostream& 
         fail<Error>("train: {} has only {} usable sentence pairs; at least 3 are needed for train/valid/test",
                     run.corpus.report.origin, run.corpus.pairs.size());
 
-    fs::create_directories(folder.dir());
+    prepare_output_folder(folder.dir(), {.resume = o.resume, .force = o.force});  // checks: the command's, before the data
     // A folder interrupted before its first epoch ended holds the run's definition but no optimizer
     // state: resuming it starts the run again from epoch 1 (the same run, as everything is seeded).
     run.resuming = o.resume && (folder.has_run() || folder.has("config.json"));
@@ -145,7 +146,9 @@ Run prepare_run(const TrainOptions& o, const ModelFolder& folder, std::ostream& 
         run.config = o.model_config();
     }
     if (run.split.valid.empty())
-        fail<Error>("train: the validation split is empty; use a larger corpus or --valid-fraction");
+        fail<Error>("train: the validation split of {} sentence pairs is empty ({:g}% of them rounds to none); use a "
+                    "corpus of at least 5 pairs (a larger --max-pairs or --max-len)",
+                    run.corpus.pairs.size(), 100 * o.valid_fraction);
     return run;
 }
 

@@ -21,6 +21,11 @@ std::string task_file(const std::string& task);
 // The tokenizers a bundled task uses (dates: characters; others: words).
 std::pair<std::string, std::string> task_tokenizers(const std::string& task);
 
+// The tokenizers of the model's source and target sides. DataSource::source_tokenizer and
+// target_tokenizer (--source-tokenizer, --target-tokenizer) belong to the file's first and second
+// columns; with reverse the second column is the source, so the two swap.
+std::pair<std::string, std::string> side_tokenizers(const DataSource& source);
+
 // Reads the corpus a DataSource names (bundled task or file), with its filters.
 data::Corpus load_corpus(const DataSource& source, bool strict = false);
 

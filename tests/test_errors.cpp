@@ -756,8 +756,9 @@ TEST_CASE("errors: training options and data that cannot train", "[errors]") {
                                                   " has only 2 usable sentence pairs; at least 3 are needed for "
                                                   "train/valid/test"));
     CHECK_THROWS_MATCHES(train_quietly(with([](auto& o) { o.max_pairs = 4; })), Error,
-                         Catch::Matchers::Message("train: the validation split is empty; use a larger corpus or "
-                                                  "--valid-fraction"));
+                         Catch::Matchers::Message("train: the validation split of 4 sentence pairs is empty (10% of "
+                                                  "them rounds to none); use a corpus of at least 5 pairs (a larger "
+                                                  "--max-pairs or --max-len)"));
 }
 
 TEST_CASE("errors: resuming a damaged or changed run", "[errors]") {

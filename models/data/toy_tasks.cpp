@@ -61,6 +61,16 @@ std::string generate_shipped(const ShippedCorpus& c) { return to_tsv(generate_ta
 
 std::string data_dir() {
     if (const char* env = std::getenv("SEQGRAD_DATA_DIR"); env && *env) return env;
+#ifdef SEQGRAD_INSTALLED_DATA
+    // An installed tree, <prefix>/bin/seqgrad beside <prefix>/share/seqgrad/data: found from where
+    // the running program is, so the tree still works after it is moved.
+    std::error_code ec;
+    const std::filesystem::path exe = std::filesystem::read_symlink("/proc/self/exe", ec);
+    if (!ec) {
+        const std::filesystem::path installed = (exe.parent_path() / SEQGRAD_INSTALLED_DATA).lexically_normal();
+        if (std::filesystem::is_directory(installed, ec)) return installed.string();
+    }
+#endif
 #ifdef SEQGRAD_DATA_DIR
     return SEQGRAD_DATA_DIR;
 #else

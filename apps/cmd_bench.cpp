@@ -2,7 +2,9 @@
 #include <iostream>
 #include <nlohmann/json.hpp>
 
+#include "apps/checks.h"
 #include "apps/commands.h"
+#include "apps/options.h"
 #include "core/error.h"
 #include "models/bench.h"
 #include "models/translator.h"
@@ -18,16 +20,17 @@ void add_bench(CLI::App& app) {
     auto o = std::make_shared<models::BenchOptions>();
     auto json = std::make_shared<bool>(false);
     auto plain = std::make_shared<bool>(false);
-    cmd->add_option("--hidden", o->hidden, "Hidden size")->check(CLI::PositiveNumber);
-    cmd->add_option("--batch", o->batch, "Batch size")->check(CLI::PositiveNumber);
-    cmd->add_option("--len", o->len, "Source and target length")->check(CLI::PositiveNumber);
-    cmd->add_option("--src-vocab", o->src_vocab, "Source vocabulary size")->check(CLI::Range(5, 10000000));
-    cmd->add_option("--tgt-vocab", o->tgt_vocab, "Target vocabulary size")->check(CLI::Range(5, 10000000));
+    cmd->add_option("--hidden", o->hidden, "Hidden size")->check(positive_integer());
+    cmd->add_option("--batch", o->batch, "Batch size")->check(positive_integer());
+    cmd->add_option("--len", o->len, "Source and target length")->check(positive_integer());
+    cmd->add_option("--src-vocab", o->src_vocab, "Source vocabulary size")->check(integer_range(5, 10000000));
+    cmd->add_option("--tgt-vocab", o->tgt_vocab, "Target vocabulary size")->check(integer_range(5, 10000000));
     cmd->add_option("--cell", o->cell, "gru or lstm")->check(CLI::IsMember({"gru", "lstm"}));
-    cmd->add_option("--attention", o->attention, "Attention variant (or none)");
-    cmd->add_option("--threads", o->threads, "Threads")->check(CLI::Range(1, 256));
-    cmd->add_option("--steps", o->steps, "Timed steps")->check(CLI::PositiveNumber);
-    cmd->add_option("--warmup", o->warmup, "Untimed steps first")->check(CLI::NonNegativeNumber);
+    cmd->add_option("--attention", o->attention, "Attention: " + listed(attention_choices()))
+        ->check(CLI::IsMember(attention_choices()));
+    cmd->add_option("--threads", o->threads, "Threads")->check(integer_range(1, 256));
+    cmd->add_option("--steps", o->steps, "Timed steps")->check(positive_integer());
+    cmd->add_option("--warmup", o->warmup, "Untimed steps first")->check(non_negative_integer());
     cmd->add_flag("--plain", *plain, "Switch the fused fast paths off (the composite path)");
     cmd->add_flag("--json", *json, "Print exactly one JSON object");
     cmd->callback([o, json, plain] {
@@ -57,9 +60,9 @@ void add_bench(CLI::App& app) {
     sw->add_option("--hidden", so->hidden, "Hidden sizes (batch 32, length 10)")->delimiter(',');
     sw->add_option("--batch", so->batch, "Batch sizes (hidden 128, length 10)")->delimiter(',');
     sw->add_option("--len", so->len, "Lengths (hidden 128, batch 32)")->delimiter(',');
-    sw->add_option("--steps", so->steps, "Timed steps per point")->check(CLI::PositiveNumber);
-    sw->add_option("--warmup", so->warmup, "Untimed steps first")->check(CLI::NonNegativeNumber);
-    sw->add_option("--threads", so->threads, "Threads")->check(CLI::Range(1, 256));
+    sw->add_option("--steps", so->steps, "Timed steps per point")->check(positive_integer());
+    sw->add_option("--warmup", so->warmup, "Untimed steps first")->check(non_negative_integer());
+    sw->add_option("--threads", so->threads, "Threads")->check(integer_range(1, 256));
     sw->add_flag("--plain", *sweep_plain, "Switch the fused fast paths off (the composite path)");
     sw->callback([so, out_dir, sweep_plain] {
         so->fast_paths = !*sweep_plain;
@@ -77,7 +80,7 @@ void add_bench(CLI::App& app) {
     auto reps = std::make_shared<int>(200);
     tr->add_option("--model", *model, "Model folder")->required();
     tr->add_option("--sentence", *sentence, "The sentence to translate");
-    tr->add_option("--repeat", *reps, "Timed translations")->check(CLI::PositiveNumber);
+    tr->add_option("--repeat", *reps, "Timed translations")->check(positive_integer());
     tr->callback([model, sentence, reps] {
         models::set_num_threads(1);
         const models::Translator t = models::Translator::load(*model);

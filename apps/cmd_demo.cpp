@@ -4,14 +4,33 @@
 #include <filesystem>
 #include <iostream>
 
+#include "apps/checks.h"
 #include "apps/commands.h"
 #include "apps/views.h"
 #include "models/bench.h"
-#include "models/terminal.h"
+#include "models/data/toy_tasks.h"
+#include "models/output_folder.h"
+#include "models/viz/terminal.h"
 #include "models/trainer.h"
 #include "models/translator.h"
 
 namespace seqgrad::apps {
+
+namespace {
+// A demo folder written before the demo marked its folders (seqgrad-output.txt): nothing but the
+// model folder and the attention_*.svg heatmaps the demo writes. It is the demo's own output too.
+bool unmarked_demo_output(const std::string& dir) {
+    namespace fs = std::filesystem;
+    std::error_code ec;
+    if (!fs::is_regular_file(fs::path(dir) / "model" / "config.json", ec)) return false;
+    for (const auto& e : fs::directory_iterator(dir, ec)) {
+        const std::string name = e.path().filename().string();
+        const bool heatmap = name.starts_with("attention_") && name.ends_with(".svg") && e.is_regular_file();
+        if (name != "model" && !heatmap) return false;
+    }
+    return !ec;
+}
+}  // namespace
 
 void add_demo(CLI::App& app) {
     auto* cmd = app.add_subcommand("demo", "Train the bundled English->French translator (~2 min) and show what it learned");
@@ -20,14 +39,22 @@ void add_demo(CLI::App& app) {
         double minutes = 1.5;
         int threads = 2;
         std::int64_t epochs = 30;
+        bool force = false;
     };
     auto o = std::make_shared<Opts>();
     cmd->add_option("--out", o->out, "Folder for the model and the SVG heatmaps");
-    cmd->add_option("--minutes", o->minutes, "Training time budget")->check(CLI::Range(0.05, 600.0));
-    cmd->add_option("--epochs", o->epochs, "At most this many epochs")->check(CLI::PositiveNumber);
-    cmd->add_option("--threads", o->threads, "Threads")->check(CLI::Range(1, 256));
+    cmd->add_option("--minutes", o->minutes, "Training time budget")->check(number_range(0.05, 600.0));
+    cmd->add_option("--epochs", o->epochs, "At most this many epochs")->check(positive_integer());
+    cmd->add_option("--threads", o->threads, "Threads")->check(integer_range(1, 256));
+    cmd->add_flag("--force", o->force,
+                  "Write into --out even if it is not empty and not an earlier demo's folder (other files are kept)");
     cmd->callback([o] {
         namespace fs = std::filesystem;
+        // The demo replaces its own earlier output (the folder's seqgrad-output.txt says so), and
+        // nothing else unless --force; checked, like the bundled corpus, before anything is written.
+        models::check_command_folder(o->out, "demo", o->force || unmarked_demo_output(o->out));
+        data::data_path(data::shipped_corpus("enfr").file);
+        models::claim_command_folder(o->out, "demo");
         models::set_num_threads(o->threads);
         models::TrainOptions t;
         t.data.task = "enfr";
@@ -43,10 +70,10 @@ void add_demo(CLI::App& app) {
         t.bleu_examples = 200;
         t.time_limit_s = o->minutes * 60.0 * 0.95;
         t.interactive = viz::stdout_is_terminal();
+        t.force = true;  // the folder is the demo's: its earlier model is replaced
         std::cout << "seqgrad demo: training an English->French translator with additive attention on the bundled "
                      "`enfr` corpus\n(about "
                   << o->minutes << " minutes on " << o->threads << " thread(s); Ctrl-C stops early and keeps the model)\n\n";
-        if (fs::exists(t.out_dir)) fs::remove_all(t.out_dir);
         models::TrainResult r;
         {
             StopOnCtrlC ctrl_c;  // Ctrl-C ends training early; the demo goes on with the best model so far

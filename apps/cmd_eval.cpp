@@ -3,6 +3,7 @@
 #include <iostream>
 #include <nlohmann/json.hpp>
 
+#include "apps/checks.h"
 #include "apps/commands.h"
 #include "models/fileio.h"
 #include "models/trainer.h"
@@ -20,8 +21,8 @@ void add_eval(CLI::App& app) {
     cmd->add_option("--model", o->model, "Model folder written by seqgrad train")->required();
     cmd->add_option("--data", o->eval.data_file, "Evaluate on this TSV instead of a split")->check(CLI::ExistingFile);
     cmd->add_option("--split", o->eval.split, "test, valid or train")->check(CLI::IsMember({"test", "valid", "train"}));
-    cmd->add_option("--beam", o->eval.beam, "Beam size (1 = greedy)")->check(CLI::Range(1, 64));
-    cmd->add_option("--limit", o->eval.limit, "At most this many sentences (0 = all)");
+    cmd->add_option("--beam", o->eval.beam, "Beam size (1 = greedy)")->check(integer_range(1, 64));
+    cmd->add_option("--limit", o->eval.limit, "At most this many sentences (0 = all)")->check(non_negative_integer());
     cmd->add_option("--output", o->output, "Write one hypothesis per line, in the order of the split");
     cmd->add_flag("--json", o->json, "Print exactly one JSON object");
     cmd->callback([o] {

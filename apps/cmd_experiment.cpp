@@ -10,13 +10,15 @@
 #include <iostream>
 #include <sstream>
 
+#include "apps/checks.h"
 #include "apps/commands.h"
 #include "apps/views.h"
 #include "apps/options.h"
 #include "models/bench.h"
 #include "models/fileio.h"
-#include "models/svg.h"
-#include "models/toy_tasks.h"
+#include "models/data/toy_tasks.h"
+#include "models/output_folder.h"
+#include "models/viz/svg.h"
 #include "models/trainer.h"
 #include "models/translator.h"
 
@@ -33,6 +35,12 @@ void write_reverse(const std::string& path, std::uint64_t seed, std::size_t n, s
     opt.max_len = hi;
     opt.alphabet = "0123456789";
     write_file_atomic(path, data::to_tsv(data::generate_task("reverse", seed, n, opt)));
+}
+
+// --force, the same for every experiment.
+void add_force_flag(CLI::App& cmd, bool& force) {
+    cmd.add_flag("--force", force,
+                 "Write into --out even if it is not empty and not this experiment's earlier output (other files are kept)");
 }
 
 // Mean entropy (nats) of the attention rows of translations of `sources`.
@@ -74,27 +82,33 @@ void add_experiment(CLI::App& app) {
             std::vector<std::string> attentions = {"none", "additive"};
             int threads = 2;
             double minutes = 0;  // per run; 0 = epochs only
+            bool force = false;
         };
         auto o = std::make_shared<Opts>();
         cmd->add_option("--out", o->out, "Folder for the runs, the table and the plot");
         cmd->add_option("--lengths", o->lengths, "Sequence lengths (each run uses lengths L-4..L)")->delimiter(',');
-        cmd->add_option("--pairs", o->pairs, "Generated pairs per length")->check(CLI::Range(30, 1000000));
-        cmd->add_option("--epochs", o->epochs, "Epochs per run")->check(CLI::PositiveNumber);
-        cmd->add_option("--hidden", o->hidden, "Hidden size")->check(CLI::PositiveNumber);
-        cmd->add_option("--embed", o->embed, "Embedding size")->check(CLI::PositiveNumber);
-        cmd->add_option("--batch", o->batch, "Sentence pairs per batch")->check(CLI::PositiveNumber);
-        cmd->add_option("--lr", o->lr, "Learning rate (Adam)")->check(CLI::PositiveNumber);
-        cmd->add_option("--clip", o->clip, "Clip the global gradient norm to this (0 = off)")->check(CLI::NonNegativeNumber);
+        cmd->add_option("--pairs", o->pairs, "Generated pairs per length")->check(integer_range(30, 1000000));
+        cmd->add_option("--epochs", o->epochs, "Epochs per run")->check(positive_integer());
+        cmd->add_option("--hidden", o->hidden, "Hidden size")->check(positive_integer());
+        cmd->add_option("--embed", o->embed, "Embedding size")->check(positive_integer());
+        cmd->add_option("--batch", o->batch, "Sentence pairs per batch")->check(positive_integer());
+        cmd->add_option("--lr", o->lr, "Learning rate (Adam)")->check(positive_number());
+        cmd->add_option("--clip", o->clip, "Clip the global gradient norm to this (0 = off)")->check(non_negative_number());
         cmd->add_option("--cell", o->cell, "gru or lstm")->check(CLI::IsMember({"gru", "lstm"}));
         cmd->add_flag("--bidirectional,!--unidirectional", o->bidirectional, "Bidirectional encoder for every run (default; --unidirectional for one direction)");
-        cmd->add_option("--attentions", o->attentions, "The runs to compare at each length (same settings for all)")
+        cmd->add_option("--attentions", o->attentions,
+                        "The runs to compare at each length (same settings for all), from: " + listed(attention_choices()))
             ->delimiter(',')
-            ->check(CLI::IsMember({"none", "additive", "dot", "general", "concat", "location", "scaled-dot", "cosine", "local-m", "local-p"}));
-        cmd->add_option("--minutes", o->minutes, "Time budget per run (0 = none)")->check(CLI::NonNegativeNumber);
-        cmd->add_option("--threads", o->threads, "Threads")->check(CLI::Range(1, 256));
+            ->check(CLI::IsMember(attention_choices()));
+        cmd->add_option("--minutes", o->minutes, "Time budget per run (0 = none)")->check(non_negative_number());
+        cmd->add_option("--threads", o->threads, "Threads")->check(integer_range(1, 256));
+        add_force_flag(*cmd, o->force);
         cmd->callback([o] {
+            for (std::size_t L : o->lengths)
+                if (L < 1) fail("experiment bottleneck: lengths must be positive");
+            models::check_command_folder(o->out, "experiment bottleneck", o->force);
+            models::claim_command_folder(o->out, "experiment bottleneck");
             models::set_num_threads(o->threads);
-            fs::create_directories(o->out);
             std::vector<viz::Series> series;
             std::string table = fmt::format("{:>6}", "length");
             for (const auto& a : o->attentions) {
@@ -109,7 +123,6 @@ void add_experiment(CLI::App& app) {
                 o->clip, o->epochs, o->minutes > 0 ? fmt::format(" or {} minutes per run", o->minutes) : "", o->threads);
             std::cout << settings << table;
             for (std::size_t L : o->lengths) {
-                if (L < 1) fail("experiment bottleneck: lengths must be positive");
                 const std::string data = (fs::path(o->out) / fmt::format("reverse_{}.tsv", L)).string();
                 write_reverse(data, 1000 + L, o->pairs, L > 4 ? L - 4 : 1, L);
                 std::string row = fmt::format("{:>6}", L);
@@ -132,7 +145,7 @@ void add_experiment(CLI::App& app) {
                     t.bleu_examples = 100;
                     t.time_limit_s = o->minutes * 60;
                     t.quiet = true;
-                    if (fs::exists(t.out_dir)) fs::remove_all(t.out_dir);
+                    t.force = true;  // a run folder of this experiment's earlier output
                     models::train(t, std::cout);
                     const models::Translator tr = models::Translator::load(t.out_dir);
                     const double em = models::evaluate(tr, t.out_dir, {.split = "test"}).exact_match;
@@ -167,25 +180,31 @@ void add_experiment(CLI::App& app) {
             std::int64_t epochs = 5, hidden = 128;
             std::size_t max_pairs = 4000;
             int threads = 2;
+            bool force = false;
         };
         auto o = std::make_shared<Opts>();
         cmd->add_option("--out", o->out, "Folder for the runs, the table and one heatmap per variant");
-        cmd->add_option("--task", o->task, "Bundled task")->check(CLI::IsMember({"dates", "enfr", "reverse", "copy"}));
-        cmd->add_option("--variants", o->variants, "Attention variants to compare")->delimiter(',');
-        cmd->add_option("--epochs", o->epochs, "Epochs per variant")->check(CLI::PositiveNumber);
-        cmd->add_option("--hidden", o->hidden, "Hidden size")->check(CLI::PositiveNumber);
-        cmd->add_option("--max-pairs", o->max_pairs, "Use at most this many pairs (0 = all)");
-        cmd->add_option("--threads", o->threads, "Threads")->check(CLI::Range(1, 256));
+        cmd->add_option("--task", o->task, "Bundled task: " + listed(models::task_names()))
+            ->check(CLI::IsMember(models::task_names()));
+        cmd->add_option("--variants", o->variants, "Attention variants to compare, from: " + listed(attention_choices()))
+            ->delimiter(',')
+            ->check(CLI::IsMember(attention_choices()));
+        cmd->add_option("--epochs", o->epochs, "Epochs per variant")->check(positive_integer());
+        cmd->add_option("--hidden", o->hidden, "Hidden size")->check(positive_integer());
+        cmd->add_option("--max-pairs", o->max_pairs, "Use at most this many pairs (0 = all)")->check(non_negative_integer());
+        cmd->add_option("--threads", o->threads, "Threads")->check(integer_range(1, 256));
+        add_force_flag(*cmd, o->force);
         cmd->callback([o] {
+            models::check_command_folder(o->out, "experiment attention-types", o->force);
+            models::claim_command_folder(o->out, "experiment attention-types");
             models::set_num_threads(o->threads);
-            fs::create_directories(o->out);
             std::string table = fmt::format("{:<12} {:>8} {:>10} {:>12}  {}\n", "attention", "BLEU", "train s",
                                             "entropy", "heatmap");
             std::cout << table;
             for (const auto& v : o->variants) {
                 models::TrainOptions t;
                 t.data.task = o->task;
-                prepare_train_options(t);
+                std::tie(t.data.source_tokenizer, t.data.target_tokenizer) = models::task_tokenizers(o->task);
                 t.out_dir = (fs::path(o->out) / v).string();
                 t.model.attention = v;
                 t.model.hidden_size = o->hidden;
@@ -196,7 +215,7 @@ void add_experiment(CLI::App& app) {
                 t.lr = 3e-3;
                 t.bleu_examples = 100;
                 t.quiet = true;
-                if (fs::exists(t.out_dir)) fs::remove_all(t.out_dir);
+                t.force = true;  // a run folder of this experiment's earlier output
                 const auto t0 = std::chrono::steady_clock::now();
                 models::train(t, std::cout);
                 const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();

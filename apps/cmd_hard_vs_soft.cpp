@@ -17,12 +17,14 @@
 #include <filesystem>
 #include <iostream>
 
+#include "apps/checks.h"
 #include "apps/commands.h"
 #include "apps/views.h"
 #include "models/bench.h"
 #include "models/fileio.h"
-#include "models/svg.h"
-#include "models/toy_tasks.h"
+#include "models/data/toy_tasks.h"
+#include "models/output_folder.h"
+#include "models/viz/svg.h"
 #include "models/trainer.h"
 #include "models/translator.h"
 
@@ -76,24 +78,28 @@ void add_hard_vs_soft(CLI::App& experiment) {
         double lr = 3e-3;
         std::uint64_t seed = 1;
         int threads = 2;
+        bool force = false;
     };
     auto o = std::make_shared<Opts>();
     cmd->add_option("--out", o->out, "Folder for the data, the runs, the table and the plots");
     cmd->add_option("--task", o->task, "Toy task: reverse or copy")->check(CLI::IsMember({"reverse", "copy"}));
     cmd->add_option("--pairs", o->pairs, "Generated sentence pairs (80% train, 10% validation, 10% test)")
-        ->check(CLI::Range(30, 1000000));
-    cmd->add_option("--min-len", o->min_len, "Shortest sequence")->check(CLI::Range(1, 200));
-    cmd->add_option("--max-len", o->max_len, "Longest sequence")->check(CLI::Range(1, 200));
-    cmd->add_option("--epochs", o->epochs, "Epochs per variant")->check(CLI::PositiveNumber);
-    cmd->add_option("--hidden", o->hidden, "Hidden size")->check(CLI::PositiveNumber);
-    cmd->add_option("--lr", o->lr, "Learning rate (Adam)")->check(CLI::PositiveNumber);
+        ->check(integer_range(30, 1000000));
+    cmd->add_option("--min-len", o->min_len, "Shortest sequence")->check(integer_range(1, 200));
+    cmd->add_option("--max-len", o->max_len, "Longest sequence")->check(integer_range(1, 200));
+    cmd->add_option("--epochs", o->epochs, "Epochs per variant")->check(positive_integer());
+    cmd->add_option("--hidden", o->hidden, "Hidden size")->check(positive_integer());
+    cmd->add_option("--lr", o->lr, "Learning rate (Adam)")->check(positive_number());
     cmd->add_option("--seed", o->seed, "Seed of the data, the initial weights and the sampling");
-    cmd->add_option("--threads", o->threads, "Threads")->check(CLI::Range(1, 256));
+    cmd->add_option("--threads", o->threads, "Threads")->check(integer_range(1, 256));
+    cmd->add_flag("--force", o->force,
+                  "Write into --out even if it is not empty and not this experiment's earlier output (other files are kept)");
     cmd->callback([o] {
         if (o->min_len > o->max_len)
             fail("experiment hard-vs-soft: --min-len {} is greater than --max-len {}", o->min_len, o->max_len);
+        models::check_command_folder(o->out, "experiment hard-vs-soft", o->force);
+        models::claim_command_folder(o->out, "experiment hard-vs-soft");
         models::set_num_threads(o->threads);
-        fs::create_directories(o->out);
         const std::string data = (fs::path(o->out) / (o->task + ".tsv")).string();
         data::ToyTaskOptions task_options;
         task_options.min_len = o->min_len;
@@ -125,7 +131,7 @@ void add_hard_vs_soft(CLI::App& experiment) {
             t.seed = o->seed;  // same split, same initial weights (the hard score wraps the same additive one)
             t.bleu_examples = 200;
             t.quiet = true;
-            if (fs::exists(t.out_dir)) fs::remove_all(t.out_dir);
+            t.force = true;  // a run folder of this experiment's earlier output
             std::cout << fmt::format("training {} ...\n", run.label) << std::flush;
             const auto t0 = std::chrono::steady_clock::now();
             run.result = models::train(t, std::cout);

@@ -5,10 +5,11 @@
 #include <cmath>
 #include <iostream>
 
+#include "apps/checks.h"
 #include "apps/commands.h"
 #include "models/fileio.h"
 #include "models/inspect.h"
-#include "models/svg.h"
+#include "models/viz/svg.h"
 
 namespace seqgrad::apps {
 
@@ -118,7 +119,7 @@ void add_inspect(CLI::App& app) {
     };
     auto o = std::make_shared<Opts>();
     cmd->add_option("--model", o->model, "Model folder")->required();
-    cmd->add_option("--step", o->step, "Decoder step t (0-based)")->check(CLI::NonNegativeNumber);
+    cmd->add_option("--step", o->step, "Decoder step t (0-based)")->check(non_negative_integer());
     cmd->add_option("--out", o->out, "The HTML page to write");
     cmd->add_option("sentence", o->sentence, "The source sentence")->required();
     cmd->callback([o] {

@@ -2,11 +2,16 @@
 #include <csignal>
 #include <iostream>
 
+#include <fmt/ranges.h>
+
+#include "apps/checks.h"
 #include "apps/commands.h"
 #include "apps/options.h"
 #include "core/random.h"
+#include "layers/attention.h"
 #include "models/bench.h"
-#include "models/terminal.h"
+#include "models/output_folder.h"
+#include "models/viz/terminal.h"
 #include "models/trainer.h"
 
 namespace seqgrad::apps {
@@ -18,60 +23,86 @@ extern "C" void on_sigint(int) { models::stop_requested() = true; }
 StopOnCtrlC::StopOnCtrlC() { std::signal(SIGINT, on_sigint); }
 StopOnCtrlC::~StopOnCtrlC() { std::signal(SIGINT, SIG_DFL); }
 
+std::string listed(const std::vector<std::string>& names) { return fmt::format("{}", fmt::join(names, ", ")); }
+
+const std::vector<std::string>& attention_choices() {
+    static const std::vector<std::string> names = [] {
+        std::vector<std::string> v = {"none"};
+        for (int k = static_cast<int>(nn::AttentionKind::Additive); k <= static_cast<int>(nn::AttentionKind::LocalP); ++k)
+            v.emplace_back(nn::attention_kind_name(static_cast<nn::AttentionKind>(k)));
+        v.emplace_back("hard");
+        return v;
+    }();
+    return names;
+}
+
 void add_train_options(CLI::App& cmd, models::TrainOptions& o, int& threads) {
-    cmd.add_option("--task", o.data.task, "Bundled task: dates, enfr, reverse, copy")
-        ->check(CLI::IsMember({"dates", "enfr", "reverse", "copy"}));
+    cmd.add_option("--task", o.data.task, "Bundled task: " + listed(models::task_names()))
+        ->check(CLI::IsMember(models::task_names()));
     cmd.add_option("--data", o.data.file, "A tab-separated corpus: source<TAB>target[<TAB>anything]")->check(CLI::ExistingFile);
-    cmd.add_option("--source-tokenizer", o.data.source_tokenizer, "word or char (default: word; dates: char)")
-        ->check(CLI::IsMember({"word", "char"}));
-    cmd.add_option("--target-tokenizer", o.data.target_tokenizer, "word or char")->check(CLI::IsMember({"word", "char"}));
+    // Left empty until prepare_train_options: a flag the user gave wins over the task's tokenizer.
+    o.data.source_tokenizer.clear();
+    o.data.target_tokenizer.clear();
+    cmd.add_option("--source-tokenizer", o.data.source_tokenizer,
+                   "Tokenizer of the corpus's first column (the target's with --reverse): word or char")
+        ->check(CLI::IsMember({"word", "char"}))
+        ->default_str("the task's: char for dates, else word");
+    cmd.add_option("--target-tokenizer", o.data.target_tokenizer,
+                   "Tokenizer of the corpus's second column (the source's with --reverse): word or char")
+        ->check(CLI::IsMember({"word", "char"}))
+        ->default_str("the task's: char for dates, else word");
     cmd.add_flag("--reverse", o.data.reverse, "Swap the columns: translate target -> source");
-    cmd.add_option("--max-len", o.data.max_len, "Keep pairs with at most this many tokens per side (0 = all)");
+    cmd.add_option("--max-len", o.data.max_len, "Keep pairs with at most this many tokens per side (0 = all)")
+        ->check(non_negative_integer());
     cmd.add_flag("--eng-prefixes", o.data.eng_prefixes, "Keep only sources starting like the PyTorch tutorial's eng_prefixes");
     cmd.add_flag("--strict", o.strict, "A blank or malformed corpus line is an error instead of a skip");
-    cmd.add_option("--attention", o.model.attention,
-                   "none, additive, dot, general, concat, location, scaled-dot, cosine, local-m, local-p")
-        ->check(CLI::IsMember({"none", "additive", "dot", "general", "concat", "location", "scaled-dot", "cosine", "local-m", "local-p", "hard"}));
+    cmd.add_option("--attention", o.model.attention, "Attention: " + listed(attention_choices()))
+        ->check(CLI::IsMember(attention_choices()));
     cmd.add_option_function<std::string>(
-           "--cell", [&o](const std::string& v) { o.model.cell = models::parse_cell_kind(v); }, "gru or lstm")
-        ->check(CLI::IsMember({"gru", "lstm"}));
-    cmd.add_option("--hidden", o.model.hidden_size, "Hidden size (also the embedding size unless --embed)")->check(CLI::PositiveNumber);
-    cmd.add_option("--embed", o.model.embed_size, "Embedding size")->check(CLI::PositiveNumber);
-    cmd.add_option("--layers", o.model.num_layers, "Recurrent layers")->check(CLI::Range(1, 8));
+           "--cell", [&o](const std::string& v) { o.model.cell = models::parse_cell_kind(v); }, "Recurrent cell: gru or lstm")
+        ->check(CLI::IsMember({"gru", "lstm"}))
+        ->default_str(models::cell_kind_name(o.model.cell));
+    cmd.add_option("--hidden", o.model.hidden_size, "Hidden size (also the embedding size unless --embed)")->check(positive_integer());
+    o.model.embed_size = 0;  // 0 until prepare_train_options: the same as --hidden unless --embed is given
+    cmd.add_option("--embed", o.model.embed_size, "Embedding size")->check(positive_integer())->default_str("--hidden");
+    cmd.add_option("--layers", o.model.num_layers, "Recurrent layers")->check(integer_range(1, 8));
     cmd.add_flag("--bidirectional", o.model.bidirectional, "Bidirectional encoder (bridged to the decoder's size)");
     cmd.add_flag("--input-feeding", o.model.input_feeding, "Luong-style decoder with input feeding");
-    cmd.add_option("--window", o.model.window, "Window D of local attention")->check(CLI::PositiveNumber);
-    cmd.add_option("--dropout", o.model.dropout, "Dropout between recurrent layers")->check(CLI::Range(0.0, 0.95));
-    cmd.add_option("--batch", o.batch_size, "Sentence pairs per batch")->check(CLI::PositiveNumber);
-    cmd.add_option("--epochs", o.epochs, "Epochs")->check(CLI::PositiveNumber);
-    cmd.add_option("--lr", o.lr, "Learning rate")->check(CLI::PositiveNumber);
-    cmd.add_option("--optimizer", o.optimizer, "adam, adamw, sgd, rmsprop, adagrad")
+    cmd.add_option("--window", o.model.window, "Window D of local attention")->check(positive_integer());
+    cmd.add_option("--dropout", o.model.dropout, "Dropout between recurrent layers")->check(number_range(0.0, 0.95));
+    cmd.add_option("--batch", o.batch_size, "Sentence pairs per batch")->check(positive_integer());
+    cmd.add_option("--epochs", o.epochs, "Epochs")->check(positive_integer());
+    cmd.add_option("--lr", o.lr, "Learning rate: the start of every schedule, and the peak of noam and --warmup")
+        ->check(positive_number());
+    cmd.add_option("--optimizer", o.optimizer, "Optimizer: adam, adamw, sgd, rmsprop, adagrad")
         ->check(CLI::IsMember({"adam", "adamw", "sgd", "rmsprop", "adagrad"}));
     cmd.add_option("--schedule", o.schedule, "Learning-rate schedule: none, step, exponential, cosine, plateau, noam")
         ->check(CLI::IsMember({"none", "step", "exponential", "cosine", "plateau", "noam"}));
-    cmd.add_option("--warmup", o.warmup_steps, "Linear warm-up steps")->check(CLI::NonNegativeNumber);
-    cmd.add_option("--clip", o.clip, "Clip the global gradient norm to this (0 = off)")->check(CLI::NonNegativeNumber);
-    cmd.add_option("--teacher-forcing", o.teacher_forcing, "Probability of feeding the reference token")->check(CLI::Range(0.0, 1.0));
+    cmd.add_option("--warmup", o.warmup_steps, "Linear warm-up steps up to --lr (noam: 0 = one epoch)")
+        ->check(non_negative_integer());
+    cmd.add_option("--clip", o.clip, "Clip the global gradient norm to this (0 = off)")->check(non_negative_number());
+    cmd.add_option("--teacher-forcing", o.teacher_forcing, "Probability of feeding the reference token")->check(number_range(0.0, 1.0));
     cmd.add_option("--teacher-forcing-decay", o.teacher_forcing_decay, "Scheduled sampling: multiply the ratio by this every epoch")
-        ->check(CLI::Range(0.0, 1.0));
+        ->check(number_range(0.0, 1.0));
     cmd.add_option("--seed", o.seed, "Random seed (same seed and threads: bit-identical run)");
     cmd.add_option("--patience", o.patience, "Early stopping after this many epochs without a better validation loss (0 = off)")
-        ->check(CLI::NonNegativeNumber);
-    cmd.add_option("--min-freq", o.min_freq, "Vocabulary: keep tokens seen at least this often")->check(CLI::PositiveNumber);
-    cmd.add_option("--max-pairs", o.max_pairs, "Use at most this many pairs (0 = all)");
-    cmd.add_option("--bleu-examples", o.bleu_examples, "Validation sentences decoded for BLEU each epoch (0 = all)");
-    cmd.add_option("--time-limit", o.time_limit_s, "Stop after the epoch that passes this many seconds")->check(CLI::NonNegativeNumber);
+        ->check(non_negative_integer());
+    cmd.add_option("--min-freq", o.min_freq, "Vocabulary: keep tokens seen at least this often")->check(positive_integer());
+    cmd.add_option("--max-pairs", o.max_pairs, "Use at most this many pairs (0 = all)")->check(non_negative_integer());
+    cmd.add_option("--bleu-examples", o.bleu_examples, "Validation sentences decoded for BLEU each epoch (0 = all)")
+        ->check(non_negative_integer());
+    cmd.add_option("--time-limit", o.time_limit_s, "Stop after the epoch that passes this many seconds")->check(non_negative_number());
     cmd.add_flag("--detect-anomaly", o.detect_anomaly, "Check every op's output and gradient for NaN/Inf and name the op");
-    cmd.add_option("--threads", threads, "Threads for BLAS and elementwise loops")->check(CLI::Range(1, 256));
+    cmd.add_option("--threads", threads, "Threads for BLAS and elementwise loops")->check(integer_range(1, 256));
 }
 
 void prepare_train_options(models::TrainOptions& o) {
     if (o.data.task.empty() == o.data.file.empty()) fail("train: give exactly one of --task NAME or --data FILE.tsv");
-    if (!o.data.task.empty()) {
-        auto [s, t] = models::task_tokenizers(o.data.task);
-        o.data.source_tokenizer = s;
-        o.data.target_tokenizer = t;
-    }
+    const auto [task_source, task_target] =
+        o.data.task.empty() ? std::pair<std::string, std::string>{"word", "word"} : models::task_tokenizers(o.data.task);
+    if (o.data.source_tokenizer.empty()) o.data.source_tokenizer = task_source;
+    if (o.data.target_tokenizer.empty()) o.data.target_tokenizer = task_target;
+    if (o.model.embed_size == 0) o.model.embed_size = o.model.hidden_size;
 }
 
 void add_train(CLI::App& app) {
@@ -81,9 +112,13 @@ void add_train(CLI::App& app) {
     o->interactive = viz::stdout_is_terminal();
     cmd->add_option("--out", o->out_dir, "The model folder to write")->required();
     cmd->add_flag("--resume", o->resume, "Continue the run in --out where it stopped");
+    cmd->add_flag("--force", o->force,
+                  "Write into --out even if it holds a model (its model files are replaced) or other files (kept)");
     add_train_options(*cmd, *o, *threads);
     cmd->callback([o, threads] {
         prepare_train_options(*o);
+        // Before any data is read: a folder that must not or cannot be written costs nothing.
+        models::check_output_folder(o->out_dir, {.resume = o->resume, .force = o->force});
         models::set_num_threads(*threads);
         models::TrainResult r;
         {

@@ -1,16 +1,37 @@
 // `seqgrad translate`: translate sentences with a trained model folder, optionally showing the
 // attention as a terminal heatmap and writing it as an SVG.
+#include <algorithm>
 #include <iostream>
 
+#include <fmt/ranges.h>
+
+#include "apps/checks.h"
 #include "apps/commands.h"
 #include "apps/views.h"
 #include "models/fileio.h"
-#include "models/svg.h"
-#include "models/terminal.h"
+#include "models/viz/svg.h"
+#include "models/viz/terminal.h"
 #include "models/trainer.h"
 #include "models/translator.h"
 
 namespace seqgrad::apps {
+
+namespace {
+// Tokens the model has never seen are read as <unk>: the translation can look fluent and mean
+// nothing, so say which ones on stderr (stdout keeps one line per input).
+void note_unknown_tokens(const models::Translator& t, const models::Translation& tr, const std::string& where) {
+    std::vector<std::string> unknown;
+    for (const auto& token : tr.source_tokens)
+        if (!t.source_vocab().contains(token) && std::find(unknown.begin(), unknown.end(), token) == unknown.end())
+            unknown.push_back(token);
+    if (unknown.empty()) return;
+    const std::size_t shown = std::min<std::size_t>(unknown.size(), 10);
+    const std::vector<std::string> names(unknown.begin(), unknown.begin() + static_cast<std::ptrdiff_t>(shown));
+    std::cerr << fmt::format("seqgrad translate: note: {}: the model does not know {}{} ({} of {} tokens, read as <unk>)\n",
+                             where, fmt::join(names, " "), shown < unknown.size() ? " ..." : "", unknown.size(),
+                             tr.source_tokens.size());
+}
+}  // namespace
 
 void add_translate(CLI::App& app) {
     auto* cmd = app.add_subcommand("translate", "Translate sentences (arguments, or one per line on stdin)");
@@ -23,24 +44,46 @@ void add_translate(CLI::App& app) {
     };
     auto o = std::make_shared<Opts>();
     cmd->add_option("--model", o->model, "Model folder written by seqgrad train")->required();
-    cmd->add_option("--beam", o->beam, "Beam size (1 = greedy)")->check(CLI::Range(1, 64));
+    cmd->add_option("--beam", o->beam, "Beam size (1 = greedy)")->check(integer_range(1, 64));
     cmd->add_flag("--show-attention", o->show, "Print the attention of each translation as a heatmap");
     cmd->add_option("--attention-svg", o->svg, "Write the attention of the (last) translation as an SVG file");
     cmd->add_option("sentences", o->sentences, "Sentences to translate; none: read stdin");
     cmd->callback([o] {
         const models::Translator t = models::Translator::load(o->model);
-        auto run = [&](const std::string& s) {
-            models::Translation tr = t.translate(s, o->beam);
-            std::cout << tr.text << "\n";
-            if (o->show) print_attention(tr, std::cout);
-            if (!o->svg.empty()) write_attention_svg(tr, o->svg, s);
+        // One output line per input line, always: an empty line gives an empty line, and a line that
+        // cannot be translated gives an empty line on stdout, its number and reason on stderr, and
+        // exit code 2 once every other line is done.
+        auto run = [&](const std::string& s, const std::string& where) {
+            if (s.find_first_not_of(" \t\r") == std::string::npos && o->sentences.empty()) {
+                std::cout << "\n";
+                return;
+            }
+            auto failed = [&](const std::exception& e) {
+                if (o->sentences.size() == 1) throw;  // one sentence: the usual one-line error and exit code 2
+                std::cout << "\n" << std::flush;
+                std::cerr << fmt::format("seqgrad translate: {}: {}\n", where, e.what());
+                set_exit_code(2);
+            };
+            // The errors main() reports as misuse (apps/main.cpp); anything else still ends the run.
+            try {
+                models::Translation tr = t.translate(s, o->beam);
+                std::cout << tr.text << "\n" << std::flush;
+                note_unknown_tokens(t, tr, where);
+                if (o->show) print_attention(tr, std::cout);
+                if (!o->svg.empty()) write_attention_svg(tr, o->svg, s);
+            } catch (const std::invalid_argument& e) {
+                failed(e);
+            } catch (const std::out_of_range& e) {
+                failed(e);
+            } catch (const Error& e) {
+                failed(e);
+            }
         };
         if (!o->sentences.empty()) {
-            for (auto& s : o->sentences) run(s);
+            for (std::size_t i = 0; i < o->sentences.size(); ++i) run(o->sentences[i], fmt::format("sentence {}", i + 1));
         } else {
             std::string line;
-            while (std::getline(std::cin, line))
-                if (!line.empty()) run(line);
+            for (std::size_t n = 1; std::getline(std::cin, line); ++n) run(line, fmt::format("line {}", n));
         }
     });
 }

@@ -37,6 +37,7 @@ int main(int argc, char** argv) {
     CLI::App app{"seqgrad: a from-scratch autograd framework and an attention translator that trains on the CPU"};
     app.require_subcommand(1);
     app.fallthrough(false);
+    app.option_defaults()->always_capture_default();  // every --help shows each option's default
     seqgrad::apps::register_commands(app);
     try {
         app.parse(argc, argv);

@@ -8,7 +8,14 @@ namespace seqgrad::apps {
 
 // The model and training flags of `seqgrad train` (also used by the experiments).
 void add_train_options(CLI::App& cmd, models::TrainOptions& options, int& threads);
-// Checks --task / --data and sets the task's tokenizers.
+// Checks --task / --data; fills in what add_train_options left open: each tokenizer the flags did
+// not name (the task's, or word for --data) and the embedding size (--hidden unless --embed).
 void prepare_train_options(models::TrainOptions& options);
+
+// Every value --attention accepts, in the order the help lists them: none, the score functions of
+// layers/attention.h, hard (layers/hard_attention.h).
+const std::vector<std::string>& attention_choices();
+// "a, b, c": a list of choices for a flag's help.
+std::string listed(const std::vector<std::string>& names);
 
 }  // namespace seqgrad::apps

@@ -4,7 +4,7 @@
 #include <ostream>
 
 #include "models/fileio.h"
-#include "models/terminal.h"
+#include "models/viz/terminal.h"
 
 namespace seqgrad::apps {
 

@@ -5,7 +5,7 @@
 #include <string>
 #include <vector>
 
-#include "models/svg.h"
+#include "models/viz/svg.h"
 #include "models/translator.h"
 
 namespace seqgrad::apps {

@@ -23,9 +23,9 @@
 #include <fmt/format.h>
 
 #include "seqgrad.h"
-#include "models/batching.h"
+#include "models/data/batching.h"
 #include "models/bench.h"
-#include "models/seq2seq.h"
+#include "models/rnn/seq2seq.h"
 #include "models/translator.h"
 #include "optim/adam.h"
 #include "optim/clip.h"

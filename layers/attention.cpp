@@ -152,6 +152,12 @@ AttentionOutput Attention::attend(const Tensor& query, const Tensor& keys, const
         projected = p.projected;
     }
 
+    return attend_checked(query, keys, values, keep, projected, ctx);
+}
+
+AttentionOutput Attention::attend_checked(const Tensor& query, const Tensor& keys, const Tensor& values,
+                                          const Tensor& keep, const Tensor& projected,
+                                          const AttendContext& ctx) const {
     Tensor e = scores(query, keys, projected);                  // [B, S]
     Tensor alpha = weights(e, keep, query, ctx);                // [B, S]
     // [B, 1, S] x [B, S, Hv] -> [B, Hv]; the fused op is one loop instead of B tiny gemms (tested against this).

@@ -110,6 +110,12 @@ protected:
                            const AttendContext& ctx) const;
     // Throws "<label>: row b has ..." when some row of keep [B, S] is all zero.
     void check_rows(const Tensor& keep, std::string_view what) const;
+    // What attend() does once the inputs are checked: e = scores(), α = weights(), c = Σ_s α_s v_s.
+    // keep [B, S] (1 = real), projected: the prepared keys or undefined. ScaledDotAttention replaces
+    // it with scaled_dot_product_attention, the one function multi-head attention runs too.
+    virtual AttentionOutput attend_checked(const Tensor& query, const Tensor& keys, const Tensor& values,
+                                           const Tensor& keep, const Tensor& projected,
+                                           const AttendContext& ctx) const;
 
     AttentionOptions options_;
 

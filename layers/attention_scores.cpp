@@ -8,6 +8,7 @@
 #include "core/fused_ops.h"
 #include "core/ops.h"
 #include "layers/init.h"
+#include "layers/scaled_dot_product.h"
 
 namespace seqgrad::nn {
 
@@ -77,9 +78,22 @@ Tensor DotAttention::scores(const Tensor& query, const Tensor& keys, const Tenso
 
 ScaledDotAttention::ScaledDotAttention(const AttentionOptions& o) : Attention(o) { require_equal_sizes(*this); }
 
-// e_s = qᵀ k_s / √d: keeps the scores' variance near 1 so the softmax does not saturate
+// e_s = qᵀ k_s / √d (scaled_dot_scores): keeps the scores' variance near 1 so the softmax does not saturate
 Tensor ScaledDotAttention::scores(const Tensor& query, const Tensor& keys, const Tensor&) const {
-    return dot_each_position(keys, query) / std::sqrt(static_cast<double>(options_.key_size));
+    return squeeze(scaled_dot_scores(unsqueeze(query, 1), keys), 1);  // [B, 1, Hk] x [B, S, Hk]ᵀ -> [B, S]
+}
+
+// The whole step through scaled_dot_product_attention: B sentences, 1 head, 1 query, S keys.
+AttentionOutput ScaledDotAttention::attend_checked(const Tensor& query, const Tensor& keys, const Tensor& values,
+                                                   const Tensor& keep, const Tensor&, const AttendContext&) const {
+    const std::int64_t B = keys.size(0), S = keys.size(1);
+    const std::string who = label();
+    ScaledDotProductOutput r = scaled_dot_product_attention(
+        reshape(query, {B, 1, 1, query.size(1)}), unsqueeze(keys, 1), unsqueeze(values, 1),
+        {.key_padding_mask = keep, .who = who.c_str()});
+    return AttentionOutput{.context = reshape(r.output, {B, values.size(2)}),
+                           .weights = reshape(r.weights, {B, S}),
+                           .scores = reshape(r.scores, {B, S})};
 }
 
 // ---- general --------------------------------------------------------------------------------------

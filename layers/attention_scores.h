@@ -37,11 +37,17 @@ public:
 };
 
 // Vaswani et al. (2017), scaled dot-product:  e_s = qᵀ k_s / √Hk   (needs Hq == Hk; no parameters)
+//   One query, one head of scaled_dot_product_attention (layers/scaled_dot_product.h), the function
+//   MultiHeadAttention runs: attend() hands it q as [B, 1, 1, Hk] and the keys/values as one head.
 class ScaledDotAttention : public Attention {
 public:
     explicit ScaledDotAttention(const AttentionOptions& options);
     std::string type_name() const override { return "ScaledDotAttention"; }
     Tensor scores(const Tensor& query, const Tensor& keys, const Tensor& projected) const override;
+
+protected:
+    AttentionOutput attend_checked(const Tensor& query, const Tensor& keys, const Tensor& values, const Tensor& keep,
+                                   const Tensor& projected, const AttendContext& ctx) const override;
 };
 
 // Luong, general:  e_s = qᵀ W_a k_s   W_a [Hq, Hk] (a Linear from Hk to Hq, no bias).

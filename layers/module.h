@@ -77,4 +77,35 @@ private:
     bool training_ = true;
 };
 
+// A list of child modules of one type, registered under the names "0", "1", ... so their parameters
+// are `layers.0.self_attn.in_proj_weight`, ... as PyTorch's nn.ModuleList gives them.
+template <typename M>
+class ModuleList : public Module {
+public:
+    ModuleList() = default;
+    std::string type_name() const override { return "ModuleList"; }
+    void push_back(std::shared_ptr<M> module) {
+        items_.push_back(register_module(std::to_string(items_.size()), std::move(module)));
+    }
+    std::size_t size() const { return items_.size(); }
+    bool empty() const { return items_.empty(); }
+    M& operator[](std::size_t i) const { return *items_.at(i); }
+    auto begin() const { return items_.begin(); }
+    auto end() const { return items_.end(); }
+
+private:
+    std::vector<std::shared_ptr<M>> items_;
+};
+
+// n identical copies of one layer, as the Annotated Transformer's clones() and PyTorch's _get_clones
+// (copy.deepcopy) give: make() builds each copy (modules are not copyable), then every copy takes the
+// first one's parameters and buffers, so all n start equal and are trained apart.
+template <typename M, typename Make>
+std::shared_ptr<ModuleList<M>> clones(std::int64_t n, Make make) {
+    auto list = std::make_shared<ModuleList<M>>();
+    for (std::int64_t i = 0; i < n; ++i) list->push_back(make());
+    for (std::size_t i = 1; i < list->size(); ++i) (*list)[i].load_state_dict((*list)[0].state_dict());
+    return list;
+}
+
 }  // namespace seqgrad::nn

@@ -1,12 +1,11 @@
-// Multi-head attention from core ops: four Linear projections, a batched matmul per head for the
-// scores and another for the context, with the heads folded into the batch dimension so that one
-// BLAS call serves all heads.
+// Multi-head attention from core ops: the stacked input projection, the heads folded into the
+// batch dimension, scaled_dot_product_attention for all heads at once, and the output projection.
 #include "layers/multihead_attention.h"
 
 #include <cmath>
 
+#include "core/fused_ops.h"
 #include "core/ops.h"
-#include "layers/attention.h"
 #include "layers/init.h"
 
 namespace seqgrad::nn {
@@ -20,20 +19,46 @@ MultiHeadAttention::MultiHeadAttention(const MultiHeadAttentionOptions& o) : opt
              o.embed_dim, o.num_heads);
     if (!(o.dropout >= 0.0 && o.dropout < 1.0)) fail("MultiHeadAttention: dropout must be in [0, 1), got {}", o.dropout);
     const std::int64_t E = o.embed_dim;
-    auto make = [&](const char* name) {
-        return register_module(name, std::make_shared<Linear>(LinearOptions{
-                                         .in_features = E, .out_features = E, .bias = o.bias, .dtype = o.dtype, .generator = o.generator}));
-    };
-    q_proj = make("q_proj");
-    k_proj = make("k_proj");
-    v_proj = make("v_proj");
-    out_proj = make("out_proj");
-    // PyTorch: xavier_uniform_ on the stacked in_proj_weight [3E, E] (fan_in E, fan_out 3E), zero biases;
-    // out_proj.weight keeps the Linear default drawn above.
-    const double bound = std::sqrt(6.0 / static_cast<double>(E + 3 * E));
-    for (auto& proj : {q_proj, k_proj, v_proj}) init::uniform_(proj->weight, -bound, bound, o.generator);
-    if (o.bias)
-        for (auto& proj : {q_proj, k_proj, v_proj, out_proj}) proj->bias.fill_(0.0);
+    // PyTorch's order: in_proj_weight, in_proj_bias, then the out_proj child.
+    in_proj_weight = Tensor::empty({3 * E, E}, o.dtype);
+    init::xavier_uniform_(in_proj_weight, 1.0, o.generator);  // fan_in E, fan_out 3E
+    register_parameter("in_proj_weight", in_proj_weight);
+    if (o.bias) in_proj_bias = register_parameter("in_proj_bias", zeros({3 * E}, {.dtype = o.dtype}));
+    out_proj = register_module("out_proj", std::make_shared<Linear>(LinearOptions{
+                                               .in_features = E, .out_features = E, .bias = o.bias, .dtype = o.dtype,
+                                               .generator = o.generator}));
+    if (o.bias) out_proj->bias.fill_(0.0);
+}
+
+// x W_jᵀ + b_j with W_j = in_proj_weight rows [block·E, (block+1)·E)
+Tensor MultiHeadAttention::project(const Tensor& x, std::int64_t block) const {
+    const std::int64_t E = options_.embed_dim;
+    return linear(x, narrow(in_proj_weight, 0, block * E, E),
+                  in_proj_bias.defined() ? narrow(in_proj_bias, 0, block * E, E) : Tensor());
+}
+
+// [B, L, E] -> [B, h, L, d]: split E into h heads and put the heads before the positions.
+Tensor MultiHeadAttention::split_heads(const Tensor& x) const {
+    const std::int64_t B = x.size(0), L = x.size(1), h = options_.num_heads, d = head_dim();
+    return permute(reshape(x, {B, L, h, d}), {0, 2, 1, 3});
+}
+
+// [B, h, L, d] -> [B, L, E]: the heads side by side again.
+Tensor MultiHeadAttention::merge_heads(const Tensor& x) const {
+    const std::int64_t B = x.size(0), L = x.size(2);
+    return reshape(permute(x, {0, 2, 1, 3}), {B, L, options_.embed_dim});
+}
+
+MultiHeadAttentionOutput MultiHeadAttention::attend_heads(const Tensor& Q, const Tensor& K, const Tensor& V,
+                                                          const Tensor& key_padding_mask, bool causal) const {
+    ScaledDotProductOutput r = scaled_dot_product_attention(Q, K, V,
+                                                            {.key_padding_mask = key_padding_mask,
+                                                             .causal = causal,
+                                                             .dropout = options_.dropout,
+                                                             .training = is_training(),
+                                                             .generator = options_.generator,
+                                                             .who = "MultiHeadAttention"});
+    return MultiHeadAttentionOutput{.output = out_proj->forward(merge_heads(r.output)), .weights = r.weights};
 }
 
 MultiHeadAttentionOutput MultiHeadAttention::forward(const Tensor& query, const Tensor& key, const Tensor& value,
@@ -42,12 +67,12 @@ MultiHeadAttentionOutput MultiHeadAttention::forward(const Tensor& query, const 
     check_defined(who, query, "query");
     check_defined(who, key, "key");
     check_defined(who, value, "value");
-    const std::int64_t E = options_.embed_dim, h = options_.num_heads, d = head_dim();
+    const std::int64_t E = options_.embed_dim;
     if (query.dim() != 3 || key.dim() != 3 || value.dim() != 3 || query.size(2) != E || key.size(2) != E ||
         value.size(2) != E)
         fail("{}: expects query [B, T, E], key and value [B, S, E] with E = {}; got query {}, key {}, value {}", who, E,
              shape_str(query.shape()), shape_str(key.shape()), shape_str(value.shape()));
-    const std::int64_t B = query.size(0), T = query.size(1), S = key.size(1);
+    const std::int64_t B = query.size(0), S = key.size(1);
     if (key.size(0) != B || value.size(0) != B || value.size(1) != S)
         fail("{}: query {}, key {} and value {} must share the batch size, and key and value the length", who,
              shape_str(query.shape()), shape_str(key.shape()), shape_str(value.shape()));
@@ -55,43 +80,16 @@ MultiHeadAttentionOutput MultiHeadAttention::forward(const Tensor& query, const 
         fail("{}: key_padding_mask must be [B, S] = [{}, {}] to match key {}, got {}", who, B, S,
              shape_str(key.shape()), shape_str(key_padding_mask.shape()));
 
-    // keep [B, 1, T, S]: 1 where query position t may look at key position s (the same for every head).
-    const std::vector<double> pad = key_padding_mask.defined() ? key_padding_mask.to_vector() : std::vector<double>();
-    std::vector<double> keep_values(static_cast<std::size_t>(B * T * S));
-    for (std::int64_t b = 0; b < B; ++b)
-        for (std::int64_t t = 0; t < T; ++t) {
-            bool any = false;
-            for (std::int64_t s = 0; s < S; ++s) {
-                const bool real = pad.empty() || pad[b * S + s] != 0.0;
-                const bool visible = !causal || s <= t;
-                keep_values[(b * T + t) * S + s] = real && visible ? 1.0 : 0.0;
-                any = any || (real && visible);
-            }
-            if (!any)
-                fail("{}: query position {} of row {} has every key position masked (key_padding_mask {}{})", who, t, b,
-                     key_padding_mask.defined() ? shape_str(key_padding_mask.shape()) : "none",
-                     causal ? ", causal" : "");
-        }
-    Tensor keep = Tensor::from(keep_values, {B, 1, T, S}, {.dtype = query.dtype()});
-
-    // [B, L, E] -> [B * h, L, d]: split E into h heads and fold the heads into the batch.
-    auto split_heads = [&](const Tensor& x) {
-        const std::int64_t L = x.size(1);
-        return reshape(permute(reshape(x, {B, L, h, d}), {0, 2, 1, 3}), {B * h, L, d});
-    };
-    Tensor Q = split_heads(q_proj->forward(query));  // [B*h, T, d]
-    Tensor K = split_heads(k_proj->forward(key));    // [B*h, S, d]
-    Tensor V = split_heads(v_proj->forward(value));  // [B*h, S, d]
-
-    // Scaled dot-product attention for all heads at once.
-    Tensor e = matmul(Q, K, {.transpose_rhs = true}) / std::sqrt(static_cast<double>(d));  // Q Kᵀ / √d: [B*h, T, S]
-    Tensor alpha = masked_softmax(reshape(e, {B, h, T, S}), keep);                         // [B, h, T, S]
-    Tensor dropped = dropout(alpha, options_.dropout, is_training(), options_.generator);
-    Tensor heads = matmul(reshape(dropped, {B * h, T, S}), V);  // α V: [B*h, T, d]
-
-    // [B * h, T, d] -> [B, T, E]: put the heads side by side again.
-    Tensor joined = reshape(permute(reshape(heads, {B, h, T, d}), {0, 2, 1, 3}), {B, T, E});
-    return MultiHeadAttentionOutput{.output = out_proj->forward(joined), .weights = alpha};
+    Tensor Q, K, V;  // [B, T, E], [B, S, E], [B, S, E]
+    if (fast_paths_enabled() && query.impl() == key.impl() && key.impl() == value.impl()) {
+        // Self-attention: one gemm with the whole stacked weight, then cut into Q, K, V (tested
+        // against the three projections below, which set_fast_paths(false) runs).
+        auto qkv = chunk(linear(query, in_proj_weight, in_proj_bias), 3, 2);
+        Q = qkv[0], K = qkv[1], V = qkv[2];
+    } else {
+        Q = project_query(query), K = project_key(key), V = project_value(value);
+    }
+    return attend_heads(split_heads(Q), split_heads(K), split_heads(V), key_padding_mask, causal);
 }
 
 }  // namespace seqgrad::nn

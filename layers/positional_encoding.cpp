@@ -24,16 +24,19 @@ PositionalEncoding::PositionalEncoding(const PositionalEncodingOptions& o) : opt
     pe = register_buffer("pe", Tensor::from(table, {o.max_len, d}, {.dtype = o.dtype}));
 }
 
-Tensor PositionalEncoding::forward(const Tensor& x) const {
+Tensor PositionalEncoding::forward(const Tensor& x, std::int64_t offset) const {
     check_defined("PositionalEncoding", x);
     if (x.dim() != 3 || x.size(2) != options_.d_model)
         fail("PositionalEncoding: input must be [B, T, d] with d = {}, got {} (table {})", options_.d_model,
              shape_str(x.shape()), shape_str(pe.shape()));
     const std::int64_t T = x.size(1);
-    if (T > options_.max_len)
+    if (offset == 0 && T > options_.max_len)
         fail("PositionalEncoding: input {} has {} positions but max_len is {}", shape_str(x.shape()), T,
              options_.max_len);
-    Tensor y = x + narrow(pe, 0, 0, T);  // [B, T, d] + [T, d]
+    if (offset < 0 || offset + T > options_.max_len)
+        fail("PositionalEncoding: positions {}..{} of input {} are outside the table's 0..{} (max_len {})", offset,
+             offset + T - 1, shape_str(x.shape()), options_.max_len - 1, options_.max_len);
+    Tensor y = x + narrow(pe, 0, offset, T);  // [B, T, d] + [T, d]
     return dropout(y, options_.dropout, is_training(), options_.generator);
 }
 

@@ -23,9 +23,10 @@ public:
     explicit PositionalEncoding(const PositionalEncodingOptions& options);
     std::string type_name() const override { return "PositionalEncoding"; }
 
-    // x [B, T, d] -> dropout(x + PE[:T]) [B, T, d], T <= max_len
-    Tensor forward(const Tensor& x) const;
-    Tensor operator()(const Tensor& x) const { return forward(x); }
+    // x [B, T, d] -> dropout(x + PE[offset : offset + T]) [B, T, d], offset + T <= max_len. offset is the
+    // position of x's first row: 0 for a whole sentence, t for step t of incremental decoding.
+    Tensor forward(const Tensor& x, std::int64_t offset = 0) const;
+    Tensor operator()(const Tensor& x, std::int64_t offset = 0) const { return forward(x, offset); }
 
     Tensor pe;  // [max_len, d], the buffer "pe"
     const PositionalEncodingOptions& options() const { return options_; }

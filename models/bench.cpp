@@ -14,8 +14,8 @@
 
 #include "core/fused_ops.h"
 #include "core/random.h"
-#include "models/seq2seq.h"
-#include "models/svg.h"
+#include "models/rnn/seq2seq.h"
+#include "models/viz/svg.h"
 #include "optim/adam.h"
 
 namespace seqgrad::models {

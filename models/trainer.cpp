@@ -13,10 +13,11 @@
 #include "core/ops.h"
 #include "core/random.h"
 #include "core/safetensors.h"
-#include "models/batching.h"
+#include "models/data/batching.h"
 #include "models/fileio.h"
-#include "models/svg.h"
-#include "models/terminal.h"
+#include "models/output_folder.h"
+#include "models/viz/svg.h"
+#include "models/viz/terminal.h"
 #include "optim/adagrad.h"
 #include "optim/adam.h"
 #include "optim/clip.h"
@@ -62,10 +63,10 @@ std::unique_ptr<optim::Scheduler> make_schedule(const TrainOptions& o, optim::Op
         s = std::make_unique<optim::CosineAnnealingLR>(opt, optim::CosineAnnealingLROptions{.T_max = total, .eta_min = o.lr * 0.01});
     } else if (o.schedule == "noam") {
         const double warm = static_cast<double>(std::max<std::int64_t>(1, o.warmup_steps > 0 ? o.warmup_steps : per_epoch));
-        // factor chosen so the peak learning rate equals --lr
+        // The peak, at n = warmup, is factor * d^-0.5 * warmup^-0.5: factor = lr * sqrt(d * warmup) makes it --lr.
         const double d = static_cast<double>(o.model.hidden_size);
         s = std::make_unique<optim::NoamLR>(opt, optim::NoamLROptions{
-            .d_model = o.model.hidden_size, .warmup_steps = static_cast<std::int64_t>(warm), .factor = std::sqrt(d) * std::sqrt(warm)});
+            .d_model = o.model.hidden_size, .warmup_steps = static_cast<std::int64_t>(warm), .factor = o.lr * std::sqrt(d * warm)});
         return s;  // Noam has its own warm-up
     } else if (o.schedule == "plateau") {
         if (o.warmup_steps > 0) fail("--warmup cannot be combined with --schedule plateau");
@@ -195,7 +196,7 @@ TrainResult train(const TrainOptions& o, std::ostream& log) {
         fail<Error>("train: {} has only {} usable sentence pairs; at least 3 are needed for train/valid/test",
                     corpus.report.origin, corpus.pairs.size());
 
-    fs::create_directories(o.out_dir);
+    prepare_output_folder(o.out_dir, {.resume = o.resume, .force = o.force});  // checks: the command's, before the data
     const bool resuming = o.resume && fs::exists(path_in(o.out_dir, "optimizer.safetensors"));
     if (o.resume && !resuming)
         fail<Error>("train: --resume: {} holds no run to resume (no optimizer.safetensors)", o.out_dir);
@@ -223,7 +224,10 @@ TrainResult train(const TrainOptions& o, std::ostream& log) {
         sv = data::Vocab::build(src_tokens, {.min_freq = o.min_freq});
         tv = data::Vocab::build(tgt_tokens, {.min_freq = o.min_freq});
     }
-    if (split.valid.empty()) fail<Error>("train: the validation split is empty; use a larger corpus or --valid-fraction");
+    if (split.valid.empty())
+        fail<Error>("train: the validation split of {} sentence pairs is empty ({:g}% of them rounds to none); use a "
+                    "corpus of at least 5 pairs (a larger --max-pairs or --max-len)",
+                    corpus.pairs.size(), 100 * o.valid_fraction);
 
     Generator init_gen(o.seed);
     Translator translator(config, sv, tv, source, &init_gen);

@@ -14,7 +14,7 @@
 #include <vector>
 
 #include "models/metrics.h"
-#include "models/seq2seq.h"
+#include "models/rnn/seq2seq.h"
 #include "models/translator.h"
 
 namespace seqgrad::models {
@@ -43,6 +43,7 @@ struct TrainOptions {
     bool strict = false;             // malformed corpus lines are errors
     bool detect_anomaly = false;
     bool resume = false;             // continue the run in out_dir
+    bool force = false;              // first remove the model files an earlier run left in out_dir (models/output_folder.h)
     double time_limit_s = 0;         // stop after the epoch that crosses this budget (0 = none)
     bool quiet = false;
     bool interactive = false;        // redraw one progress line (a terminal) instead of plain lines

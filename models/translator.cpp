@@ -7,7 +7,7 @@
 #include "core/autograd.h"
 #include "core/safetensors.h"
 #include "models/fileio.h"
-#include "models/toy_tasks.h"
+#include "models/data/toy_tasks.h"
 
 namespace seqgrad::models {
 
@@ -29,9 +29,15 @@ std::pair<std::string, std::string> task_tokenizers(const std::string& task) {
     return {"word", "word"};
 }
 
+std::pair<std::string, std::string> side_tokenizers(const DataSource& source) {
+    if (source.reverse) return {source.target_tokenizer, source.source_tokenizer};
+    return {source.source_tokenizer, source.target_tokenizer};
+}
+
 data::Corpus load_corpus(const DataSource& source, bool strict) {
-    auto src_tok = data::make_tokenizer(source.source_tokenizer);
-    auto tgt_tok = data::make_tokenizer(source.target_tokenizer);
+    const auto [source_side, target_side] = side_tokenizers(source);
+    auto src_tok = data::make_tokenizer(source_side);
+    auto tgt_tok = data::make_tokenizer(target_side);
     data::CorpusOptions opt;
     opt.reverse = source.reverse;
     opt.max_len = source.max_len;
@@ -39,9 +45,7 @@ data::Corpus load_corpus(const DataSource& source, bool strict) {
     if (source.eng_prefixes) opt.source_prefixes = data::eng_prefixes();
     const std::string path = source.task.empty() ? source.file : task_file(source.task);
     if (path.empty()) fail("no training data: give --task or --data FILE.tsv");
-    // A reversed pair's tokenizers swap too: tokenize each side with the tokenizer of its language.
-    data::Corpus c =
-        data::read_corpus_file(path, source.reverse ? *tgt_tok : *src_tok, source.reverse ? *src_tok : *tgt_tok, opt);
+    data::Corpus c = data::read_corpus_file(path, *src_tok, *tgt_tok, opt);  // tokenizers of the sides after reverse
     if (source.max_pairs > 0 && c.pairs.size() > source.max_pairs) c.pairs.resize(source.max_pairs);
     return c;
 }
@@ -52,8 +56,9 @@ Translator::Translator(Seq2SeqConfig config, data::Vocab source_vocab, data::Voc
     config.src_vocab = static_cast<std::int64_t>(source_vocab_.size());
     config.tgt_vocab = static_cast<std::int64_t>(target_vocab_.size());
     model_ = std::make_shared<Seq2Seq>(config, gen);
-    source_tokenizer_ = data::make_tokenizer(source_.source_tokenizer);
-    target_tokenizer_ = data::make_tokenizer(source_.target_tokenizer);
+    const auto [source_side, target_side] = side_tokenizers(source_);  // the same as load_corpus's
+    source_tokenizer_ = data::make_tokenizer(source_side);
+    target_tokenizer_ = data::make_tokenizer(target_side);
 }
 
 namespace {

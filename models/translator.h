@@ -14,10 +14,10 @@
 #include <string>
 #include <vector>
 
-#include "models/corpus.h"
-#include "models/seq2seq.h"
-#include "models/tokenizer.h"
-#include "models/vocab.h"
+#include "models/data/corpus.h"
+#include "models/rnn/seq2seq.h"
+#include "models/data/tokenizer.h"
+#include "models/data/vocab.h"
 
 namespace seqgrad::models {
 
@@ -29,8 +29,8 @@ struct DataSource {
     std::size_t max_len = 0;
     bool eng_prefixes = false;
     std::size_t max_pairs = 0;  // keep the first max_pairs pairs after filtering (0 = all)
-    std::string source_tokenizer = "word";
-    std::string target_tokenizer = "word";
+    std::string source_tokenizer = "word";  // of the file's first column (see side_tokenizers)
+    std::string target_tokenizer = "word";  // of the file's second column
 };
 
 // The bundled tasks and the path of their corpus (data/<task>.tsv).
@@ -38,6 +38,11 @@ const std::vector<std::string>& task_names();
 std::string task_file(const std::string& task);
 // The tokenizers a bundled task uses (dates: characters; others: words).
 std::pair<std::string, std::string> task_tokenizers(const std::string& task);
+
+// The tokenizers of the model's source and target sides. DataSource::source_tokenizer and
+// target_tokenizer (--source-tokenizer, --target-tokenizer) belong to the file's first and second
+// columns; with reverse the second column is the source, so the two swap.
+std::pair<std::string, std::string> side_tokenizers(const DataSource& source);
 
 // Reads the corpus a DataSource names (bundled task or file), with its filters.
 data::Corpus load_corpus(const DataSource& source, bool strict = false);

@@ -6,7 +6,7 @@
 #include <set>
 
 #include "core/error.h"
-#include "models/batching.h"
+#include "models/data/batching.h"
 
 using namespace seqgrad::data;
 using Ids = std::vector<std::int64_t>;

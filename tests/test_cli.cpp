@@ -13,17 +13,24 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <cctype>
 #include <chrono>
 #include <filesystem>
 #include <functional>
+#include <iterator>
 #include <limits>
+#include <map>
+#include <set>
 #include <sstream>
 #include <thread>
+
+#include <fmt/ranges.h>
+#include <nlohmann/json.hpp>
 
 #include "core/safetensors.h"
 #include "helpers.h"
 #include "models/fileio.h"
-#include "models/toy_tasks.h"
+#include "models/data/toy_tasks.h"
 #include "models/trainer.h"
 #include "models/translator.h"
 
@@ -40,13 +47,14 @@ std::string binary() { return std::string(SEQGRAD_BINARY_DIR) + "/seqgrad"; }
 
 // Starts the program argv_storage[0] with its arguments, stdin from /dev/null and stdout/stderr
 // into the given files.
-pid_t spawn_program(std::vector<std::string> argv_storage, const std::string& out, const std::string& err) {
+pid_t spawn_program(std::vector<std::string> argv_storage, const std::string& out, const std::string& err,
+                    const std::string& in = "/dev/null") {
     std::vector<char*> argv;
     for (auto& a : argv_storage) argv.push_back(a.data());
     argv.push_back(nullptr);
     posix_spawn_file_actions_t fa;
     posix_spawn_file_actions_init(&fa);
-    posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
+    posix_spawn_file_actions_addopen(&fa, 0, in.c_str(), O_RDONLY, 0);
     posix_spawn_file_actions_addopen(&fa, 1, out.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
     posix_spawn_file_actions_addopen(&fa, 2, err.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
     pid_t pid = 0;
@@ -56,11 +64,12 @@ pid_t spawn_program(std::vector<std::string> argv_storage, const std::string& ou
     return pid;
 }
 
-// Starts `seqgrad args...` the same way.
-pid_t spawn(const std::vector<std::string>& args, const std::string& out, const std::string& err) {
+// Starts `seqgrad args...` the same way (stdin from the file `in`).
+pid_t spawn(const std::vector<std::string>& args, const std::string& out, const std::string& err,
+            const std::string& in = "/dev/null") {
     std::vector<std::string> argv = {binary()};
     argv.insert(argv.end(), args.begin(), args.end());
-    return spawn_program(std::move(argv), out, err);
+    return spawn_program(std::move(argv), out, err, in);
 }
 
 struct Outcome {
@@ -80,11 +89,11 @@ Outcome finish(pid_t pid, const std::string& out, const std::string& err) {
     return r;
 }
 
-Outcome run_cli(const TempDir& dir, const std::vector<std::string>& args) {
+Outcome run_cli(const TempDir& dir, const std::vector<std::string>& args, const std::string& in = "/dev/null") {
     static std::atomic<int> n{0};
     const std::string out = dir / fmt::format("stdout_{}", n), err = dir / fmt::format("stderr_{}", n);
     ++n;
-    return finish(spawn(args, out, err), out, err);
+    return finish(spawn(args, out, err, in), out, err);
 }
 
 // Waits (up to 120 s) until ready() holds while `pid` runs, sends it SIGINT (Ctrl-C) and waits for
@@ -185,10 +194,25 @@ TEST_CASE("cli: misuse gives exactly one line on stderr and exit code 2", "[cli]
         {"non-numeric --epochs", {"train", "--data", corpus, "--out", out, "--epochs", "many"}, "--epochs"},
         {"model folder that does not exist", {"translate", "--model", dir / "nowhere", "hello"}, "does not exist"},
         {"--resume without a run", {"train", "--data", corpus, "--out", dir / "fresh", "--resume"},
-         "holds no run to resume"},
+         "does not exist (drop --resume to start a new run there)"},
+        {"--resume in a folder without a run", {"train", "--data", corpus, "--out", dir.path.string(), "--resume"},
+         "holds no run to resume (no optimizer.safetensors)"},
         {"a corpus that cannot be read (EIO)", {"train", "--data", "/proc/self/mem", "--out", out},
          "corpus: cannot read /proc/self/mem: Input/output error"},
         {"--strict and a malformed line", {"train", "--data", no_pairs, "--out", out, "--strict"}, "no_pairs.tsv:1: no tab"},
+        {"--max-len 1 removes every pair of enfr", {"train", "--task", "enfr", "--out", out, "--max-len", "1"},
+         "enfr.tsv: the filters removed all 12000 sentence pairs: 12000 have more than 1 token on a side (--max-len 1)"},
+        {"--hidden 0", {"train", "--data", corpus, "--out", out, "--hidden", "0"}, "--hidden: must be a positive integer, got 0"},
+        {"--threads 0", {"train", "--data", corpus, "--out", out, "--threads", "0"},
+         "--threads: must be an integer from 1 to 256, got 0"},
+        {"--dropout 2", {"train", "--data", corpus, "--out", out, "--dropout", "2"},
+         "--dropout: must be a number from 0 to 0.95, got 2"},
+        {"--lr 0", {"train", "--data", corpus, "--out", out, "--lr", "0"}, "--lr: must be a positive number, got 0"},
+        {"--clip -1", {"train", "--data", corpus, "--out", out, "--clip", "-1"}, "--clip: must be a number >= 0, got -1"},
+        {"--epochs many", {"train", "--data", corpus, "--out", out, "--epochs", "many"},
+         "--epochs: must be a positive integer, got many"},
+        {"bench --attention bogus", {"bench", "seq2seq", "--attention", "bogus"},
+         "--attention: bogus not in {none,additive,dot,general,concat,location,scaled-dot,cosine,local-m,local-p,hard}"},
     };
     for (const auto& c : cases) {
         INFO(c.what);
@@ -386,4 +410,399 @@ TEST_CASE("cli: experiment bottleneck writes its table and plot with the setting
     CHECK(std::count(table.begin(), table.end(), '\n') == 4);  // settings, header, two lengths
     CHECK_THAT(read_file(dir / "exp/bottleneck.svg"), Catch::Contains("dot attention"));
     CHECK(fs::exists(dir / "exp/dot_6/model.safetensors"));
+}
+
+namespace {
+
+// Every file under `dir` with its contents, to prove a refused command changed nothing.
+std::map<std::string, std::string> snapshot(const std::string& dir) {
+    std::map<std::string, std::string> files;
+    for (const auto& e : fs::recursive_directory_iterator(dir))
+        files[e.path().string()] = e.is_regular_file() ? read_file(e.path().string()) : std::string("<folder>");
+    return files;
+}
+
+// `seqgrad train` on a small corpus into `out`, with more arguments.
+std::vector<std::string> small_train(const std::string& corpus, const std::string& out, std::vector<std::string> more = {}) {
+    std::vector<std::string> args = {"train", "--data", corpus, "--out", out, "--hidden", "8", "--embed", "8",
+                                     "--epochs", "1", "--bleu-examples", "5", "--threads", "1"};
+    args.insert(args.end(), more.begin(), more.end());
+    return args;
+}
+
+}  // namespace
+
+TEST_CASE("cli: train refuses a folder holding a model or other files unless --resume or --force", "[cli][folder]") {
+    REQUIRE(fs::exists(binary()));
+    TempDir dir("out_folder");
+    const std::string corpus = write_corpus(dir, 120);
+    const std::string model = train_folder(dir, corpus, "model");
+    const std::string other = dir / "other";
+    fs::create_directories(other);
+    write_file_atomic(other + "/notes.txt", "my notes\n");
+    const auto model_before = snapshot(model), other_before = snapshot(other);
+
+    SECTION("a folder holding a model: one line naming --resume and --force, nothing touched") {
+        const Outcome r = run_cli(dir, small_train(corpus, model));
+        require_one_error_line(r, "train: --out " + model +
+                                      " already holds a model; give --resume to continue its run or --force to replace it");
+        CHECK(r.out.empty());  // refused before the corpus was read
+        CHECK(snapshot(model) == model_before);
+    }
+    SECTION("a non-empty folder train did not make: refused, nothing touched") {
+        const Outcome r = run_cli(dir, small_train(corpus, other));
+        require_one_error_line(r, "train: --out " + other + " is not empty and holds no model to --resume; choose a new "
+                                                            "or empty folder, or give --force");
+        CHECK(snapshot(other) == other_before);
+    }
+    SECTION("--force replaces the model; in another folder it keeps the other files") {
+        Outcome r = run_cli(dir, small_train(corpus, model, {"--force"}));
+        INFO(r.err);
+        CHECK(r.exit_code == 0);
+        CHECK_THAT(read_file(model + "/config.json"), Catch::Contains("\"hidden_size\": 8"));  // the new run's
+        r = run_cli(dir, small_train(corpus, other, {"--force"}));
+        CHECK(r.exit_code == 0);
+        CHECK(read_file(other + "/notes.txt") == "my notes\n");
+        CHECK(fs::exists(other + "/model.safetensors"));
+    }
+    SECTION("an empty folder is used as it is") {
+        fs::create_directories(dir / "empty");
+        CHECK(run_cli(dir, small_train(corpus, dir / "empty")).exit_code == 0);
+        CHECK(fs::exists(dir / "empty/model.safetensors"));
+    }
+}
+
+TEST_CASE("cli: a command that fails creates nothing", "[cli][folder]") {
+    REQUIRE(fs::exists(binary()));
+    TempDir dir("creates_nothing");
+    const std::string corpus = write_corpus(dir, 120);
+    SECTION("train --resume on a folder that does not exist") {
+        const Outcome r = run_cli(dir, small_train(corpus, dir / "new", {"--resume"}));
+        require_one_error_line(r, "train: --resume: --out " + dir / "new" +
+                                      " does not exist (drop --resume to start a new run there)");
+        CHECK_FALSE(fs::exists(dir / "new"));
+    }
+    SECTION("train on a corpus too small to split") {
+        const std::string tiny = dir / "tiny.tsv";
+        write_file_atomic(tiny, "1 2\t2 1\n3 4\t4 3\n");
+        const Outcome r = run_cli(dir, small_train(tiny, dir / "new"));
+        require_one_error_line(r, "has only 2 usable sentence pairs");
+        CHECK_FALSE(fs::exists(dir / "new"));
+    }
+    SECTION("experiment attention-types checks every variant before training any") {
+        const Outcome r = run_cli(dir, {"experiment", "attention-types", "--out", dir / "exp", "--task", "copy",
+                                        "--variants", "hard,bogus", "--epochs", "1", "--hidden", "8", "--max-pairs", "60"});
+        require_one_error_line(r, "--variants: bogus not in {none,additive,dot,general,concat,location,scaled-dot,cosine,"
+                                  "local-m,local-p,hard}");
+        CHECK_FALSE(fs::exists(dir / "exp"));
+    }
+    SECTION("experiment bottleneck with a bad length") {
+        require_one_error_line(run_cli(dir, {"experiment", "bottleneck", "--out", dir / "exp", "--lengths", "4,0"}),
+                               "experiment bottleneck: lengths must be positive");
+        CHECK_FALSE(fs::exists(dir / "exp"));
+    }
+}
+
+TEST_CASE("cli: an unwritable --out is one line naming the folder and the reason, before any data is read",
+          "[cli][folder]") {
+    REQUIRE(fs::exists(binary()));
+    TempDir dir("unwritable");
+    const std::string file = dir / "a_file";
+    write_file_atomic(file, "not a folder\n");
+    struct Case {
+        const char* what;
+        std::vector<std::string> args;
+        std::string fragment;
+    };
+    std::vector<Case> cases = {
+        {"/proc", {"train", "--task", "reverse", "--out", "/proc/x"},
+         "train: --out /proc/x: cannot create a folder in /proc (No such file or directory)"},
+        {"a regular file", {"train", "--task", "reverse", "--out", file}, "train: --out " + file + " is a file, not a folder"},
+        {"a folder inside a regular file", {"train", "--task", "reverse", "--out", file + "/run"},
+         "train: --out " + file + "/run: cannot create a folder in " + file + " (Not a directory)"},
+        {"the demo under /proc", {"demo", "--out", "/proc/x"},
+         "demo: --out /proc/x: cannot create a folder in /proc (No such file or directory)"},
+        {"an experiment under /proc", {"experiment", "hard-vs-soft", "--out", "/proc/x/y"},
+         "experiment hard-vs-soft: --out /proc/x/y: cannot create a folder in /proc (No such file or directory)"},
+    };
+    const std::string read_only = dir / "read_only";
+    fs::create_directories(read_only);
+    fs::permissions(read_only, fs::perms::owner_read | fs::perms::owner_exec);
+    if (::geteuid() != 0) {  // root writes into a read-only folder anyway; /sys refuses even root
+        cases.push_back({"a read-only folder", {"train", "--task", "reverse", "--out", read_only},
+                         "train: --out " + read_only + ": the folder is not writable (Permission denied)"});
+        cases.push_back({"a new folder in a read-only one", {"train", "--task", "reverse", "--out", read_only + "/run"},
+                         "train: --out " + read_only + "/run: cannot create a folder in " + read_only +
+                             " (Permission denied)"});
+    } else {
+        cases.push_back({"/sys", {"train", "--task", "reverse", "--out", "/sys/x"},
+                         "train: --out /sys/x: cannot create a folder in /sys (Operation not permitted)"});
+    }
+    for (const auto& c : cases) {
+        INFO(c.what);
+        const Outcome r = run_cli(dir, c.args);
+        require_one_error_line(r, c.fragment);
+        CHECK(r.out.empty());  // no corpus summary: nothing was read
+    }
+    CHECK(read_file(file) == "not a folder\n");
+}
+
+TEST_CASE("cli: the demo and the experiments replace only their own earlier output", "[cli][folder]") {
+    REQUIRE(fs::exists(binary()));
+    TempDir dir("own_output");
+    const std::string foreign = dir / "foreign";
+    fs::create_directories(foreign + "/model");
+    write_file_atomic(foreign + "/model/keep.txt", "mine\n");
+    const auto before = snapshot(foreign);
+    const std::vector<std::string> bottleneck = {"experiment", "bottleneck", "--lengths", "4", "--pairs", "60",
+                                                 "--epochs", "1", "--hidden", "8", "--embed", "4", "--threads", "1"};
+    auto with_out = [](std::vector<std::string> args, const std::string& out) {
+        args.insert(args.begin() + 2, {"--out", out});
+        return args;
+    };
+    SECTION("a folder they did not write is refused, untouched") {
+        require_one_error_line(run_cli(dir, {"demo", "--out", foreign}),
+                               "demo: --out " + foreign + " is not empty and was not written by seqgrad demo (it has no "
+                                                          "seqgrad-output.txt naming it); choose a new or empty folder, or give --force");
+        require_one_error_line(run_cli(dir, with_out(bottleneck, foreign)),
+                               "is not empty and was not written by seqgrad experiment bottleneck");
+        require_one_error_line(run_cli(dir, {"experiment", "hard-vs-soft", "--out", foreign}),
+                               "is not empty and was not written by seqgrad experiment hard-vs-soft");
+        require_one_error_line(run_cli(dir, {"experiment", "attention-types", "--out", foreign}),
+                               "is not empty and was not written by seqgrad experiment attention-types");
+        CHECK(snapshot(foreign) == before);
+    }
+    SECTION("run twice into the same folder, an experiment replaces its own runs") {
+        const std::string out = dir / "exp";
+        REQUIRE(run_cli(dir, with_out(bottleneck, out)).exit_code == 0);
+        CHECK_THAT(read_file(out + "/seqgrad-output.txt"), Catch::StartsWith("written by: seqgrad experiment bottleneck\n"));
+        const Outcome again = run_cli(dir, with_out(bottleneck, out));
+        INFO(again.err);
+        CHECK(again.exit_code == 0);
+        CHECK(fs::exists(out + "/additive_4/model.safetensors"));
+        // ... but another experiment does not take it over.
+        require_one_error_line(run_cli(dir, {"experiment", "hard-vs-soft", "--out", out}),
+                               "was not written by seqgrad experiment hard-vs-soft");
+    }
+    SECTION("--force writes into a foreign folder and keeps the files it did not write") {
+        const Outcome r = run_cli(dir, with_out(bottleneck, foreign + "/exp"));  // a new folder inside: fine
+        CHECK(r.exit_code == 0);
+        const Outcome forced = run_cli(dir, [&] {
+            auto a = with_out(bottleneck, foreign);
+            a.push_back("--force");
+            return a;
+        }());
+        INFO(forced.err);
+        CHECK(forced.exit_code == 0);
+        CHECK(read_file(foreign + "/model/keep.txt") == "mine\n");
+    }
+    SECTION("the demo recognises its own earlier folder (make demo twice) and replaces the model in it") {
+        const std::string demo = dir / "demo";
+        const std::string out = dir / "stdout", err = dir / "stderr";
+        // A folder an earlier demo wrote before demos marked their folders: its model and heatmaps.
+        fs::create_directories(demo);
+        train_folder(dir, write_corpus(dir, 60), "demo/model");
+        write_file_atomic(demo + "/attention_negation.svg", "<svg/>");
+        const Outcome first = interrupt_when(spawn({"demo", "--out", demo, "--threads", "1"}, out, err),
+                                             output_has(out, " parameters\n"), out, err);
+        INFO("stderr: " << first.err);
+        REQUIRE(first.exit_code == 130);
+        REQUIRE(fs::exists(demo + "/seqgrad-output.txt"));
+        REQUIRE(fs::exists(demo + "/model/config.json"));
+        const Outcome second = interrupt_when(spawn({"demo", "--out", demo, "--threads", "1"}, out, err),
+                                              output_has(out, " parameters\n"), out, err);
+        INFO("stderr: " << second.err);
+        CHECK(second.exit_code == 130);
+        CHECK(second.err.empty());
+        CHECK_THAT(second.out, Catch::Contains("demo: interrupted before the first epoch finished; nothing to show"));
+    }
+}
+
+TEST_CASE("cli: --hidden is also the embedding size unless --embed, and a tokenizer flag beats the task's", "[cli]") {
+    REQUIRE(fs::exists(binary()));
+    TempDir dir("hidden_embed");
+    const std::vector<std::string> enfr = {"train", "--task", "enfr", "--max-pairs", "200", "--epochs", "1",
+                                           "--bleu-examples", "5", "--threads", "1"};
+    auto config = [](const std::string& model) { return nlohmann::json::parse(read_file(model + "/config.json")); };
+    auto run = [&](const std::string& name, std::vector<std::string> more) {
+        std::vector<std::string> args = enfr;
+        args.insert(args.end(), {"--out", dir / name});
+        args.insert(args.end(), more.begin(), more.end());
+        const Outcome r = run_cli(dir, args);
+        INFO(r.err);
+        REQUIRE(r.exit_code == 0);
+        return config(dir / name);
+    };
+    nlohmann::json c = run("hidden", {"--hidden", "16"});
+    CHECK(c["model"]["hidden_size"] == 16);
+    CHECK(c["model"]["embed_size"] == 16);
+    CHECK(c["data"]["source_tokenizer"] == "word");  // the task's
+    c = run("embed", {"--hidden", "16", "--embed", "8", "--source-tokenizer", "char"});
+    CHECK(c["model"]["embed_size"] == 8);
+    CHECK(c["data"]["source_tokenizer"] == "char");  // given, so honoured
+    CHECK(c["data"]["target_tokenizer"] == "word");
+    const models::Translator t = models::Translator::load(dir / "embed");
+    CHECK(t.translate("the red car").source_tokens.size() == 11);  // characters and two space tokens
+}
+
+TEST_CASE("cli: translate from stdin gives one output line per input line and names the lines it could not translate",
+          "[cli]") {
+    REQUIRE(fs::exists(binary()));
+    TempDir dir("stdin_lines");
+    models::TrainOptions o;
+    o.data.file = write_corpus(dir, 200);
+    o.out_dir = dir / "model";
+    o.model.attention = "location";  // scores one position each: at most max_source_len source tokens
+    o.model.max_source_len = 8;
+    o.model.hidden_size = 16;
+    o.model.embed_size = 16;
+    o.epochs = 1;
+    o.bleu_examples = 5;
+    o.quiet = true;
+    std::ostringstream log;
+    models::train(o, log);
+    const std::string input = dir / "input.txt";
+    write_file_atomic(input, "1 2 3\n\n1 2 3 4 5 6 7 8 9 1 2\nxyzzy 2 plugh\n3 2\n");
+    const Outcome r = run_cli(dir, {"translate", "--model", o.out_dir}, input);
+    INFO("stdout: " << r.out);
+    INFO("stderr: " << r.err);
+    CHECK(r.exit_code == 2);  // a line failed; the others were translated
+    CHECK(std::count(r.out.begin(), r.out.end(), '\n') == 5);
+    std::vector<std::string> lines;
+    std::istringstream out(r.out);
+    for (std::string line; std::getline(out, line);) lines.push_back(line);
+    REQUIRE(lines.size() == 5);
+    CHECK(!lines[0].empty());
+    CHECK(lines[1].empty());  // the empty input line
+    CHECK(lines[2].empty());  // the line that failed
+    CHECK(!lines[3].empty());
+    CHECK(!lines[4].empty());
+    CHECK_THAT(r.err, Catch::Contains("seqgrad translate: line 3: ") &&
+                          Catch::Contains("have 11 source positions but max_source_len is 8"));
+    CHECK_THAT(r.err, Catch::Contains("seqgrad translate: note: line 4: the model does not know xyzzy plugh (2 of 3 "
+                                      "tokens, read as <unk>)"));
+    CHECK(std::count(r.err.begin(), r.err.end(), '\n') == 2);
+
+    // Arguments: the same, by sentence number; a known sentence gives no note.
+    const Outcome args = run_cli(dir, {"translate", "--model", o.out_dir, "1 2", "xyzzy"});
+    CHECK(args.exit_code == 0);
+    CHECK(std::count(args.out.begin(), args.out.end(), '\n') == 2);
+    CHECK(args.err == "seqgrad translate: note: sentence 2: the model does not know xyzzy (1 of 1 tokens, read as <unk>)\n");
+}
+
+namespace {
+
+// The `--name`s in `text`.
+std::set<std::string> flags_in(const std::string& text) {
+    std::set<std::string> flags;
+    for (std::size_t i = text.find("--"); i != std::string::npos; i = text.find("--", i + 2)) {
+        if (i > 0 && (std::isalnum(static_cast<unsigned char>(text[i - 1])) || text[i - 1] == '-')) continue;
+        std::size_t j = i + 2;
+        while (j < text.size() && (std::islower(static_cast<unsigned char>(text[j])) ||
+                                   std::isdigit(static_cast<unsigned char>(text[j])) || text[j] == '-'))
+            ++j;
+        if (j > i + 2) flags.insert(text.substr(i, j - i));
+    }
+    return flags;
+}
+
+// The lines of one section of a CLI11 help text ("Options:", "Subcommands:"), up to the next blank line.
+std::vector<std::string> help_section(const std::string& help, const std::string& title) {
+    std::vector<std::string> lines;
+    std::istringstream in(help);
+    bool inside = false;
+    for (std::string line; std::getline(in, line);) {
+        if (line == title) {
+            inside = true;
+        } else if (inside) {
+            if (line.empty() || line[0] != ' ') break;
+            lines.push_back(line);
+        }
+    }
+    return lines;
+}
+
+}  // namespace
+
+// The README's command list must show every command and, for each, every option its --help shows:
+// the subcommands are read from `seqgrad --help` (and `seqgrad bench --help`, ...), the options from
+// each leaf's Options section (the option names before its description), the README from the first
+// ```sh block after "## The `seqgrad` command", one command per line (indented lines continue it).
+TEST_CASE("cli: the README's command list and every command's --help show the same options", "[cli][readme]") {
+    REQUIRE(fs::exists(binary()));
+    TempDir dir("readme");
+    auto help_of = [&](const std::string& command) {
+        std::vector<std::string> args;
+        std::istringstream words(command);
+        for (std::string w; words >> w;) args.push_back(w);
+        args.push_back("--help");
+        const Outcome r = run_cli(dir, args);
+        REQUIRE(r.exit_code == 0);
+        return r.out;
+    };
+    // Every leaf command with the options its help lists.
+    std::map<std::string, std::set<std::string>> from_help;
+    std::vector<std::string> todo = {""};
+    while (!todo.empty()) {
+        const std::string command = todo.back();
+        todo.pop_back();
+        const std::string help = help_of(command);
+        const auto subcommands = help_section(help, "Subcommands:");
+        for (const auto& line : subcommands) {
+            std::istringstream words(line);
+            std::string name;
+            words >> name;
+            todo.push_back(command.empty() ? name : command + " " + name);
+        }
+        if (!subcommands.empty() || command.empty()) continue;
+        std::set<std::string> options;
+        for (const auto& line : help_section(help, "Options:")) {
+            std::istringstream words(line);
+            std::string names;  // "-h,--help", "--hidden", "--bidirectional{false},--unidirectional{true}"
+            words >> names;
+            for (const auto& f : flags_in(names)) options.insert(f);
+        }
+        options.erase("--help");
+        from_help[command] = options;
+    }
+    REQUIRE(from_help.count("train") == 1);
+    CHECK(from_help.at("train").count("--hidden") == 1);  // the parsing above works
+
+    const std::string readme = read_file(std::string(SEQGRAD_SOURCE_DIR) + "/README.md");
+    const std::size_t section = readme.find("## The `seqgrad` command");
+    REQUIRE(section != std::string::npos);
+    const std::size_t begin = readme.find("```sh\n", section);
+    REQUIRE(begin != std::string::npos);
+    const std::size_t end = readme.find("```", begin + 6);
+    REQUIRE(end != std::string::npos);
+    std::map<std::string, std::string> from_readme;  // command -> its text
+    std::string current;
+    std::istringstream block(readme.substr(begin + 6, end - begin - 6));
+    for (std::string line; std::getline(block, line);) {
+        if (line.rfind("seqgrad ", 0) == 0) {
+            std::istringstream words(line.substr(8));
+            current.clear();
+            for (std::string w; words >> w && !w.empty() && std::islower(static_cast<unsigned char>(w[0]));)
+                current += (current.empty() ? "" : " ") + w;
+            from_readme[current] += line.substr(8 + current.size());
+        } else if (!line.empty() && line[0] == ' ' && !current.empty()) {
+            from_readme[current] += line;
+        }
+    }
+    for (const auto& [command, options] : from_help) {
+        INFO("seqgrad " << command);
+        REQUIRE(from_readme.count(command) == 1);  // the README lists the command
+        const std::set<std::string> listed = flags_in(from_readme.at(command));
+        std::vector<std::string> missing, extra;
+        std::set_difference(options.begin(), options.end(), listed.begin(), listed.end(), std::back_inserter(missing));
+        std::set_difference(listed.begin(), listed.end(), options.begin(), options.end(), std::back_inserter(extra));
+        INFO("in --help, not in the README: " << fmt::format("{}", fmt::join(missing, " ")));
+        INFO("in the README, not in --help: " << fmt::format("{}", fmt::join(extra, " ")));
+        CHECK(missing.empty());
+        CHECK(extra.empty());
+    }
+    for (const auto& [command, text] : from_readme) {
+        INFO("README lists seqgrad " << command);
+        CHECK(from_help.count(command) == 1);  // and no command that does not exist
+    }
 }

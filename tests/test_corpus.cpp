@@ -11,7 +11,7 @@
 #include <unistd.h>
 
 #include "core/error.h"
-#include "models/corpus.h"
+#include "models/data/corpus.h"
 
 using namespace seqgrad::data;
 using Tokens = std::vector<std::string>;
@@ -149,7 +149,13 @@ TEST_CASE("corpus: an empty result is a clear error", "[corpus]") {
     CHECK_THAT(error_of([] { read("no tabs\nat all\n"); }), Contains("2 malformed") && Contains("source<TAB>target"));
     CorpusOptions o;
     o.max_len = 1;
-    CHECK_THAT(error_of([&] { read("a b\tc d\n", o); }), Contains("1 longer than max_len 1"));
+    CHECK(error_of([&] { read("a b\tc d\n\n", o); }) ==
+          "test.tsv: the filters removed all 1 sentence pairs: 1 have more than 1 token on a side (--max-len 1)");
+    o.source_prefixes = {"i am "};
+    o.max_len = 2;
+    CHECK(error_of([&] { read("a b\tc d\ni am here\tje suis là\n", o); }) ==
+          "test.tsv: the filters removed all 2 sentence pairs: 1 do not start with one of the 1 prefixes "
+          "(--eng-prefixes); 1 have more than 2 tokens on a side (--max-len 2)");
 }
 
 TEST_CASE("corpus: reverse swaps the sides, max_len counts tokens", "[corpus]") {
@@ -204,7 +210,8 @@ TEST_CASE("corpus: the tutorial's English prefix filter", "[corpus]") {
     CHECK(c.pairs[0].source == Tokens{"j'ai", "froid", "."});
 
     o.source_prefixes = {"zzz"};
-    CHECK_THAT(error_of([&] { read(text, o); }), Contains("5 not starting with one of the 1 prefixes"));
+    CHECK_THAT(error_of([&] { read(text, o); }),
+               Contains("the filters removed all 5 sentence pairs: 5 do not start with one of the 1 prefixes (--eng-prefixes)"));
 }
 
 TEST_CASE("corpus: files and streams", "[corpus]") {

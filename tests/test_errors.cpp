@@ -25,20 +25,20 @@
 #include "layers/positional_encoding.h"
 #include "layers/rnn.h"
 #include "layers/rnn_cell.h"
-#include "models/batching.h"
+#include "models/data/batching.h"
 #include "models/bench.h"
-#include "models/corpus.h"
+#include "models/data/corpus.h"
 #include "models/fileio.h"
 #include "models/inspect.h"
 #include "models/metrics.h"
-#include "models/seq2seq.h"
-#include "models/svg.h"
-#include "models/terminal.h"
-#include "models/toy_tasks.h"
+#include "models/rnn/seq2seq.h"
+#include "models/viz/svg.h"
+#include "models/viz/terminal.h"
+#include "models/data/toy_tasks.h"
 #include "models/trainer.h"
 #include "models/translator.h"
-#include "models/utf8.h"
-#include "models/vocab.h"
+#include "models/data/utf8.h"
+#include "models/data/vocab.h"
 #include "optim/adagrad.h"
 #include "optim/adam.h"
 #include "optim/optimizer.h"
@@ -754,8 +754,9 @@ TEST_CASE("errors: training options and data that cannot train", "[errors]") {
                                                   " has only 2 usable sentence pairs; at least 3 are needed for "
                                                   "train/valid/test"));
     CHECK_THROWS_MATCHES(train_quietly(with([](auto& o) { o.max_pairs = 4; })), Error,
-                         Catch::Matchers::Message("train: the validation split is empty; use a larger corpus or "
-                                                  "--valid-fraction"));
+                         Catch::Matchers::Message("train: the validation split of 4 sentence pairs is empty (10% of "
+                                                  "them rounds to none); use a corpus of at least 5 pairs (a larger "
+                                                  "--max-pairs or --max-len)"));
 }
 
 TEST_CASE("errors: resuming a damaged or changed run", "[errors]") {

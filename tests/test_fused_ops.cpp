@@ -5,7 +5,7 @@
 #include "helpers.h"
 #include "layers/attention.h"
 #include "layers/rnn.h"
-#include "models/seq2seq.h"
+#include "models/rnn/seq2seq.h"
 
 using namespace seqgrad;
 using seqgrad::testing::param;

@@ -11,9 +11,9 @@
 #include "core/safetensors.h"
 #include "fuzz/targets.h"
 #include "helpers.h"
-#include "models/corpus.h"
-#include "models/seq2seq.h"
-#include "models/vocab.h"
+#include "models/data/corpus.h"
+#include "models/rnn/seq2seq.h"
+#include "models/data/vocab.h"
 
 using namespace seqgrad;
 namespace fs = std::filesystem;

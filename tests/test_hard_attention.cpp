@@ -2,14 +2,14 @@
 // test), argmax in eval mode, the REINFORCE surrogate's gradient against the formula by hand, a
 // gradcheck of the surrogate with the sampled positions held fixed, unbiasedness of the estimator
 // against the exact gradient of the expected reward (by enumeration), the baseline, errors, and
-// `hard` attention inside the translator (models/seq2seq.h).
+// `hard` attention inside the translator (models/rnn/seq2seq.h).
 #include <cmath>
 #include <set>
 
 #include "helpers.h"
 #include "layers/attention_scores.h"
 #include "layers/hard_attention.h"
-#include "models/seq2seq.h"
+#include "models/rnn/seq2seq.h"
 
 using namespace seqgrad;
 using seqgrad::testing::f64;

@@ -24,7 +24,7 @@ TEST_CASE("mha: gradcheck over query, key, value and all parameters, with paddin
     Tensor mask = f64({1, 1, 1, 1, 1, 0}, {2, 3});
     std::vector<Tensor> inputs = {query, key, value};
     for (const Tensor& p : mha.parameters()) inputs.push_back(p);
-    CHECK(inputs.size() == 3 + 8);
+    CHECK(inputs.size() == 3 + 4);  // in_proj_weight, in_proj_bias, out_proj.weight, out_proj.bias
     for (bool causal : {false, true}) {
         INFO("causal " << causal);
         auto f = [&](const std::vector<Tensor>& in) {
@@ -96,7 +96,7 @@ TEST_CASE("mha: each head is scaled dot-product attention over its slice of the 
         const std::int64_t d = mha.head_dim();
         auto plain = nn::make_attention(
             {.kind = nn::AttentionKind::ScaledDot, .query_size = d, .key_size = d, .dtype = DType::Float64});
-        Tensor Q = mha.q_proj->forward(query), K = mha.k_proj->forward(key), V = mha.v_proj->forward(value);
+        Tensor Q = mha.project_query(query), K = mha.project_key(key), V = mha.project_value(value);
         for (std::int64_t t = 0; t < 3; ++t) {
             std::vector<Tensor> contexts;
             for (std::int64_t j = 0; j < heads; ++j) {
@@ -116,8 +116,9 @@ TEST_CASE("mha: PyTorch parameter names and initialisation", "[mha]") {
     nn::MultiHeadAttention mha({.embed_dim = 8, .num_heads = 2, .generator = &gen});
     std::vector<std::string> names;
     for (auto& [name, t] : mha.named_parameters()) names.push_back(name);
-    CHECK(names == std::vector<std::string>{"q_proj.weight", "q_proj.bias", "k_proj.weight", "k_proj.bias",
-                                            "v_proj.weight", "v_proj.bias", "out_proj.weight", "out_proj.bias"});
+    CHECK(names == std::vector<std::string>{"in_proj_weight", "in_proj_bias", "out_proj.weight", "out_proj.bias"});
+    CHECK(mha.in_proj_weight.shape() == Shape{3 * 8, 8});
+    CHECK(mha.in_proj_bias.shape() == Shape{3 * 8});
     const double xavier = std::sqrt(6.0 / (8 + 3 * 8)), linear = 1.0 / std::sqrt(8.0);
     for (auto& [name, t] : mha.named_parameters()) {
         INFO(name);

@@ -32,7 +32,7 @@
 #include "helpers.h"
 #include "models/bench.h"
 #include "models/fileio.h"
-#include "models/toy_tasks.h"
+#include "models/data/toy_tasks.h"
 #include "models/trainer.h"
 #include "models/translator.h"
 #include "optim/adam.h"

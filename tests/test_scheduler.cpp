@@ -6,7 +6,12 @@
 #include <memory>
 #include <numbers>
 
+#include <sstream>
+
 #include "helpers.h"
+#include "models/data/toy_tasks.h"
+#include "models/fileio.h"
+#include "models/trainer.h"
 #include "optim/adam.h"
 #include "optim/scheduler.h"
 #include "optim/sgd.h"
@@ -323,4 +328,51 @@ TEST_CASE("scheduler: bad options throw ShapeError naming the scheduler and the 
     CHECK_THROWS_WITH(s.step(0.5), Catch::Contains("StepLR") && Catch::Contains("step()"));
     optim::LinearWarmup w(f.opt, {.warmup_steps = 2});
     CHECK_THROWS_AS(w.step(0.5), Error);
+}
+
+// `seqgrad train --schedule S --lr X`: the rate of every epoch is proportional to --lr for every
+// schedule (noam used to ignore --lr and peak at 1.0), and noam's peak, reached at the end of its
+// warm-up (one epoch by default), is --lr itself.
+TEST_CASE("trainer: every schedule's learning rate scales with --lr", "[scheduler][trainer]") {
+    seqgrad::testing::TempDir dir("schedules");
+    data::ToyTaskOptions task;
+    task.min_len = 2;
+    task.max_len = 4;
+    task.alphabet = "0123456789";
+    const std::string corpus = dir / "corpus.tsv";
+    write_file_atomic(corpus, data::to_tsv(data::generate_task("reverse", 3, 120, task)));
+    int run = 0;
+    auto lrs = [&](const std::string& schedule, std::int64_t warmup, double lr) {
+        models::TrainOptions o;
+        o.data.file = corpus;
+        o.out_dir = dir / fmt::format("run_{}", run++);
+        o.model.hidden_size = 8;
+        o.model.embed_size = 8;
+        o.epochs = 3;
+        o.lr = lr;
+        o.schedule = schedule;
+        o.warmup_steps = warmup;
+        o.bleu_examples = 2;
+        o.quiet = true;
+        std::ostringstream log;
+        std::vector<double> out;
+        for (const auto& m : models::train(o, log).history) out.push_back(m.lr);
+        return out;
+    };
+    const double lr = 1e-3;
+    for (const auto& [schedule, warmup] : std::vector<std::pair<std::string, std::int64_t>>{
+             {"none", 0}, {"step", 0}, {"exponential", 0}, {"cosine", 0}, {"plateau", 0}, {"noam", 0}, {"noam", 2}, {"cosine", 4}}) {
+        INFO("--schedule " << schedule << " --warmup " << warmup);
+        const auto a = lrs(schedule, warmup, lr), b = lrs(schedule, warmup, 3 * lr);
+        REQUIRE(a.size() == 3);
+        REQUIRE(b.size() == 3);
+        for (std::size_t i = 0; i < a.size(); ++i) {
+            CHECK(a[i] > 0);
+            CHECK(a[i] <= lr * (1 + 1e-12));  // no schedule goes above --lr
+            CHECK(b[i] == Approx(3 * a[i]).epsilon(1e-12));
+        }
+        // 96 training pairs in batches of 32: 3 steps an epoch, and noam's warm-up is one epoch. Its
+        // third step ran at the peak, --lr; the rate set after it, for step n = 4, is lr * sqrt(3 / 4).
+        if (schedule == "noam" && warmup == 0) CHECK(a[0] == Approx(lr * std::sqrt(3.0 / 4.0)).epsilon(1e-12));
+    }
 }

@@ -1,4 +1,4 @@
-// Tests for models/svg.h: heatmap_svg and line_plot_svg produce well-formed XML (checked by a small
+// Tests for models/viz/svg.h: heatmap_svg and line_plot_svg produce well-formed XML (checked by a small
 // tag-balance checker here, and by xmllint when it is installed), one titled rect per cell with the
 // right value, escaped but unmangled UTF-8 labels, a colour bar, 1-2-5 ticks, and ShapeErrors that
 // name the function and the sizes.
@@ -17,7 +17,7 @@
 #include <unistd.h>
 
 #include "core/error.h"
-#include "models/svg.h"
+#include "models/viz/svg.h"
 
 using namespace seqgrad;
 using namespace seqgrad::viz;
@@ -416,4 +416,34 @@ TEST_CASE("svg: line plot with fixed axis ends and a single point") {
     require_well_formed(m);
     CHECK(count(m, "<polyline") == 12);
     CHECK(m.find("stroke-dasharray=\"6 3\"") != std::string::npos);
+}
+
+// Gradients of ~1e-4 (the ∂L/∂e row of `seqgrad inspect`) once read "0.00" in every cell: the cells
+// now show value / 10^k and the title names the factor; ordinary values are written as they are.
+TEST_CASE("svg: heatmap cells stay readable for tiny and huge values, with the factor in the title") {
+    HeatmapOptions opt;
+    opt.title = "dL/de";
+    opt.scale = ColourScale::Diverging;
+    opt.show_values = HeatmapOptions::Values::Always;
+    const std::string tiny = heatmap_svg({{1.2e-4, -3.4e-5, 5e-4, 0.0}}, {"a", "b", "c", "d"}, {"e"}, opt);
+    require_well_formed(tiny);
+    CHECK(tiny.find(">dL/de (cell values ×1e-4)</text>") != std::string::npos);
+    for (const char* shown : {">1.20</text>", ">-0.34</text>", ">5.00</text>", ">0.00</text>"}) {
+        INFO(shown);
+        CHECK(tiny.find(shown) != std::string::npos);
+    }
+    CHECK(count(tiny, ">0.00</text>") == 1);  // only the true zero
+    // Tooltips keep the value itself.
+    CHECK(tiny.find("e → a: 0.00012") != std::string::npos);
+
+    const std::string huge = heatmap_svg({{2500.0, -12.0}}, {"a", "b"}, {"r"}, opt);
+    CHECK(huge.find("(cell values ×1e3)") != std::string::npos);
+    CHECK(huge.find(">2.50</text>") != std::string::npos);
+    CHECK(huge.find(">-0.01</text>") != std::string::npos);
+
+    const std::string plain = heatmap_svg({{0.25, -0.5}}, {"a", "b"}, {"r"}, opt);
+    CHECK(plain.find("cell values") == std::string::npos);
+    CHECK(plain.find(">0.25</text>") != std::string::npos);
+    opt.title.clear();
+    CHECK(heatmap_svg({{1e-5}}, {"a"}, {"r"}, opt).find(">(cell values ×1e-5)</text>") != std::string::npos);
 }

@@ -1,4 +1,4 @@
-// Tests for models/terminal.h: UTF-8 display width, the plain and colour text heatmaps (0 -> ' ',
+// Tests for models/viz/terminal.h: UTF-8 display width, the plain and colour text heatmaps (0 -> ' ',
 // 1 -> '@', labels aligned by display width, no escape sequences smuggled in through labels), the
 // NO_COLOR check, and the progress bar in both modes with a fake clock.
 #include <catch2/catch.hpp>
@@ -10,7 +10,7 @@
 #include <vector>
 
 #include "core/error.h"
-#include "models/terminal.h"
+#include "models/viz/terminal.h"
 
 using namespace seqgrad;
 using namespace seqgrad::viz;

@@ -3,7 +3,7 @@
 #include <catch2/catch.hpp>
 
 #include "core/error.h"
-#include "models/tokenizer.h"
+#include "models/data/tokenizer.h"
 
 using namespace seqgrad::data;
 using Tokens = std::vector<std::string>;

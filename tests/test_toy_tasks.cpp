@@ -13,9 +13,9 @@
 #include <unordered_map>
 
 #include "core/error.h"
-#include "models/corpus.h"
-#include "models/toy_tasks.h"
-#include "models/vocab.h"
+#include "models/data/corpus.h"
+#include "models/data/toy_tasks.h"
+#include "models/data/vocab.h"
 
 using namespace seqgrad::data;
 using Catch::Contains;

@@ -7,7 +7,7 @@
 #include "helpers.h"
 #include "models/bench.h"
 #include "models/fileio.h"
-#include "models/toy_tasks.h"
+#include "models/data/toy_tasks.h"
 #include "models/trainer.h"
 #include "models/translator.h"
 
@@ -206,5 +206,51 @@ TEST_CASE("translator: enfr attention crosses adjective and noun and ne pas atte
     CHECK_THAT(most_attended(neg, "ne"), Catch::Equals("does") || Catch::Equals("not"));
     CHECK_THAT(most_attended(neg, "pas"), Catch::Equals("does") || Catch::Equals("not"));
     CHECK(most_attended(neg, "mange") == "eat");
+    fs::remove_all(dir);
+}
+
+// --source-tokenizer and --target-tokenizer name the tokenizers of the file's columns; with --reverse
+// the second column becomes the source, and the translator must tokenize and detokenize each side as
+// training did (it once kept the unswapped pair: every source token unknown, outputs glued together).
+TEST_CASE("translator: --reverse with two different tokenizers tokenizes each side as training did", "[translator]") {
+    const std::string dir = temp_dir("reverse_tokenizers");
+    static const char* words[] = {"zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine"};
+    std::string tsv;
+    data::SplitMix64 rng(7);
+    for (int i = 0; i < 150; ++i) {
+        std::string spelled, digits;
+        for (int k = 0; k < 3; ++k) {
+            const auto d = rng.below(10);
+            spelled += (k ? " " : "") + std::string(words[d]);
+            digits += static_cast<char>('0' + d);
+        }
+        tsv += spelled + "\t" + digits + "\n";  // "seven nine one<TAB>791"
+    }
+    write_file_atomic(dir + "/num.tsv", tsv);
+    models::TrainOptions o;
+    o.data.file = dir + "/num.tsv";
+    o.data.source_tokenizer = "word";  // the first column: words
+    o.data.target_tokenizer = "char";  // the second column: digits
+    o.data.reverse = true;             // translate digits -> words
+    o.out_dir = dir + "/model";
+    o.model.hidden_size = 16;
+    o.model.embed_size = 16;
+    o.epochs = 1;
+    o.bleu_examples = 5;
+    o.quiet = true;
+    std::ostringstream log;
+    models::train(o, log);
+    const models::Translator t = models::Translator::load(o.out_dir);
+    const data::Corpus c = models::load_corpus(t.data_source());
+    REQUIRE(c.pairs.size() == 150);
+    for (std::size_t i = 0; i < 5; ++i) {
+        const auto& p = c.pairs[i];
+        INFO(p.source_text << " -> " << p.target_text);
+        CHECK(p.source.size() == 3);  // digits, one token each
+        CHECK(t.source_tokenizer().tokenize(p.source_text) == p.source);
+        CHECK(t.target_tokenizer().detokenize(p.target) == p.target_text);
+        for (const auto& token : t.source_tokenizer().tokenize(p.source_text)) CHECK(t.source_vocab().contains(token));
+    }
+    CHECK(t.translate("791").source_tokens == std::vector<std::string>{"7", "9", "1"});
     fs::remove_all(dir);
 }

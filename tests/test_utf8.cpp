@@ -4,7 +4,7 @@
 #include <catch2/catch.hpp>
 
 #include "core/error.h"
-#include "models/utf8.h"
+#include "models/data/utf8.h"
 
 using namespace seqgrad::data;
 

@@ -7,7 +7,7 @@
 #include <unistd.h>
 
 #include "core/error.h"
-#include "models/vocab.h"
+#include "models/data/vocab.h"
 #include "helpers.h"
 
 using namespace seqgrad::data;

@@ -19,11 +19,11 @@
 
 #include "core/error.h"
 #include "core/safetensors.h"
-#include "models/corpus.h"
-#include "models/seq2seq.h"
-#include "models/tokenizer.h"
-#include "models/utf8.h"
-#include "models/vocab.h"
+#include "models/data/corpus.h"
+#include "models/rnn/seq2seq.h"
+#include "models/data/tokenizer.h"
+#include "models/data/utf8.h"
+#include "models/data/vocab.h"
 
 namespace seqgrad::fuzz {
 

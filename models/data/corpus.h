@@ -30,7 +30,7 @@
 #include <utility>
 #include <vector>
 
-#include "models/tokenizer.h"
+#include "models/data/tokenizer.h"
 
 namespace seqgrad::data {
 

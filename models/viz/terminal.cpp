@@ -1,6 +1,6 @@
 // Terminal output: UTF-8 width, the text heatmap and the progress bar. Everything is built as a
 // string first and written in one go, so a picture never interleaves with other output mid-line.
-#include "models/terminal.h"
+#include "models/viz/terminal.h"
 
 #include <sys/ioctl.h>
 #include <unistd.h>

@@ -1,5 +1,5 @@
-// UTF-8 decoding, validation, encoding and Latin lower-casing; see models/utf8.h for the rules.
-#include "models/utf8.h"
+// UTF-8 decoding, validation, encoding and Latin lower-casing; see models/data/utf8.h for the rules.
+#include "models/data/utf8.h"
 
 #include "core/error.h"
 

@@ -1,5 +1,5 @@
-// Reading tab-separated parallel corpora, the seeded split and its JSON form; see models/corpus.h.
-#include "models/corpus.h"
+// Reading tab-separated parallel corpora, the seeded split and its JSON form; see models/data/corpus.h.
+#include "models/data/corpus.h"
 
 #include <algorithm>
 #include <cmath>
@@ -10,8 +10,8 @@
 #include <nlohmann/json.hpp>
 
 #include "core/error.h"
-#include "models/utf8.h"
-#include "models/vocab.h"
+#include "models/data/utf8.h"
+#include "models/data/vocab.h"
 
 namespace seqgrad::data {
 
@@ -170,10 +170,20 @@ Corpus read_corpus_string(std::string_view text, const Tokenizer& source_tokeniz
 
     if (corpus.pairs.empty()) {
         if (rep.lines == 0) fail<Error>("{}: no usable sentence pairs: the corpus is empty", origin);
-        fail<Error>("{}: no usable sentence pairs out of {} lines ({} blank, {} malformed, {} longer than max_len {}, "
-                    "{} not starting with one of the {} prefixes); each line should be source<TAB>target",
-                    origin, rep.lines, rep.blank, rep.malformed, rep.too_long, options.max_len, rep.prefix_filtered,
-                    options.source_prefixes.size());
+        if (rep.too_long + rep.prefix_filtered == 0)
+            fail<Error>("{}: no usable sentence pairs out of {} lines ({} blank, {} malformed); each line should be "
+                        "source<TAB>target",
+                        origin, rep.lines, rep.blank, rep.malformed);
+        // Well-formed pairs were there: say which filter removed them (the prefix filter runs first).
+        std::vector<std::string> removed;
+        if (rep.prefix_filtered > 0)
+            removed.push_back(fmt::format("{} do not start with one of the {} prefixes (--eng-prefixes)", rep.prefix_filtered,
+                                          options.source_prefixes.size()));
+        if (rep.too_long > 0)
+            removed.push_back(fmt::format("{} have more than {} token{} on a side (--max-len {})", rep.too_long,
+                                          options.max_len, options.max_len == 1 ? "" : "s", options.max_len));
+        fail<Error>("{}: the filters removed all {} sentence pairs: {}", origin, rep.too_long + rep.prefix_filtered,
+                    fmt::join(removed, "; "));
     }
     return corpus;
 }

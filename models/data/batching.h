@@ -19,8 +19,8 @@
 #include <utility>
 #include <vector>
 
-#include "models/corpus.h"
-#include "models/vocab.h"
+#include "models/data/corpus.h"
+#include "models/data/vocab.h"
 
 namespace seqgrad::data {
 

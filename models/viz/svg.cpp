@@ -1,7 +1,7 @@
 // SVG writer, colour ramps, ticks, heatmap_svg and line_plot_svg. The layouts are computed from
 // estimated text widths (0.6 em per terminal column, so a CJK character counts 1.2 em): SVG has no
 // text measurement, and over-estimating a little only costs some white space, never overlap.
-#include "models/svg.h"
+#include "models/viz/svg.h"
 
 #include <algorithm>
 #include <cmath>
@@ -11,7 +11,7 @@
 #include <fmt/format.h>
 
 #include "core/error.h"
-#include "models/terminal.h"  // display_width, truncate_to_width
+#include "models/viz/terminal.h"  // display_width, truncate_to_width
 
 namespace seqgrad::viz {
 
@@ -53,6 +53,18 @@ std::string cell_text(double v) {
     std::string s = a < 10 ? fmt::format("{:.2f}", v) : a < 1000 ? fmt::format("{:.0f}", v) : fmt::format("{:.0e}", v);
     if (s == "-0.00") s = "0.00";
     return s;
+}
+
+// Cells show two decimals. When every |value| is below 0.01 (gradients are often ~1e-4) that reads
+// "0.00" everywhere, and from 1000 on it loses digits; then the cells show value / 10^k, k the
+// decimal exponent of the largest |value|, and the title says "cell values ×1e<k>". 0 = no scaling.
+int cell_exponent(const Matrix& values) {
+    double top = 0;
+    for (const auto& row : values)
+        for (double v : row)
+            if (std::isfinite(v)) top = std::max(top, std::fabs(v));
+    if (top == 0 || (top >= 0.01 && top < 1000)) return 0;
+    return static_cast<int>(std::floor(std::log10(top)));
 }
 
 bool is_continuation(unsigned char c) { return (c & 0xC0) == 0x80; }
@@ -329,6 +341,13 @@ std::string heatmap_svg(const Matrix& values, const std::vector<std::string>& co
     const size_t R = values.size(), C = values[0].size();
     const double cell = opt.cell_size, fs = opt.font_size, title_fs = fs * 1.3, tick_fs = fs * 0.9;
     const double margin = 12, gap = 6, s45 = std::sqrt(0.5);
+    bool show_values = opt.show_values == HeatmapOptions::Values::Always ||
+                       (opt.show_values == HeatmapOptions::Values::Auto && R * C <= 144 && cell >= 22);
+    const int exponent = show_values ? cell_exponent(values) : 0;
+    const double cell_scale = std::pow(10.0, -exponent);
+    std::string title = opt.title;
+    if (exponent != 0)
+        title = (title.empty() ? "" : title + " ") + fmt::format("(cell values ×1e{})", exponent);
     const int max_chars = std::max(opt.max_label_chars, 2);
 
     std::vector<std::string> cl, rl;
@@ -341,7 +360,7 @@ std::string heatmap_svg(const Matrix& values, const std::vector<std::string>& co
     // Vertical layout, top to bottom: title, x label, column labels, grid.
     double y = margin;
     double title_y = y + title_fs;
-    if (!opt.title.empty()) y += title_fs * 1.6;
+    if (!title.empty()) y += title_fs * 1.6;
     double xlabel_y = y + fs;
     if (!opt.x_label.empty()) y += fs * 1.8;
     // A label of width w rotated by -45 degrees rises w / sqrt(2); its glyph height adds a little.
@@ -369,7 +388,7 @@ std::string heatmap_svg(const Matrix& values, const std::vector<std::string>& co
     if (!opt.vertical_col_labels)  // rotated labels lean right, past the grid's right edge
         for (size_t c = 0; c < C; ++c)
             width = std::max(width, grid_left + (c + 0.5) * cell + text_width(cl[c], fs) * s45 + fs + margin);
-    width = std::max(width, 2 * margin + text_width(opt.title, title_fs));
+    width = std::max(width, 2 * margin + text_width(title, title_fs));
     double xlabel_w = text_width(opt.x_label, fs);
     double xlabel_x = std::max(grid_left + grid_w / 2, margin + xlabel_w / 2);
     width = std::max(width, xlabel_x + xlabel_w / 2 + margin);
@@ -381,8 +400,8 @@ std::string heatmap_svg(const Matrix& values, const std::vector<std::string>& co
     SvgWriter w(width, height);
     w.comment("seqgrad heatmap");
     w.element("rect", {{"width", "100%"}, {"height", "100%"}, {"fill", "#ffffff"}});
-    if (!opt.title.empty())
-        w.text("text", {{"x", margin}, {"y", title_y}, {"font-size", title_fs}, {"font-weight", "bold"}}, opt.title);
+    if (!title.empty())
+        w.text("text", {{"x", margin}, {"y", title_y}, {"font-size", title_fs}, {"font-weight", "bold"}}, title);
     if (!opt.x_label.empty())
         w.text("text", {{"x", xlabel_x}, {"y", xlabel_y}, {"font-size", fs}, {"text-anchor", "middle"}, {"fill", "#333"}},
                opt.x_label);
@@ -411,8 +430,6 @@ std::string heatmap_svg(const Matrix& values, const std::vector<std::string>& co
     w.close();
 
     // Cells. crispEdges keeps anti-aliasing from drawing hairline gaps between neighbours.
-    bool show_values = opt.show_values == HeatmapOptions::Values::Always ||
-                       (opt.show_values == HeatmapOptions::Values::Auto && R * C <= 144 && cell >= 22);
     w.open("g", {{"class", "cells"}, {"shape-rendering", "crispEdges"}});
     for (size_t r = 0; r < R; ++r)
         for (size_t c = 0; c < C; ++c) {
@@ -434,7 +451,7 @@ std::string heatmap_svg(const Matrix& values, const std::vector<std::string>& co
                 Rgb bg = colour_at(opt.scale, colour_position(v, lo, hi));
                 w.text("text", {{"x", grid_left + (c + 0.5) * cell}, {"y", grid_top + (r + 0.5) * cell + vfs * 0.35},
                                 {"fill", hex(contrast_text(bg))}},
-                       cell_text(v));
+                       cell_text(v * cell_scale));
             }
         w.close();
     }

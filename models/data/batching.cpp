@@ -1,5 +1,5 @@
-// Padding pairs into batches and ordering them per epoch; see models/batching.h.
-#include "models/batching.h"
+// Padding pairs into batches and ordering them per epoch; see models/data/batching.h.
+#include "models/data/batching.h"
 
 #include <algorithm>
 

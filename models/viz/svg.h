@@ -125,6 +125,9 @@ struct HeatmapOptions {
     enum class Values { Auto, Always, Never };
     Values show_values = Values::Auto;     // Auto: only when the matrix has <= 144 cells and cells >= 22 px
 };
+// Shown values have two decimals; when every |value| is below 0.01 or one is 1000 or more, each cell
+// shows value / 10^k instead (k: the decimal exponent of the largest |value|) and the title ends in
+// "(cell values ×1e<k>)", so gradients of ~1e-4 read "1.23", not "0.00". Tooltips keep the full value.
 
 // values: [rows = output tokens][cols = source tokens]; col_labels.size() == cols, row_labels.size() == rows.
 // Each cell is one <rect class="cell"> with a <title> "row label → col label: value"; NaN cells are

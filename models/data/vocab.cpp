@@ -1,5 +1,5 @@
-// Vocabulary building, lookup, JSON (de)serialisation and the data module's file wrappers; see models/vocab.h.
-#include "models/vocab.h"
+// Vocabulary building, lookup, JSON (de)serialisation and the data module's file wrappers; see models/data/vocab.h.
+#include "models/data/vocab.h"
 
 #include <algorithm>
 #include <map>
@@ -8,7 +8,7 @@
 
 #include "core/error.h"
 #include "models/fileio.h"
-#include "models/utf8.h"
+#include "models/data/utf8.h"
 
 namespace seqgrad::data {
 

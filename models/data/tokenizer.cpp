@@ -1,10 +1,10 @@
-// Word and character tokenizers; the rules are listed in models/tokenizer.h.
-#include "models/tokenizer.h"
+// Word and character tokenizers; the rules are listed in models/data/tokenizer.h.
+#include "models/data/tokenizer.h"
 
 #include <fmt/ranges.h>
 
 #include "core/error.h"
-#include "models/utf8.h"
+#include "models/data/utf8.h"
 
 namespace seqgrad::data {
 

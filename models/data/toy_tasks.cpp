@@ -1,7 +1,7 @@
 // The toy-task generators (dates, enfr, reverse, copy), the table of shipped corpora and data_dir();
-// see models/toy_tasks.h. Every random choice goes through SplitMix64 in a fixed order, so a seed
+// see models/data/toy_tasks.h. Every random choice goes through SplitMix64 in a fixed order, so a seed
 // always produces the same file.
-#include "models/toy_tasks.h"
+#include "models/data/toy_tasks.h"
 
 #include <algorithm>
 #include <array>
@@ -14,7 +14,7 @@
 #include <fmt/ranges.h>
 
 #include "core/error.h"
-#include "models/corpus.h"
+#include "models/data/corpus.h"
 
 namespace seqgrad::data {
 
@@ -686,6 +686,16 @@ std::string generate_shipped(const ShippedCorpus& c) { return to_tsv(generate_ta
 
 std::string data_dir() {
     if (const char* env = std::getenv("SEQGRAD_DATA_DIR"); env && *env) return env;
+#ifdef SEQGRAD_INSTALLED_DATA
+    // An installed tree, <prefix>/bin/seqgrad beside <prefix>/share/seqgrad/data: found from where
+    // the running program is, so the tree still works after it is moved.
+    std::error_code ec;
+    const std::filesystem::path exe = std::filesystem::read_symlink("/proc/self/exe", ec);
+    if (!ec) {
+        const std::filesystem::path installed = (exe.parent_path() / SEQGRAD_INSTALLED_DATA).lexically_normal();
+        if (std::filesystem::is_directory(installed, ec)) return installed.string();
+    }
+#endif
 #ifdef SEQGRAD_DATA_DIR
     return SEQGRAD_DATA_DIR;
 #else

@@ -1,5 +1,5 @@
 // Encoder, decoder, loss with teacher forcing, greedy and beam-search decoding.
-#include "models/seq2seq.h"
+#include "models/rnn/seq2seq.h"
 
 #include <algorithm>
 #include <cmath>

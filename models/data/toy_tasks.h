@@ -59,8 +59,9 @@ const ShippedCorpus& shipped_corpus(std::string_view task);
 // The exact text of the shipped file.
 std::string generate_shipped(const ShippedCorpus& corpus);
 
-// The data/ folder: $SEQGRAD_DATA_DIR when set and non-empty, else the source tree's data/ that the
-// build compiled in.
+// The data/ folder: $SEQGRAD_DATA_DIR when set and non-empty; else, for an installed program,
+// <its bin folder>/../share/seqgrad/data when that exists (`cmake --install` puts data/ there, and
+// the tree may be moved); else the source tree's data/ that the build compiled in.
 std::string data_dir();
 // data_dir() / file, checked to exist; a missing file throws seqgrad::Error naming the folder and the
 // SEQGRAD_DATA_DIR hint.

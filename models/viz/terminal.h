@@ -11,7 +11,7 @@
 #include <utility>
 #include <vector>
 
-#include "models/svg.h"  // Matrix, ColourScale, colour ramps shared with the SVG pictures
+#include "models/viz/svg.h"  // Matrix, ColourScale, colour ramps shared with the SVG pictures
 
 namespace seqgrad::viz {
 

@@ -1,0 +1,140 @@
+#!/usr/bin/env python3
+"""Side-by-side speed check: seqgrad's Transformer against torch.nn.Transformer on the same step.
+
+The configuration is the base of the speed targets: d_model 256, 4 heads, 3 encoder + 3 decoder
+layers, feed-forward 1024, dropout 0.1, batch 64, source and target length 20, vocabularies
+8000/8000, Adam, the causal mask on the target, random token ids. One step = forward + backward +
+optimizer update. The two sides run in turn (seqgrad, torch, seqgrad, torch, ...) in this one
+session, so their ratio holds when the machine's speed drifts; the medians are printed.
+
+    /usr/bin/python3 bench/side_by_side_transformer.py                   # fp32, 1 thread
+    /usr/bin/python3 bench/side_by_side_transformer.py --bf16            # bf16 on both sides
+    /usr/bin/python3 bench/side_by_side_transformer.py --rounds 5 --steps 10
+
+Needs Debian's python3-torch; without it, prints a note and exits 0 (it is optional).
+"""
+import argparse
+import json
+import math
+import os
+import statistics
+import subprocess
+import sys
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+
+
+def build_torch_step(a):
+    import torch
+    import torch.nn as nn
+    import torch.nn.functional as F
+
+    torch.set_num_threads(a.threads)
+    torch.manual_seed(0)
+    D = a.d_model
+
+    class Translator(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.src_embed = nn.Embedding(a.src_vocab, D)
+            self.tgt_embed = nn.Embedding(a.tgt_vocab, D)
+            position = torch.arange(512).unsqueeze(1)
+            freq = torch.exp(torch.arange(0, D, 2) * (-math.log(10000.0) / D))
+            table = torch.zeros(512, D)
+            table[:, 0::2] = torch.sin(position * freq)
+            table[:, 1::2] = torch.cos(position * freq)
+            self.register_buffer("positions", table)
+            self.transformer = nn.Transformer(D, a.heads, a.layers, a.layers, a.ff, dropout=a.dropout,
+                                              batch_first=True)
+            self.generator = nn.Linear(D, a.tgt_vocab)
+
+        def forward(self, src, tgt_in):
+            scale = math.sqrt(D)
+            s = self.src_embed(src) * scale + self.positions[: src.size(1)]
+            t = self.tgt_embed(tgt_in) * scale + self.positions[: tgt_in.size(1)]
+            causal = self.transformer.generate_square_subsequent_mask(tgt_in.size(1))
+            return self.generator(self.transformer(s, t, tgt_mask=causal))
+
+    model = Translator()
+    opt = torch.optim.Adam(model.parameters(), lr=1e-4)
+    src = torch.randint(0, a.src_vocab, (a.batch, a.len))
+    tgt = torch.randint(0, a.tgt_vocab, (a.batch, a.len))
+
+    def step():
+        opt.zero_grad()
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=a.bf16):
+            logits = model(src, tgt)
+            loss = F.cross_entropy(logits.float().reshape(-1, a.tgt_vocab), tgt.reshape(-1))
+        loss.backward()
+        opt.step()
+
+    for _ in range(3):
+        step()
+    return step, torch.__version__
+
+
+def torch_round(step, a):
+    t0 = time.perf_counter()
+    for _ in range(a.steps):
+        step()
+    return a.steps * a.batch / (time.perf_counter() - t0)
+
+
+def seqgrad_round(a):
+    exe = a.seqgrad or os.path.join(HERE, "..", "build", "seqgrad")
+    cmd = [exe, "bench", "transformer", "--d-model", str(a.d_model), "--heads", str(a.heads),
+           "--layers", str(a.layers), "--ff", str(a.ff), "--dropout", str(a.dropout), "--batch", str(a.batch),
+           "--len", str(a.len), "--src-vocab", str(a.src_vocab), "--tgt-vocab", str(a.tgt_vocab),
+           "--threads", str(a.threads), "--steps", str(a.steps), "--json"]
+    if a.bf16:
+        cmd += ["--precision", "bf16"]
+    out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
+    return json.loads(out)
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--threads", type=int, default=1)
+    p.add_argument("--d-model", type=int, default=256)
+    p.add_argument("--heads", type=int, default=4)
+    p.add_argument("--layers", type=int, default=3)
+    p.add_argument("--ff", type=int, default=1024)
+    p.add_argument("--dropout", type=float, default=0.1)
+    p.add_argument("--batch", type=int, default=64)
+    p.add_argument("--len", type=int, default=20)
+    p.add_argument("--src-vocab", type=int, default=8000)
+    p.add_argument("--tgt-vocab", type=int, default=8000)
+    p.add_argument("--steps", type=int, default=10)
+    p.add_argument("--rounds", type=int, default=3)
+    p.add_argument("--bf16", action="store_true", help="torch autocast bf16 and seqgrad --precision bf16")
+    p.add_argument("--seqgrad", help="path of the seqgrad binary (default build/seqgrad)")
+    a = p.parse_args()
+    # torch.set_num_threads does not reach OpenBLAS's own pool; set it before torch loads OpenBLAS.
+    os.environ.setdefault("OPENBLAS_NUM_THREADS", str(a.threads))
+    try:
+        import torch  # noqa: F401
+    except ImportError:
+        print("side_by_side_transformer: python3-torch is not installed; skipping (apt-get install python3-torch)")
+        return 0
+    step, version = build_torch_step(a)
+    ours, theirs, ratios = [], [], []
+    for _ in range(a.rounds):
+        s = seqgrad_round(a)["pairs_per_s"]
+        t = torch_round(step, a)
+        ours.append(s)
+        theirs.append(t)
+        ratios.append(s / t)
+    prec = "bf16" if a.bf16 else "fp32"
+    print(f"config: d_model={a.d_model} heads={a.heads} layers={a.layers}+{a.layers} ff={a.ff} batch={a.batch} "
+          f"len={a.len} vocab={a.src_vocab}/{a.tgt_vocab} threads={a.threads} {prec}, {a.rounds} rounds of {a.steps} steps")
+    print(f"torch {version}: median {statistics.median(theirs):7.0f} pairs/s  (rounds: "
+          + ", ".join(f"{x:.0f}" for x in theirs) + ")")
+    print(f"seqgrad:       median {statistics.median(ours):7.0f} pairs/s  (rounds: "
+          + ", ".join(f"{x:.0f}" for x in ours) + ")")
+    print(f"ratio seqgrad/torch: median {statistics.median(ratios):.2f}x (min {min(ratios):.2f}, max {max(ratios):.2f})")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,148 @@
+#!/usr/bin/env python3
+"""Cross-check seqgrad's nn::Transformer against torch.nn.Transformer, weights in both directions.
+Optional and not part of ctest (needs python3-torch); exits 0 with a message when torch is absent.
+
+    python3 tests/torch_crosscheck_transformer.py build/tests/seqgrad_tests
+
+Two variants, float64, batch_first, d_model 8, 2 heads, 2 encoder + 2 decoder layers, feed-forward 16,
+dropout 0 (so both sides compute the same function in training mode):
+  post: post-norm (Vaswani et al., nn.Transformer's default), ReLU
+  pre:  pre-norm (norm_first=True), GELU in its tanh form (F.gelu(x, approximate="tanh"))
+with padded source and target sentences (src/tgt/memory key padding masks) and the causal target
+mask (nn.Transformer.generate_square_subsequent_mask).
+  1. torch -> seqgrad: torch builds the model with its own initialisation, runs forward and backward
+     of L = sum(output * grad_output) and writes torch_transformer_<variant>.safetensors: the state
+     dict under PyTorch's names, the inputs and every result. The hidden Catch2 test
+     "[.crosscheck_transformer]" (tests/test_crosscheck_transformer.cpp) loads the weights into
+     seqgrad and requires the output and every gradient to agree within 1e-11.
+  2. seqgrad -> torch: the same test writes seqgrad_transformer_<variant>.safetensors from seqgrad's
+     own initial weights; this script loads them into torch (load_state_dict, strict) and compares.
+seqgrad's masks are 1 = real; torch's key padding masks are True = ignore: the script converts.
+"""
+import os
+import subprocess
+import sys
+import tempfile
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from torch_crosscheck_safetensors import read_numpy, write_numpy  # noqa: E402  (numpy check happens there)
+
+try:
+    import numpy as np
+    import torch
+    import torch.nn.functional as F
+except ImportError:
+    print("torch is not installed (Debian: apt-get install python3-torch): skipping the Transformer cross-check")
+    sys.exit(0)
+
+D_MODEL, HEADS, LAYERS, FF, BATCH, SRC, TGT = 8, 2, 2, 16, 3, 5, 4
+SRC_LENGTHS, TGT_LENGTHS = [5, 3, 1], [4, 2, 3]
+TOL = 1e-11
+VARIANTS = ["post", "pre"]
+
+
+def gelu_tanh(x):
+    return F.gelu(x, approximate="tanh")
+
+
+def make_model(variant):
+    pre = variant == "pre"
+    return torch.nn.Transformer(d_model=D_MODEL, nhead=HEADS, num_encoder_layers=LAYERS, num_decoder_layers=LAYERS,
+                                dim_feedforward=FF, dropout=0.0, activation=gelu_tanh if pre else F.relu,
+                                batch_first=True, norm_first=pre).double()
+
+
+def real_mask(lengths, total):
+    """seqgrad's convention, float64 [B, L]: 1 on real positions, 0 on padding."""
+    return torch.tensor([[1.0 if i < n else 0.0 for i in range(total)] for n in lengths], dtype=torch.float64)
+
+
+def run(model, t):
+    """Forward and backward in torch; returns the results under the names the C++ test uses."""
+    src = t["src"].clone().requires_grad_()
+    tgt = t["tgt"].clone().requires_grad_()
+    src_ignore = t["src_mask"] == 0  # torch: True = padding
+    tgt_ignore = t["tgt_mask"] == 0
+    causal = torch.triu(torch.ones(TGT, TGT, dtype=torch.bool), diagonal=1)  # True above the diagonal: hidden
+    model.train()
+    model.zero_grad()
+    out = model(src, tgt, tgt_mask=causal, src_key_padding_mask=src_ignore, tgt_key_padding_mask=tgt_ignore,
+                memory_key_padding_mask=src_ignore)
+    (out * t["grad_output"]).sum().backward()
+    r = {"output": out.detach(), "grad.src": src.grad, "grad.tgt": tgt.grad}
+    for name, p in model.named_parameters():
+        r["grad." + name] = p.grad
+    return r
+
+
+def write_torch_case(path, variant, seed):
+    torch.manual_seed(seed)
+    model = make_model(variant)
+    g = torch.Generator().manual_seed(seed + 1)
+    t = {
+        "src": torch.randn(BATCH, SRC, D_MODEL, generator=g, dtype=torch.float64),
+        "tgt": torch.randn(BATCH, TGT, D_MODEL, generator=g, dtype=torch.float64),
+        "src_mask": real_mask(SRC_LENGTHS, SRC),
+        "tgt_mask": real_mask(TGT_LENGTHS, TGT),
+        "grad_output": torch.randn(BATCH, TGT, D_MODEL, generator=g, dtype=torch.float64),
+    }
+    results = run(model, t)
+    arrays = {k: v.numpy() for k, v in t.items()}
+    arrays.update({name: p.detach().numpy() for name, p in model.state_dict().items()})
+    arrays.update({k: v.numpy() for k, v in results.items()})
+    write_numpy(path, arrays, {"source": "torch"})
+
+
+def check_seqgrad_case(path, variant):
+    arrays, _, _, _ = read_numpy(path)
+    t = {k: torch.from_numpy(np.array(v)) for k, v in arrays.items()}
+    model = make_model(variant)
+    names = list(model.state_dict().keys())
+    model.load_state_dict({name: t[name] for name in names}, strict=True)
+    results = run(model, t)
+    problems = []
+    largest = 0.0
+    for name, want in results.items():
+        if name not in t:
+            problems.append(f"{variant} {name}: not in seqgrad's file")
+            continue
+        got = t[name]
+        if got.shape != want.shape:
+            problems.append(f"{variant} {name}: shape {tuple(got.shape)} vs torch {tuple(want.shape)}")
+            continue
+        worst = (got - want).abs().max().item() if want.numel() else 0.0
+        largest = max(largest, worst)
+        if not worst < TOL:
+            problems.append(f"{variant} {name}: largest difference {worst:.3g}")
+    print(f"seqgrad -> torch, {variant}-norm: {len(results)} tensors compared ({len(names)} weights), "
+          f"largest difference {largest:.2g}")
+    return problems
+
+
+def main():
+    if len(sys.argv) != 2:
+        print(__doc__)
+        return 2
+    binary = sys.argv[1]
+    print(f"torch {torch.__version__}")
+    with tempfile.TemporaryDirectory(prefix="seqgrad_transformer_crosscheck_") as d:
+        for i, variant in enumerate(VARIANTS):
+            write_torch_case(os.path.join(d, f"torch_transformer_{variant}.safetensors"), variant, seed=300 + i)
+        env = dict(os.environ, SEQGRAD_CROSSCHECK_DIR=d)
+        r = subprocess.run([binary, "[crosscheck_transformer]"], env=env, capture_output=True, text=True)
+        if r.returncode != 0:
+            print(r.stdout, r.stderr, sep="\n")
+            print("FAILED: seqgrad with torch's weights does not compute what torch computed")
+            return 1
+        print(f"torch -> seqgrad, post-norm and pre-norm: the output and every gradient agree within {TOL:g}")
+        problems = []
+        for variant in VARIANTS:
+            problems += check_seqgrad_case(os.path.join(d, f"seqgrad_transformer_{variant}.safetensors"), variant)
+    for p in problems:
+        print("MISMATCH:", p)
+    print("FAILED" if problems else "OK: nn.Transformer weights port both ways; outputs and gradients agree")
+    return 1 if problems else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

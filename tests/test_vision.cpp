@@ -170,7 +170,7 @@ TEST_CASE("vision: the output folder is refused unless new, empty, its own, or -
     CHECK_THROWS_AS(run_visual_attention(o, log), Error);
 }
 
-TEST_CASE("vision: the experiment writes its table, plot and figures; bad options change nothing", "[vision]") {
+TEST_CASE("vision: the experiment writes its table, plot and figures, bad options change nothing", "[vision]") {
     TempDir dir("vision_run");
     VisualAttentionOptions o;
     o.canvases = {20, 24};

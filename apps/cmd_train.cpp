@@ -121,6 +121,13 @@ void resolve_resume(const CLI::App& cmd, models::TrainOptions& o) {
     stored.interactive = o.interactive;
     stored.quiet = o.quiet;
     const auto settings = models::run_settings(stored);
+    // add_train_options leaves the tokenizers and --embed open (empty, 0) for prepare_train_options;
+    // for a stored run, open means the stored value.
+    auto keep_stored = [&stored](models::TrainOptions& t) {
+        if (t.data.source_tokenizer.empty()) t.data.source_tokenizer = stored.data.source_tokenizer;
+        if (t.data.target_tokenizer.empty()) t.data.target_tokenizer = stored.data.target_tokenizer;
+        if (t.model.embed_size == 0) t.model.embed_size = stored.model.embed_size;
+    };
     models::TrainOptions merged = stored;
     std::vector<std::string> free_args;
     for (const CLI::Option* opt : cmd.get_options()) {
@@ -138,6 +145,7 @@ void resolve_resume(const CLI::App& cmd, models::TrainOptions& o) {
         CLI::App one;
         add_train_options(one, probe, threads);
         one.parse(std::vector<std::string>(args.rbegin(), args.rend()));
+        keep_stored(probe);
         for (const auto& [key, value] : models::run_settings(probe))
             if (settings.at(key) != value)
                 fail<Error>("train: --resume: {} {} conflicts with the run in {}, trained with {} = {}; drop the flag to "
@@ -149,6 +157,7 @@ void resolve_resume(const CLI::App& cmd, models::TrainOptions& o) {
     CLI::App rest;
     add_train_options(rest, merged, threads);
     rest.parse(std::vector<std::string>(free_args.rbegin(), free_args.rend()));
+    keep_stored(merged);
     merged.out_dir = o.out_dir;
     merged.resume = true;
     o = merged;

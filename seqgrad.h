@@ -2,6 +2,7 @@
 #pragma once
 #include "core/allocator.h"
 #include "core/autograd.h"
+#include "core/blas.h"
 #include "core/error.h"
 #include "core/gradcheck.h"
 #include "core/ops.h"

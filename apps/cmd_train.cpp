@@ -3,6 +3,7 @@
 #include <iostream>
 
 #include "apps/commands.h"
+#include "core/blas.h"
 #include "apps/options.h"
 #include "core/random.h"
 #include "models/bench.h"
@@ -82,7 +83,10 @@ void add_train(CLI::App& app) {
     cmd->add_option("--out", o->out_dir, "The model folder to write")->required();
     cmd->add_flag("--resume", o->resume, "Continue the run in --out where it stopped");
     add_train_options(*cmd, *o, *threads);
-    cmd->callback([o, threads] {
+    auto gemm = std::make_shared<std::string>();
+    cmd->add_option("--gemm", *gemm, "Matrix-product backend: " + blas::built_backends_str() + " (default: the first)");
+    cmd->callback([o, threads, gemm] {
+        if (!gemm->empty()) blas::set_backend(blas::parse_backend(*gemm));
         prepare_train_options(*o);
         models::set_num_threads(*threads);
         models::TrainResult r;

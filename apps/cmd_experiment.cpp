@@ -3,6 +3,7 @@
 //                    bottleneck of an encoder-decoder without attention, as the attention papers show
 //   attention-types  every attention variant on the same task: BLEU, time, mean attention entropy
 //   hard-vs-soft     soft vs stochastic hard attention: learning curves (apps/cmd_hard_vs_soft.cpp)
+//   visual-attention MLP vs soft attention vs glimpses on cluttered digits (apps/cmd_visual_attention.cpp)
 #include <chrono>
 #include <cmath>
 #include <filesystem>
@@ -26,6 +27,13 @@ namespace seqgrad::apps {
 namespace fs = std::filesystem;
 
 namespace {
+
+// models::attention_names() without "hard" (stochastic; compared in `experiment hard-vs-soft`).
+std::vector<std::string> soft_attention_names() {
+    std::vector<std::string> names = models::attention_names();
+    names.erase(std::remove(names.begin(), names.end(), "hard"), names.end());
+    return names;
+}
 
 // Writes n generated reverse pairs with lengths in [lo, hi] to path.
 void write_reverse(const std::string& path, std::uint64_t seed, std::size_t n, std::size_t lo, std::size_t hi) {
@@ -62,7 +70,7 @@ double mean_entropy(const models::Translator& t, const std::vector<std::string>&
 }  // namespace
 
 void add_experiment(CLI::App& app) {
-    auto* exp = app.add_subcommand("experiment", "Reproducible experiments: bottleneck, attention-types, hard-vs-soft");
+    auto* exp = app.add_subcommand("experiment", "Reproducible experiments: bottleneck, attention-types, hard-vs-soft, visual-attention");
     exp->require_subcommand(1);
 
     // ---- bottleneck ----
@@ -96,9 +104,9 @@ void add_experiment(CLI::App& app) {
         cmd->add_option("--cell", o->cell, "gru or lstm")->check(CLI::IsMember({"gru", "lstm"}));
         cmd->add_flag("--bidirectional,!--unidirectional", o->bidirectional, "Bidirectional encoder for every run (default; --unidirectional for one direction)");
         cmd->add_option("--attentions", o->attentions,
-                        "The runs to compare at each length (same settings for all), from: " + listed(attention_choices()))
+                        "The runs to compare at each length (same settings for all), from: " + listed(soft_attention_names()))
             ->delimiter(',')
-            ->check(CLI::IsMember(attention_choices()));
+            ->check(CLI::IsMember(soft_attention_names()));
         cmd->add_option("--minutes", o->minutes, "Time budget per run (0 = none)")->check(non_negative_number());
         cmd->add_option("--threads", o->threads, "Threads")->check(integer_range(1, 256));
         add_force_flag(*cmd, o->force);
@@ -174,8 +182,8 @@ void add_experiment(CLI::App& app) {
         struct Opts {
             std::string out = "experiment-attention-types";
             std::string task = "enfr";
-            std::vector<std::string> variants = {"none", "additive", "dot", "general", "concat", "location",
-                                                 "scaled-dot", "cosine", "local-m", "local-p"};
+            // none and every score (hard, stochastic, has an experiment of its own: hard-vs-soft)
+            std::vector<std::string> variants = soft_attention_names();
             std::int64_t epochs = 5, hidden = 128;
             std::size_t max_pairs = 4000;
             int threads = 2;
@@ -239,6 +247,9 @@ void add_experiment(CLI::App& app) {
 
     // ---- hard-vs-soft ----
     add_hard_vs_soft(*exp);
+
+    // ---- visual-attention ----
+    add_visual_attention(*exp);
 }
 
 }  // namespace seqgrad::apps

@@ -83,8 +83,8 @@ std::vector<std::pair<std::string, Maker>> registry() {
         nn::LSTM m({.input_size = 3, .hidden_size = 2, .num_layers = 2, .bidirectional = true, .dtype = f64, .generator = &g});
         return run(m, {input({2, 3, 3}, g)}, [&](const std::vector<Tensor>& x) { return m(x[0], {}, {3, 2}).output; });
     });
-    for (const char* kind : {"additive", "dot", "general", "concat", "location", "scaled-dot", "cosine", "local-m", "local-p"}) {
-        r.emplace_back(std::string("Attention(") + kind + ")", [=] {
+    for (const std::string& kind : nn::attention_kind_names()) {
+        r.emplace_back("Attention(" + kind + ")", [=] {
             Generator g(9);
             auto m = nn::make_attention({.kind = nn::parse_attention_kind(kind), .query_size = 3, .key_size = 3,
                                          .attention_size = 3, .window = 1, .max_source_len = 4, .dtype = f64,

@@ -6,6 +6,7 @@
 #include "apps/commands.h"
 #include "core/graph_export.h"
 #include "core/ops.h"
+#include "models/decoding.h"
 #include "models/fileio.h"
 #include "models/translator.h"
 
@@ -32,14 +33,10 @@ void add_graph(CLI::App& app) {
         const auto tokens = t.source_tokenizer().tokenize(sentence);
         if (tokens.empty()) fail("graph: the sentence '{}' has no tokens", sentence);
         const auto ids = t.source_vocab().encode(tokens);
-        const auto S = static_cast<std::int64_t>(ids.size());
         // name the parameters so the graph shows them
         for (auto& [name, p] : t.model().named_parameters()) p.set_name(name);
-        const auto& m = t.model();
-        models::EncoderOutput enc = m.encoder->forward(Tensor::ids(ids, {1, S}), {S});
-        if (m.decoder->attention) enc.prepared = m.decoder->attention->prepare(enc.outputs);
-        models::DecoderState state = m.decoder->initial_state(enc);
-        models::StepOutput step = m.decoder->step(Tensor::ids({models::kSos}, {1}), state, enc, 0);
+        const models::TracedStep traced = models::trace_step(t.model(), ids, {}, 0);  // y_0 given <sos>
+        const models::DecoderStep& step = traced.step;
         Tensor loss = neg(max(log_softmax(step.logits, 1)));
         if (o->norms) loss.backward({.retain_graph = true});
         write_file_atomic(o->out, to_dot(loss, {.show_norms = o->norms, .title = "one decoder step: " + sentence}));

@@ -11,8 +11,9 @@
 #include "layers/attention.h"
 #include "models/bench.h"
 #include "models/output_folder.h"
-#include "models/viz/terminal.h"
+#include "models/resume.h"
 #include "models/trainer.h"
+#include "models/viz/terminal.h"
 
 namespace seqgrad::apps {
 
@@ -25,14 +26,9 @@ StopOnCtrlC::~StopOnCtrlC() { std::signal(SIGINT, SIG_DFL); }
 
 std::string listed(const std::vector<std::string>& names) { return fmt::format("{}", fmt::join(names, ", ")); }
 
+// The library's table (models::attention_names()), so the CLI never lists a name of its own.
 const std::vector<std::string>& attention_choices() {
-    static const std::vector<std::string> names = [] {
-        std::vector<std::string> v = {"none"};
-        for (int k = static_cast<int>(nn::AttentionKind::Additive); k <= static_cast<int>(nn::AttentionKind::LocalP); ++k)
-            v.emplace_back(nn::attention_kind_name(static_cast<nn::AttentionKind>(k)));
-        v.emplace_back("hard");
-        return v;
-    }();
+    static const std::vector<std::string> names = models::attention_names();
     return names;
 }
 
@@ -56,6 +52,8 @@ void add_train_options(CLI::App& cmd, models::TrainOptions& o, int& threads) {
         ->check(non_negative_integer());
     cmd.add_flag("--eng-prefixes", o.data.eng_prefixes, "Keep only sources starting like the PyTorch tutorial's eng_prefixes");
     cmd.add_flag("--strict", o.strict, "A blank or malformed corpus line is an error instead of a skip");
+    cmd.add_option("--arch", o.architecture, "Model architecture: " + listed(models::architecture_names()))
+        ->check(CLI::IsMember(models::architecture_names()));
     cmd.add_option("--attention", o.model.attention, "Attention: " + listed(attention_choices()))
         ->check(CLI::IsMember(attention_choices()));
     cmd.add_option_function<std::string>(
@@ -105,6 +103,57 @@ void prepare_train_options(models::TrainOptions& o) {
     if (o.model.embed_size == 0) o.model.embed_size = o.model.hidden_size;
 }
 
+namespace {
+// Flags that are not part of the run: where it is, how it is shown, how long this session may take.
+bool outside_the_run(const std::string& flag) {
+    for (const char* f : {"--out", "--resume", "--threads", "--epochs", "--patience", "--time-limit", "--detect-anomaly",
+                          "--bleu-examples", "--strict", "--force", "--help"})
+        if (flag == f) return true;
+    return false;
+}
+}  // namespace
+
+// --resume: the run's data, model, optimizer and schedule come from the folder (models/resume.h).
+// Each flag given with it is applied to the stored run on its own; one that changes a setting of the
+// run is an error naming the flag, its value and the stored one. --epochs may extend the run.
+void resolve_resume(const CLI::App& cmd, models::TrainOptions& o) {
+    models::TrainOptions stored = models::stored_train_options(o.out_dir);
+    stored.interactive = o.interactive;
+    stored.quiet = o.quiet;
+    const auto settings = models::run_settings(stored);
+    models::TrainOptions merged = stored;
+    std::vector<std::string> free_args;
+    for (const CLI::Option* opt : cmd.get_options()) {
+        if (opt->count() == 0 || opt->get_lnames().empty()) continue;
+        const std::string flag = "--" + opt->get_lnames().front();
+        std::vector<std::string> args = {flag};
+        if (opt->get_expected_max() != 0)
+            for (const auto& r : opt->results()) args.push_back(r);
+        if (outside_the_run(flag)) {
+            if (flag != "--out" && flag != "--resume") free_args.insert(free_args.end(), args.begin(), args.end());
+            continue;
+        }
+        models::TrainOptions probe = stored;
+        int threads = 1;
+        CLI::App one;
+        add_train_options(one, probe, threads);
+        one.parse(std::vector<std::string>(args.rbegin(), args.rend()));
+        for (const auto& [key, value] : models::run_settings(probe))
+            if (settings.at(key) != value)
+                fail<Error>("train: --resume: {} {} conflicts with the run in {}, trained with {} = {}; drop the flag to "
+                            "continue the run, or train a new folder",
+                            flag, fmt::join(std::vector<std::string>(args.begin() + 1, args.end()), " "), o.out_dir, key,
+                            settings.at(key));
+    }
+    int threads = 1;
+    CLI::App rest;
+    add_train_options(rest, merged, threads);
+    rest.parse(std::vector<std::string>(free_args.rbegin(), free_args.rend()));
+    merged.out_dir = o.out_dir;
+    merged.resume = true;
+    o = merged;
+}
+
 void add_train(CLI::App& app) {
     auto* cmd = app.add_subcommand("train", "Train a translator into a model folder");
     auto o = std::make_shared<models::TrainOptions>();
@@ -115,10 +164,11 @@ void add_train(CLI::App& app) {
     cmd->add_flag("--force", o->force,
                   "Write into --out even if it holds a model (its model files are replaced) or other files (kept)");
     add_train_options(*cmd, *o, *threads);
-    cmd->callback([o, threads] {
-        prepare_train_options(*o);
+    cmd->callback([cmd, o, threads] {
         // Before any data is read: a folder that must not or cannot be written costs nothing.
         models::check_output_folder(o->out_dir, {.resume = o->resume, .force = o->force});
+        if (o->resume) resolve_resume(*cmd, *o);
+        else prepare_train_options(*o);
         models::set_num_threads(*threads);
         models::TrainResult r;
         {

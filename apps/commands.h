@@ -27,6 +27,8 @@ void add_eval(CLI::App& app);
 void add_experiment(CLI::App& app);
 // `experiment hard-vs-soft` (apps/cmd_hard_vs_soft.cpp), added to the `experiment` subcommand.
 void add_hard_vs_soft(CLI::App& experiment);
+// `experiment visual-attention` (apps/cmd_visual_attention.cpp), likewise.
+void add_visual_attention(CLI::App& experiment);
 void add_bench(CLI::App& app);
 void add_gradcheck(CLI::App& app);
 void add_inspect(CLI::App& app);

@@ -3,7 +3,7 @@
 // storage, every other shape op copies. dtypes: float32 (training), float64 (gradcheck) and int64
 // (token ids, argmax results).
 //
-// Ownership (see docs/ and STYLE.md): strong pointers point only toward inputs:
+// Ownership (docs/STYLE.md, "Ownership"): strong pointers point only toward inputs:
 //   output TensorImpl -> Node (grad_fn) -> input Tensors.
 // A Node keeps only a weak pointer to its output, so no cycle can form.
 #pragma once

@@ -42,6 +42,12 @@ AttentionKind parse_attention_kind(std::string_view name) {
     fail("attention: unknown attention kind '{}'; valid kinds: {}", name, fmt::join(valid, ", "));
 }
 
+std::vector<std::string> attention_kind_names() {
+    std::vector<std::string> names;
+    for (const auto& [kind, kind_name] : kKindNames) names.emplace_back(kind_name);
+    return names;
+}
+
 const char* attention_kind_name(AttentionKind kind) {
     for (const auto& [k, kind_name] : kKindNames)
         if (k == kind) return kind_name;

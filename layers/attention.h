@@ -16,6 +16,7 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "layers/linear.h"
 #include "layers/module.h"
@@ -29,6 +30,8 @@ enum class AttentionKind { Additive, Dot, General, Concat, Location, ScaledDot, 
 AttentionKind parse_attention_kind(std::string_view name);
 // The inverse: AttentionKind::ScaledDot -> "scaled-dot".
 const char* attention_kind_name(AttentionKind kind);
+// Every kind's name, in the order of the enum: the one list the command line and the tests read.
+std::vector<std::string> attention_kind_names();
 
 struct AttentionOptions {
     AttentionKind kind = AttentionKind::Additive;

@@ -8,6 +8,7 @@
 
 #include "core/autograd.h"
 #include "core/ops.h"
+#include "layers/reinforce.h"
 
 namespace seqgrad::nn {
 
@@ -142,7 +143,7 @@ Tensor HardAttention::reinforce_surrogate(const Tensor& reward, const ReinforceO
         advantage[i] = r[i] - b;
         mean_reward += r[i] / static_cast<double>(r.size());
     }
-    Tensor surrogate = neg(mean(Tensor::from(advantage, {B}, {.dtype = logp.dtype()}) * total));
+    Tensor surrogate = score_function_surrogate(total, Tensor::from(advantage, {B}, {.dtype = logp.dtype()}));
 
     if (options.update_baseline) {
         // Updated after use: the b above came from earlier batches only.

@@ -15,10 +15,11 @@
 // (e.g. −loss, detached) and adds reinforce_surrogate(reward) to its loss:
 //   surrogate = −(1/B) Σ_b (r_b − b) · Σ_t m_{b,t} log α_{t, b, s_{b,t}}       (a scalar)
 // whose gradient is minus the estimator averaged over the batch (minimising the loss ascends the
-// reward). m is an optional step mask [B, T] (0 at a padded target step, whose sample affects
-// nothing). The baseline b is a moving average of the mean reward of earlier batches, kept as a
-// buffer: it is read BEFORE it is updated with the current rewards, so it never depends on the
-// current samples and the estimator stays unbiased.
+// reward; score_function_surrogate of layers/reinforce.h, shared with the Gaussian glimpse policy).
+// m is an optional step mask [B, T] (0 at a padded target step, whose sample affects nothing). The
+// baseline b is a moving average of the mean reward of earlier batches, kept as a buffer: it is read
+// BEFORE it is updated with the current rewards, so it never depends on the current samples and the
+// estimator stays unbiased.
 //
 // The sampled log-probabilities are scratch state of one forward pass, like the engine's pending
 // gradients: attend() is const (the interface of every attention) and records into mutable members.

@@ -1,17 +1,19 @@
-// inspect_step: re-runs the decoder with history switched on up to step t, keeps the gradients of
-// the step's scores, weights and the encoder outputs (retain_grad), and backpropagates -log p(y_t).
+// inspect_step: replays the greedy translation up to step t with the graph kept (trace_step, any
+// architecture), keeps the gradients of the step's scores, weights and the encoder output the
+// decoder reads (retain_grad), and backpropagates -log p(y_t).
 #include "models/inspect.h"
 
 #include <cmath>
 
 #include "core/autograd.h"
 #include "core/ops.h"
+#include "models/decoding.h"
 
 namespace seqgrad::models {
 
 StepInspection inspect_step(const Translator& tr, const std::string& sentence, std::int64_t step) {
-    const Seq2Seq& model = tr.model();
-    if (!model.config().attends()) fail<Error>("inspect: this model has no attention (trained with --attention none)");
+    const TranslationModel& model = tr.model();
+    if (!model.has_attention()) fail<Error>("inspect: this model has no attention (trained with --attention none)");
     Translation greedy = tr.translate(sentence);
     StepInspection r;
     r.source_tokens = greedy.source_tokens;
@@ -29,27 +31,21 @@ StepInspection inspect_step(const Translator& tr, const std::string& sentence, s
 
     const std::vector<std::int64_t> src = tr.source_vocab().encode(greedy.source_tokens);
     const auto S = static_cast<std::int64_t>(src.size());
-    EncoderOutput enc = model.encoder->forward(Tensor::ids(src, {1, S}), {S});
-    enc.outputs.retain_grad();
-    enc.prepared = model.decoder->attention->prepare(enc.outputs);
-    DecoderState state = model.decoder->initial_state(enc);
-    Tensor y = Tensor::ids({kSos}, {1});
-    StepOutput out;
-    for (std::int64_t t = 0; t <= step; ++t) {
-        out = model.decoder->step(y, state, enc, t);
-        y = Tensor::ids({targets[static_cast<std::size_t>(t)]}, {1});
-    }
-    out.scores.retain_grad();
+    TracedStep traced = trace_step(model, src, targets, step);
+    const Tensor memory = traced.decoder->memory();
+    memory.retain_grad();
+    const DecoderStep& out = traced.step;
+    if (out.scores.defined()) out.scores.retain_grad();
     out.weights.retain_grad();
     Tensor loss = neg(select(select(log_softmax(out.logits, 1), 0, 0), 0, targets[static_cast<std::size_t>(step)]));
     loss.backward();
     r.loss = loss.item();
-    r.scores = out.scores.to_vector();
+    r.scores = out.scores.defined() ? out.scores.to_vector() : std::vector<double>(S, 0.0);
     r.weights = out.weights.to_vector();
     r.dweights = out.weights.grad().defined() ? out.weights.grad().to_vector() : std::vector<double>(S, 0.0);
-    r.dscores = out.scores.grad().defined() ? out.scores.grad().to_vector() : std::vector<double>(S, 0.0);
-    const Tensor dh = enc.outputs.grad();
-    const std::int64_t K = enc.outputs.size(2);
+    r.dscores = out.scores.defined() && out.scores.grad().defined() ? out.scores.grad().to_vector() : std::vector<double>(S, 0.0);
+    const Tensor dh = memory.grad();
+    const std::int64_t K = memory.size(2);
     const auto dhv = dh.defined() ? dh.to_vector() : std::vector<double>(S * K, 0.0);
     for (std::int64_t s = 0; s < S; ++s) {
         std::vector<double> row(dhv.begin() + s * K, dhv.begin() + (s + 1) * K);
@@ -60,7 +56,7 @@ StepInspection inspect_step(const Translator& tr, const std::string& sentence, s
     }
     double avg = 0;
     for (std::int64_t k = 0; k < S; ++k) avg += r.weights[k] * r.dweights[k];
-    r.identity_applies = model.config().attention != "local-p";
+    r.identity_applies = model.weights_are_softmax() && out.scores.defined();
     for (std::int64_t j = 0; j < S; ++j) {
         r.identity_rhs.push_back(r.weights[j] * (r.dweights[j] - avg));
         r.identity_max_error = std::max(r.identity_max_error, std::abs(r.dscores[j] - r.identity_rhs[j]));

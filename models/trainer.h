@@ -13,8 +13,10 @@
 #include <string>
 #include <vector>
 
+#include "models/data/batching.h"
 #include "models/metrics.h"
-#include "models/rnn/seq2seq.h"
+#include "models/model_folder.h"
+#include "models/rnn/seq2seq_config.h"
 #include "models/translator.h"
 
 namespace seqgrad::models {
@@ -22,7 +24,11 @@ namespace seqgrad::models {
 struct TrainOptions {
     DataSource data;                 // --task or --data, --reverse, --max-len, tokenizers
     std::string out_dir;             // --out
-    Seq2SeqConfig model;             // vocabulary sizes are filled in from the data
+    std::string architecture = "rnn";  // make_model's name for the model (models/translation_model.h)
+    Seq2SeqConfig model;             // the recurrent model's options; vocabulary sizes are filled in from the data
+    std::string architecture_options = "{}";  // another architecture's options, as JSON
+    // The three above as the model's configuration.
+    ModelConfig model_config() const;
     std::int64_t batch_size = 32;
     std::int64_t epochs = 10;
     double lr = 1e-3;
@@ -47,19 +53,6 @@ struct TrainOptions {
     double time_limit_s = 0;         // stop after the epoch that crosses this budget (0 = none)
     bool quiet = false;
     bool interactive = false;        // redraw one progress line (a terminal) instead of plain lines
-};
-
-struct EpochMetrics {
-    std::int64_t epoch = 0;
-    double train_loss = 0;
-    double valid_loss = 0;
-    double valid_bleu = 0;
-    double valid_exact = 0;
-    double lr = 0;
-    double teacher_forcing = 0;
-    double seconds = 0;
-    double tokens_per_s = 0;
-    double grad_norm = 0;  // global norm before clipping, mean over the epoch
 };
 
 struct TrainResult {
@@ -92,5 +85,8 @@ struct EvalOptions {
     std::size_t limit = 0;       // at most this many sentences (0 = all)
 };
 EvalResult evaluate(const Translator& translator, const std::string& model_dir, const EvalOptions& options);
+
+// Mean token cross-entropy over all batches (no grad): validation loss and eval's perplexity.
+double mean_loss(const TranslationModel& model, const data::Batcher& batcher);
 
 }  // namespace seqgrad::models

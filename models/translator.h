@@ -1,37 +1,19 @@
-// A trained translator as it lives in a model folder, and what is needed to use it: the model,
-// both vocabularies and tokenizers, and the data settings it was trained with.
-//
-// The model folder (`seqgrad train --out DIR`):
-//   config.json          model configuration, tokenizers, data source and training options
-//   source_vocab.json    target_vocab.json
-//   split.json           the train/valid/test split (indices into the filtered corpus), so eval
-//                        uses the same held-out sentences
-//   model.safetensors    best weights (by validation loss)     last.safetensors  last epoch's weights
-//   optimizer.safetensors optimizer + scheduler + trainer state of the last epoch (for --resume)
-//   metrics.jsonl        one JSON object per epoch             loss.svg          loss curves
+// A trained translator as it lives in a model folder (models/model_folder.h), and what is needed to
+// use it: the model (any architecture, through models/translation_model.h), both vocabularies and
+// tokenizers, and the data settings it was trained with.
 #pragma once
 #include <memory>
 #include <string>
 #include <vector>
 
 #include "models/data/corpus.h"
-#include "models/rnn/seq2seq.h"
 #include "models/data/tokenizer.h"
 #include "models/data/vocab.h"
+#include "models/decoding.h"
+#include "models/model_folder.h"
+#include "models/translation_model.h"
 
 namespace seqgrad::models {
-
-// Where the training sentences come from: a bundled task or a TSV file.
-struct DataSource {
-    std::string task;  // dates | enfr | reverse | copy, or empty when file is set
-    std::string file;
-    bool reverse = false;
-    std::size_t max_len = 0;
-    bool eng_prefixes = false;
-    std::size_t max_pairs = 0;  // keep the first max_pairs pairs after filtering (0 = all)
-    std::string source_tokenizer = "word";  // of the file's first column (see side_tokenizers)
-    std::string target_tokenizer = "word";  // of the file's second column
-};
 
 // The bundled tasks and the path of their corpus (data/<task>.tsv).
 const std::vector<std::string>& task_names();
@@ -57,7 +39,8 @@ struct Translation {
 
 class Translator {
 public:
-    Translator(Seq2SeqConfig config, data::Vocab source_vocab, data::Vocab target_vocab, DataSource source,
+    // A new model (make_model) for the vocabularies; config's vocabulary sizes are filled in from them.
+    Translator(ModelConfig config, data::Vocab source_vocab, data::Vocab target_vocab, DataSource source,
                Generator* gen = nullptr);
     // Loads DIR/config.json, the vocabularies and DIR/<weights>; every problem names the file.
     static Translator load(const std::string& dir, const std::string& weights = "model.safetensors");
@@ -69,8 +52,8 @@ public:
     std::vector<std::vector<std::string>> translate_tokens(const std::vector<std::vector<std::string>>& sources,
                                                            std::int64_t beam = 1, std::int64_t max_len = 0) const;
 
-    Seq2Seq& model() { return *model_; }
-    const Seq2Seq& model() const { return *model_; }
+    TranslationModel& model() { return *model_; }
+    const TranslationModel& model() const { return *model_; }
     const data::Vocab& source_vocab() const { return source_vocab_; }
     const data::Vocab& target_vocab() const { return target_vocab_; }
     const data::Tokenizer& source_tokenizer() const { return *source_tokenizer_; }
@@ -79,7 +62,7 @@ public:
     std::int64_t default_max_len(std::size_t source_len) const;
 
 private:
-    std::shared_ptr<Seq2Seq> model_;
+    std::shared_ptr<TranslationModel> model_;
     data::Vocab source_vocab_, target_vocab_;
     DataSource source_;
     std::shared_ptr<data::Tokenizer> source_tokenizer_, target_tokenizer_;

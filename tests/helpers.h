@@ -37,6 +37,13 @@ inline void check_values(const Tensor& t, const std::vector<double>& expected, d
     }
 }
 
+// a and b have the same shape and agree elementwise within tol (absolute and relative).
+inline void check_close(const Tensor& a, const Tensor& b, double tol = 1e-12) {
+    INFO(a.str() << " vs " << b.str());
+    REQUIRE(a.shape() == b.shape());
+    CHECK(allclose(a, b, tol, tol));
+}
+
 inline Tensor f64(const std::vector<double>& v, const Shape& shape, bool requires_grad = false) {
     return Tensor::from(v, shape, {.dtype = DType::Float64, .requires_grad = requires_grad});
 }

@@ -9,6 +9,7 @@
 #include <fcntl.h>
 #include <signal.h>
 #include <spawn.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -314,6 +315,46 @@ TEST_CASE("cli: SIGINT during training saves a checkpoint and exits with code 13
     CHECK_THAT(again.out, Catch::Contains(fmt::format("resuming {} after epoch {}", model, done)));
     CHECK_THAT(again.out, Catch::Contains("stopped: epochs"));
     CHECK(load_safetensors(model + "/last.safetensors").metadata.at("epoch") == std::to_string(done + 1));
+    // The mid-epoch weights were for resuming by hand; a resumed run that completed an epoch removes them.
+    CHECK_FALSE(fs::exists(model + "/interrupted.safetensors"));
+}
+
+TEST_CASE("cli: --resume alone continues the run; a conflicting flag names both values", "[cli][resume]") {
+    REQUIRE(fs::exists(binary()));
+    TempDir dir("resume_alone");
+    const std::string model = train_folder(dir, write_corpus(dir, 300), "model");  // 1 epoch of 1, hidden 16
+
+    // A finished run says so and trains nothing.
+    const auto before = load_safetensors(model + "/last.safetensors").metadata.at("epoch");
+    const Outcome done = run_cli(dir, {"train", "--out", model, "--resume"});
+    INFO("stdout: " << done.out << "\nstderr: " << done.err);
+    CHECK(done.exit_code == 0);
+    CHECK(done.err.empty());
+    CHECK_THAT(done.out, Catch::Contains(model + " has finished its 1 epochs"));
+    CHECK(load_safetensors(model + "/last.safetensors").metadata.at("epoch") == before);
+
+    // Flags that change the run are refused, naming the flag, its value and the stored one; nothing changes.
+    const std::pair<std::vector<std::string>, std::string> conflicts[] = {
+        {{"--hidden", "128"}, "--hidden 128 conflicts with the run in " + model + ", trained with model.hidden_size = 16"},
+        {{"--lr", "0.01"}, "--lr 0.01 conflicts with the run in " + model + ", trained with training.lr = 0.001"},
+        {{"--optimizer", "sgd"}, "--optimizer sgd conflicts with the run in " + model + ", trained with training.optimizer = adam"},
+        {{"--task", "enfr"}, "--task enfr conflicts with the run in " + model + ", trained with data.task = (none)"},
+    };
+    for (const auto& [flags, message] : conflicts) {
+        std::vector<std::string> args = {"train", "--out", model, "--resume", "--epochs", "2"};
+        args.insert(args.end(), flags.begin(), flags.end());
+        const Outcome r = run_cli(dir, args);
+        require_one_error_line(r, "train: --resume: " + message);
+        CHECK(load_safetensors(model + "/last.safetensors").metadata.at("epoch") == before);
+    }
+
+    // --epochs beyond the stored count extends the run from the folder alone (no data or model flags).
+    const Outcome more = run_cli(dir, {"train", "--out", model, "--resume", "--epochs", "2", "--hidden", "16"});
+    INFO("stdout: " << more.out << "\nstderr: " << more.err);
+    CHECK(more.exit_code == 0);
+    CHECK_THAT(more.out, Catch::Contains("resuming " + model + " after epoch 1"));
+    CHECK_THAT(more.out, Catch::Contains("stopped: epochs"));
+    CHECK(load_safetensors(model + "/last.safetensors").metadata.at("epoch") == "2");
 }
 
 TEST_CASE("cli: a NaN loss stops training with exit code 1 and says where the good checkpoint is", "[cli]") {
@@ -828,5 +869,89 @@ TEST_CASE("cli: the README's command list and every command's --help show the sa
     for (const auto& [command, text] : from_readme) {
         INFO("README lists seqgrad " << command);
         CHECK(from_help.count(command) == 1);  // and no command that does not exist
+// ---- faults: a killed process, a full disk ---------------------------------------------------------
+
+namespace {
+// Every entry of a folder with its bytes (to prove a failed command changed nothing).
+std::map<std::string, std::string> folder_contents(const std::string& dir) {
+    std::map<std::string, std::string> out;
+    for (const auto& e : fs::directory_iterator(dir)) out[e.path().filename().string()] = read_file(e.path().string());
+    return out;
+}
+}  // namespace
+
+TEST_CASE("cli: SIGKILL at random moments leaves a folder that resumes or is refused with one line", "[cli][faults]") {
+    // The long version, 100+ trials with the counts: tests/fault_injection.sh (README, Reliability).
+    REQUIRE(fs::exists(binary()));
+    TempDir dir("sigkill");
+    const std::string corpus = write_corpus(dir, 300);
+    auto train_args = [&](const std::string& out) {
+        return std::vector<std::string>{"train", "--data", corpus, "--out", out, "--hidden", "8", "--embed", "8",
+                                        "--batch", "16", "--epochs", "2", "--bleu-examples", "5", "--threads", "1"};
+    };
+    const auto t0 = std::chrono::steady_clock::now();
+    REQUIRE(run_cli(dir, train_args(dir / "reference")).exit_code == 0);
+    const double total = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    int resumed = 0, refused = 0;
+    for (double at : {0.05, 0.25, 0.45, 0.65, 0.85, 0.97}) {
+        const std::string out = dir / fmt::format("killed_{}", at);
+        const pid_t pid = spawn(train_args(out), dir / "kill_stdout", dir / "kill_stderr");
+        std::this_thread::sleep_for(std::chrono::duration<double>(at * total));
+        ::kill(pid, SIGKILL);
+        int status = 0;
+        ::waitpid(pid, &status, 0);
+        if (!fs::exists(out)) continue;  // killed before it made the folder: nothing to check
+        const Outcome r = run_cli(dir, {"train", "--out", out, "--resume", "--threads", "1"});
+        INFO("killed after " << at * total << " s of " << total << " s; resume stdout: " << r.out << "\nstderr: " << r.err);
+        CHECK(r.signal == 0);
+        CHECK((r.exit_code == 0 || r.exit_code == 2));
+        if (r.exit_code == 0) {
+            ++resumed;
+            CHECK(r.err.empty());
+            CHECK_NOTHROW(models::Translator::load(out));
+        } else {
+            ++refused;
+            CHECK(std::count(r.err.begin(), r.err.end(), '\n') == 1);
+        }
+    }
+    INFO(resumed << " resumed, " << refused << " refused");
+    CHECK(resumed + refused > 0);
+}
+
+TEST_CASE("cli: a full disk during a checkpoint write gives one line, exit 2, and leaves the folder as it was",
+          "[cli][faults]") {
+    REQUIRE(fs::exists(binary()));
+    TempDir dir("full_disk");
+    const std::string model = train_folder(dir, write_corpus(dir, 300), "model");
+    const auto before = folder_contents(model);
+    const auto limit = static_cast<rlim_t>(before.at("last.safetensors").size() / 2);
+    // `ulimit -f`: writes past `limit` bytes fail with EFBIG (SIGXFSZ ignored, as a shell would).
+    const std::string out = dir / "stdout", err = dir / "stderr";
+    std::vector<std::string> args = {binary(), "train", "--out", model, "--resume", "--epochs", "2", "--threads", "1"};
+    std::vector<char*> argv;
+    for (auto& a : args) argv.push_back(a.data());
+    argv.push_back(nullptr);
+    const rlimit rl{limit, limit};
+    const pid_t pid = ::fork();
+    REQUIRE(pid >= 0);
+    if (pid == 0) {  // only async-signal-safe calls between fork and exec
+        ::setrlimit(RLIMIT_FSIZE, &rl);
+        ::signal(SIGXFSZ, SIG_IGN);
+        const int o = ::open(out.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+        const int e = ::open(err.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+        ::dup2(o, 1);
+        ::dup2(e, 2);
+        ::execv(argv[0], argv.data());
+        ::_exit(127);
+    }
+    const Outcome r = finish(pid, out, err);
+    require_one_error_line(r, "File too large");
+    // The previous checkpoints and metrics are byte for byte intact, and no temporary file is left.
+    const auto after = folder_contents(model);
+    CHECK(after.size() == before.size());
+    for (const auto& [name, bytes] : before) {
+        INFO(name);
+        REQUIRE(after.count(name) == 1);
+        CHECK(after.at(name) == bytes);
     }
 }

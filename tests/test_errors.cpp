@@ -31,10 +31,12 @@
 #include "models/fileio.h"
 #include "models/inspect.h"
 #include "models/metrics.h"
+#include "models/decoding.h"
 #include "models/rnn/seq2seq.h"
 #include "models/viz/svg.h"
 #include "models/viz/terminal.h"
 #include "models/data/toy_tasks.h"
+#include "models/resume.h"
 #include "models/trainer.h"
 #include "models/translator.h"
 #include "models/data/utf8.h"
@@ -723,9 +725,9 @@ TEST_CASE("errors: model configs and Seq2Seq inputs", "[errors]") {
                       "Seq2Seq: tgt_in [2, 2] and tgt_out [1, 2] must both be [B, T] with B = 2 (src [2, 2])");
     CHECK_THROWS_WITH(model.loss(src, {2}, tgt, tgt), "Seq2Seq: 1 source lengths for a batch of 2");
     CHECK_THROWS_WITH(model.loss(src, {2, 3}, tgt, tgt), "Seq2Seq: source length 3 out of range 1..2 (src [2, 2])");
-    CHECK_THROWS_WITH(model.greedy_batch({{4, 5}, {}}, 5), "greedy: source sentence 1 is empty");
-    CHECK_THROWS_WITH(model.beam_search({4, 5}, 0, 5), "beam_search: beam size must be at least 1, got 0");
-    CHECK_THROWS_WITH(model.beam_search({}, 2, 5), "beam_search: the source sentence is empty");
+    CHECK_THROWS_WITH(models::greedy_batch(model, {{4, 5}, {}}, 5), "greedy: source sentence 1 is empty");
+    CHECK_THROWS_WITH(models::beam_search(model, {4, 5}, 0, 5), "beam_search: beam size must be at least 1, got 0");
+    CHECK_THROWS_WITH(models::beam_search(model, {}, 2, 5), "beam_search: the source sentence is empty");
 }
 
 TEST_CASE("errors: training options and data that cannot train", "[errors]") {
@@ -845,4 +847,33 @@ TEST_CASE("errors: the benchmark sweep with no points or an unwritable folder", 
     fs::create_directories(dir / "sweep.md");  // a folder where the table should go
     CHECK_THROWS_MATCHES(models::write_bench_sweep({}, dir.path.string()), Error,
                          Catch::Matchers::Message("bench sweep: cannot write " + (dir / "sweep.md")));
+}
+
+TEST_CASE("errors: a resumed run reads its options from the folder", "[errors]") {
+    TempDir dir("resume_options");
+    const std::string out = dir / "model";
+    auto o = tiny(write_corpus(dir, 200), out);
+    o.lr = 0.005;
+    o.model.attention = "dot";
+    train_quietly(o);
+    // Everything that defines the run comes back from config.json.
+    const models::TrainOptions stored = models::stored_train_options(out);
+    CHECK(stored.resume);
+    CHECK(stored.out_dir == out);
+    CHECK(stored.data.file == o.data.file);
+    CHECK(stored.lr == o.lr);
+    CHECK(stored.model.attention == "dot");
+    CHECK(stored.model.hidden_size == 8);
+    CHECK(models::run_settings(stored) == models::run_settings(o));
+    o.model.hidden_size = 9;
+    CHECK(models::run_settings(stored) != models::run_settings(o));
+    CHECK_THROWS_WITH(models::stored_train_options(dir / "nothing"),
+                      "train: --resume: " + dir / "nothing" + " holds no run to resume (no optimizer.safetensors)");
+    // A damaged "training" section is one error naming the file.
+    auto config = nlohmann::json::parse(read_file(out + "/config.json"));
+    config["training"]["lr"] = "fast";
+    write_file_atomic(out + "/config.json", config.dump());
+    CHECK_THROWS_MATCHES(models::stored_train_options(out), Error,
+                         Catch::Matchers::Message(out + "/config.json: bad \"training\" section: [json.exception.type_error.302] "
+                                                        "type must be number, but is string"));
 }

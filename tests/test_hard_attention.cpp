@@ -9,6 +9,7 @@
 #include "helpers.h"
 #include "layers/attention_scores.h"
 #include "layers/hard_attention.h"
+#include "models/decoding.h"
 #include "models/rnn/seq2seq.h"
 
 using namespace seqgrad;
@@ -390,7 +391,7 @@ TEST_CASE("hard attention in the translator: config, same initial weights as add
     l1.backward();
     for (auto& [name, p] : att.score->named_parameters()) CHECK(!p.grad().defined());
     // Decoding works in eval mode and attends to exactly one real source position per step.
-    models::Hypothesis h = hard.greedy({4, 5, 6}, 6);
+    models::Hypothesis h = models::greedy(hard, {4, 5, 6}, 6);
     for (const auto& row : h.attention) {
         double total = 0;
         for (float w : row) {

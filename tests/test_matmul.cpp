@@ -7,18 +7,13 @@
 #include "helpers.h"
 
 using namespace seqgrad;
+using seqgrad::testing::check_close;
 using seqgrad::testing::check_values;
 using seqgrad::testing::f64;
 using seqgrad::testing::param;
 using seqgrad::testing::require_gradcheck;
 
 namespace {
-
-void check_close(const Tensor& a, const Tensor& b, double tol = 1e-12) {
-    INFO(a.str() << " vs " << b.str());
-    REQUIRE(a.shape() == b.shape());
-    CHECK(allclose(a, b, tol, tol));
-}
 
 // The last two dims swapped, as an explicit copy.
 Tensor t_copy(const Tensor& x) { return transpose(x, -1, -2).detach(); }

@@ -11,18 +11,13 @@
 #include "helpers.h"
 
 using namespace seqgrad;
+using seqgrad::testing::check_close;
 using seqgrad::testing::check_values;
 using seqgrad::testing::f64;
 using seqgrad::testing::param;
 using seqgrad::testing::require_gradcheck;
 
 namespace {
-
-void check_close(const Tensor& a, const Tensor& b, double tol = 1e-12) {
-    INFO(a.str() << " vs " << b.str());
-    REQUIRE(a.shape() == b.shape());
-    CHECK(allclose(a, b, tol, tol));
-}
 
 bool all_finite(const Tensor& t) {
     for (double v : t.to_vector())

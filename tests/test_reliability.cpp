@@ -33,6 +33,7 @@
 #include "models/bench.h"
 #include "models/fileio.h"
 #include "models/data/toy_tasks.h"
+#include "models/resume.h"
 #include "models/trainer.h"
 #include "models/translator.h"
 #include "optim/adam.h"
@@ -348,6 +349,35 @@ TEST_CASE("reliability: a stop request (Ctrl-C) after the first epoch saves, sto
     const auto resumed = run(rest);
     require_identical_histories(straight, resumed);
     require_same_checkpoints(dir / "straight", dir / "interrupted");
+}
+
+TEST_CASE("reliability: a stop request before the first epoch ends names only files that exist, and --resume "
+          "alone starts the run again",
+          "[reliability][interrupt]") {
+    ThreadsGuard guard(1);
+    TempDir dir("interrupt0");
+    const std::string data = write_corpus(dir);
+    const auto straight = run(tiny(data, dir / "straight"));
+    // Raised by the summary printed before the first batch: nothing of epoch 1 completes.
+    StopWhenLogged buf(" parameters\n");
+    std::ostream log(&buf);
+    auto o = tiny(data, dir / "early");
+    o.quiet = false;
+    const auto r = models::train(o, log);
+    models::stop_requested() = false;
+    INFO(buf.text());
+    CHECK(r.stop_reason == "interrupted");
+    CHECK(r.history.empty());
+    CHECK_FALSE(fs::exists(dir / "early/last.safetensors"));
+    CHECK(fs::exists(dir / "early/interrupted.safetensors"));
+    CHECK_THAT(buf.text(), Catch::Contains("no epoch is complete yet, and `seqgrad train --resume --out " +
+                                           (dir / "early") + "` starts the run again from epoch 1"));
+    CHECK_THAT(buf.text(), !Catch::Contains("last.safetensors"));
+    // The command it names works: the folder alone resumes, and gives the run trained straight.
+    const auto resumed = run(models::stored_train_options(dir / "early"));
+    require_identical_histories(straight, resumed);
+    require_same_checkpoints(dir / "straight", dir / "early");
+    CHECK_FALSE(fs::exists(dir / "early/interrupted.safetensors"));
 }
 
 // ---- anomaly mode and NaN losses ------------------------------------------------------------------

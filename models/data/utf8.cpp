@@ -8,8 +8,8 @@ namespace seqgrad::data::utf8 {
 namespace {
 
 // Decodes one sequence at s[pos]. On success sets cp and len and returns true; otherwise fills
-// `reason` and returns false. This is the one place that knows the encoding rules.
-bool try_decode(std::string_view s, std::size_t pos, char32_t& cp, std::size_t& len, std::string& reason) {
+// `reason` (when not null) and returns false. This is the one place that knows the encoding rules.
+bool try_decode(std::string_view s, std::size_t pos, char32_t& cp, std::size_t& len, std::string* reason) {
     const auto b0 = static_cast<unsigned char>(s[pos]);
     if (b0 < 0x80) {
         cp = b0;
@@ -17,11 +17,11 @@ bool try_decode(std::string_view s, std::size_t pos, char32_t& cp, std::size_t& 
         return true;
     }
     if (b0 < 0xC0) {
-        reason = fmt::format("unexpected continuation byte 0x{:02X} (no lead byte before it)", b0);
+        if (reason) *reason = fmt::format("unexpected continuation byte 0x{:02X} (no lead byte before it)", b0);
         return false;
     }
     if (b0 >= 0xF8) {
-        reason = fmt::format("invalid byte 0x{:02X} (never appears in UTF-8)", b0);
+        if (reason) *reason = fmt::format("invalid byte 0x{:02X} (never appears in UTF-8)", b0);
         return false;
     }
     // Length from the lead byte's high bits: 110xxxxx = 2, 1110xxxx = 3, 11110xxx = 4.
@@ -29,13 +29,13 @@ bool try_decode(std::string_view s, std::size_t pos, char32_t& cp, std::size_t& 
     char32_t value = b0 & (need == 2 ? 0x1F : need == 3 ? 0x0F : 0x07);
     for (std::size_t i = 1; i < need; ++i) {
         if (pos + i >= s.size()) {
-            reason = fmt::format("truncated sequence: lead byte 0x{:02X} needs {} bytes but the text ends after {}",
+            if (reason) *reason = fmt::format("truncated sequence: lead byte 0x{:02X} needs {} bytes but the text ends after {}",
                                  b0, need, i);
             return false;
         }
         const auto b = static_cast<unsigned char>(s[pos + i]);
         if ((b & 0xC0) != 0x80) {
-            reason = fmt::format(
+            if (reason) *reason = fmt::format(
                 "truncated sequence: lead byte 0x{:02X} needs {} bytes but byte 0x{:02X} at offset {} is not a "
                 "continuation byte",
                 b0, need, b, pos + i);
@@ -45,16 +45,16 @@ bool try_decode(std::string_view s, std::size_t pos, char32_t& cp, std::size_t& 
     }
     static constexpr char32_t smallest[5] = {0, 0, 0x80, 0x800, 0x10000};
     if (value < smallest[need]) {
-        reason = fmt::format("overlong encoding of {} ({} bytes where {} suffice)", code_point_name(value), need,
+        if (reason) *reason = fmt::format("overlong encoding of {} ({} bytes where {} suffice)", code_point_name(value), need,
                              value < 0x80 ? 1 : value < 0x800 ? 2 : 3);
         return false;
     }
     if (value >= 0xD800 && value <= 0xDFFF) {
-        reason = fmt::format("UTF-16 surrogate {} is not a valid code point", code_point_name(value));
+        if (reason) *reason = fmt::format("UTF-16 surrogate {} is not a valid code point", code_point_name(value));
         return false;
     }
     if (value > 0x10FFFF) {
-        reason = fmt::format("code point {} is above U+10FFFF", code_point_name(value));
+        if (reason) *reason = fmt::format("code point {} is above U+10FFFF", code_point_name(value));
         return false;
     }
     cp = value;
@@ -72,7 +72,7 @@ Validation validate(std::string_view s) {
     std::size_t len = 0;
     std::string reason;
     while (pos < s.size()) {
-        if (!try_decode(s, pos, cp, len, reason)) return {false, pos, reason};
+        if (!try_decode(s, pos, cp, len, &reason)) return {false, pos, reason};
         pos += len;
     }
     return {};
@@ -85,7 +85,18 @@ char32_t decode_next(std::string_view s, std::size_t& pos) {
     char32_t cp = 0;
     std::size_t len = 0;
     std::string reason;
-    if (!try_decode(s, pos, cp, len, reason)) fail<Error>("invalid UTF-8 at byte {}: {}", pos, reason);
+    if (!try_decode(s, pos, cp, len, &reason)) fail<Error>("invalid UTF-8 at byte {}: {}", pos, reason);
+    pos += len;
+    return cp;
+}
+
+char32_t decode_lenient(std::string_view s, std::size_t& pos) {
+    char32_t cp = 0;
+    std::size_t len = 0;
+    if (!try_decode(s, pos, cp, len, nullptr)) {
+        ++pos;
+        return kInvalid;
+    }
     pos += len;
     return cp;
 }

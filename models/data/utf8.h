@@ -35,6 +35,15 @@ std::string code_point_name(char32_t cp);
 // "invalid UTF-8 at byte N: reason" on invalid input and seqgrad::IndexError when pos is past the end.
 char32_t decode_next(std::string_view s, std::size_t& pos);
 
+// The value decode_lenient gives for a byte that does not start a valid sequence.
+constexpr char32_t kInvalid = 0xFFFFFFFF;
+
+// Lenient decoding, for display (terminal columns, SVG text): the code point at s[pos] (pos <
+// s.size()), advancing pos past it. A sequence that decode_next would reject (by the same rules)
+// consumes one byte and gives kInvalid, so a caller can show one replacement character and go on.
+// The one UTF-8 decoder behind the terminal's widths and the SVG writer's escaping.
+char32_t decode_lenient(std::string_view s, std::size_t& pos);
+
 // Decodes a whole string; throws seqgrad::Error on invalid input.
 std::vector<char32_t> decode(std::string_view s);
 

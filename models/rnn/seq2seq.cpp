@@ -1,9 +1,8 @@
-// Encoder, decoder, loss with teacher forcing, greedy and beam-search decoding.
+// Encoder, decoder, loss with teacher forcing, and the model's StepDecoder for decoding.
 #include "models/rnn/seq2seq.h"
 
 #include <algorithm>
 #include <cmath>
-#include <nlohmann/json.hpp>
 
 #include "core/autograd.h"
 #include "core/fused_ops.h"
@@ -11,100 +10,6 @@
 #include "core/random.h"
 
 namespace seqgrad::models {
-
-CellKind parse_cell_kind(const std::string& name) {
-    if (name == "gru") return CellKind::GRU;
-    if (name == "lstm") return CellKind::LSTM;
-    fail("unknown cell '{}' (valid: gru, lstm)", name);
-}
-std::string cell_kind_name(CellKind kind) { return kind == CellKind::GRU ? "gru" : "lstm"; }
-
-// ---- config -------------------------------------------------------------------------------------
-
-void Seq2SeqConfig::validate() const {
-    auto positive = [](const char* what, std::int64_t v) {
-        if (v <= 0) fail("Seq2Seq config: {} must be positive, got {}", what, v);
-    };
-    positive("src_vocab", src_vocab);
-    positive("tgt_vocab", tgt_vocab);
-    positive("embed_size", embed_size);
-    positive("hidden_size", hidden_size);
-    positive("num_layers", num_layers);
-    if (attention_size < 0) fail("Seq2Seq config: attention_size must be >= 0, got {}", attention_size);
-    positive("window", window);
-    positive("max_source_len", max_source_len);
-    if (!(dropout >= 0 && dropout < 1)) fail("Seq2Seq config: dropout must be in [0, 1), got {}", dropout);
-    if (attends() && attention != "hard") (void)nn::parse_attention_kind(attention);  // throws listing the valid names
-    if (input_feeding && !attends())
-        fail("Seq2Seq config: input_feeding needs an attention (attention is none)");
-}
-
-std::string Seq2SeqConfig::to_json() const {
-    nlohmann::json j = {{"format", "seqgrad-seq2seq-config"},
-                        {"version", 1},
-                        {"src_vocab", src_vocab},
-                        {"tgt_vocab", tgt_vocab},
-                        {"embed_size", embed_size},
-                        {"hidden_size", hidden_size},
-                        {"num_layers", num_layers},
-                        {"bidirectional", bidirectional},
-                        {"cell", cell_kind_name(cell)},
-                        {"attention", attention},
-                        {"attention_size", attention_size},
-                        {"window", window},
-                        {"max_source_len", max_source_len},
-                        {"input_feeding", input_feeding},
-                        {"dropout", dropout}};
-    return j.dump(2);
-}
-
-Seq2SeqConfig Seq2SeqConfig::from_json(const std::string& text, const std::string& where) {
-    nlohmann::json j;
-    try {
-        j = nlohmann::json::parse(text);
-    } catch (const nlohmann::json::exception& e) {
-        fail<Error>("{}: not valid JSON: {}", where, e.what());
-    }
-    // Compared as JSON values (not j.value("format", "")), so a non-string "format" is this error
-    // rather than a json::type_error escaping (found by the config_loader fuzz target).
-    if (!j.is_object() || j.value("format", nlohmann::json()) != "seqgrad-seq2seq-config")
-        fail<Error>("{}: not a seqgrad model config (missing \"format\": \"seqgrad-seq2seq-config\")", where);
-    if (j.value("version", nlohmann::json()) != 1)
-        fail<Error>("{}: unsupported config version {}", where, j.value("version", nlohmann::json()).dump());
-    // Sizes must be JSON integers: get<int64_t>() would truncate 2.5 and convert 1e300 with undefined behaviour.
-    auto integer = [&](const char* key) -> std::int64_t {
-        const nlohmann::json& v = j.at(key);
-        if (!v.is_number_integer() || (v.is_number_unsigned() && v.get<std::uint64_t>() > INT64_MAX))
-            fail<Error>("{}: bad model config: \"{}\" must be an integer, got {}", where, key, v.dump());
-        return v.get<std::int64_t>();
-    };
-    Seq2SeqConfig c;
-    try {
-        c.src_vocab = integer("src_vocab");
-        c.tgt_vocab = integer("tgt_vocab");
-        c.embed_size = integer("embed_size");
-        c.hidden_size = integer("hidden_size");
-        c.num_layers = integer("num_layers");
-        c.bidirectional = j.at("bidirectional").get<bool>();
-        c.cell = parse_cell_kind(j.at("cell").get<std::string>());
-        c.attention = j.at("attention").get<std::string>();
-        c.attention_size = integer("attention_size");
-        c.window = integer("window");
-        c.max_source_len = integer("max_source_len");
-        c.input_feeding = j.at("input_feeding").get<bool>();
-        c.dropout = j.at("dropout").get<double>();
-    } catch (const nlohmann::json::exception& e) {
-        fail<Error>("{}: bad model config: {}", where, e.what());
-    } catch (const std::invalid_argument& e) {
-        fail<Error>("{}: bad model config: {}", where, e.what());
-    }
-    try {
-        c.validate();
-    } catch (const std::invalid_argument& e) {
-        fail<Error>("{}: {}", where, e.what());
-    }
-    return c;
-}
 
 // ---- encoder ------------------------------------------------------------------------------------
 
@@ -351,141 +256,75 @@ Tensor Seq2Seq::loss(const Tensor& src, const std::vector<std::int64_t>& src_len
     return ce + (surrogate - surrogate.detach());
 }
 
-std::pair<double, std::int64_t> Seq2Seq::nll_sum(const Tensor& src, const std::vector<std::int64_t>& src_lengths,
-                                                 const Tensor& tgt_in, const Tensor& tgt_out) const {
-    NoGradGuard no_grad;
-    const Tensor l = loss(src, src_lengths, tgt_in, tgt_out, {.teacher_forcing = 1.0});
-    std::int64_t tokens = 0;
-    for (auto id : tgt_out.to_ids()) tokens += id != kPad;
-    return {l.item() * static_cast<double>(tokens), tokens};
-}
+// ---- step decoding --------------------------------------------------------------------------------
 
 namespace {
-std::vector<float> row_of(const Tensor& weights, std::int64_t b) {
-    const std::int64_t S = weights.shape()[1];
-    std::vector<float> r(static_cast<std::size_t>(S));
-    const auto v = weights.to_float_vector();
-    std::copy(v.begin() + b * S, v.begin() + (b + 1) * S, r.begin());
-    return r;
-}
+// The recurrent model's StepDecoder: the decoder state (h, c, and h~ with input feeding) per row, and
+// the encoder output the rows attend to. `rows_` maps each row to its source sentence in `base_`, so
+// after a reorder the encoder output is base_'s rows gathered (and their keys' projection redone).
+class Seq2SeqStepDecoder final : public StepDecoder {
+public:
+    Seq2SeqStepDecoder(const Seq2Seq& model, EncoderOutput enc) : model_(model), base_(std::move(enc)), enc_(base_) {
+        state_ = model_.decoder->initial_state(base_);
+        for (std::size_t r = 0; r < base_.lengths.size(); ++r) rows_.push_back(static_cast<std::int64_t>(r));
+    }
+    std::int64_t rows() const override { return static_cast<std::int64_t>(rows_.size()); }
+
+    DecoderStep step(const Tensor& previous) override {
+        StepOutput o = model_.decoder->step(previous, state_, enc_, t_++);
+        DecoderStep d;
+        d.logits = o.logits;
+        d.weights = o.weights;
+        d.scores = o.scores;
+        return d;
+    }
+
+    void reorder(const std::vector<std::int64_t>& keep) override {
+        const auto n = static_cast<std::int64_t>(rows_.size());
+        std::vector<std::int64_t> rows;
+        for (auto k : keep) {
+            if (k < 0 || k >= n) fail<IndexError>("Seq2Seq decoder: reorder row {} out of range for {} rows", k, n);
+            rows.push_back(rows_[static_cast<std::size_t>(k)]);
+        }
+        const Tensor idx = Tensor::ids(keep, {static_cast<std::int64_t>(keep.size())});
+        for (auto& h : state_.h) h = index_select(h, 0, idx);
+        for (auto& c : state_.c) c = index_select(c, 0, idx);
+        if (state_.feed.defined()) state_.feed = index_select(state_.feed, 0, idx);
+        rows_ = std::move(rows);
+        bool identity = rows_.size() == base_.lengths.size();
+        for (std::size_t r = 0; identity && r < rows_.size(); ++r) identity = rows_[r] == static_cast<std::int64_t>(r);
+        if (identity) {
+            enc_ = base_;
+            return;
+        }
+        const Tensor src_rows = Tensor::ids(rows_, {static_cast<std::int64_t>(rows_.size())});
+        enc_.outputs = index_select(base_.outputs, 0, src_rows);
+        enc_.mask = index_select(base_.mask, 0, src_rows);
+        if (model_.decoder->attention) enc_.prepared = model_.decoder->attention->prepare(enc_.outputs);
+        enc_.lengths.clear();
+        for (auto r : rows_) enc_.lengths.push_back(base_.lengths[static_cast<std::size_t>(r)]);
+    }
+
+    Tensor memory() const override { return enc_.outputs; }
+
+private:
+    const Seq2Seq& model_;
+    EncoderOutput base_, enc_;
+    DecoderState state_;
+    std::vector<std::int64_t> rows_;
+    std::int64_t t_ = 0;
+};
 }  // namespace
 
-std::vector<Hypothesis> Seq2Seq::greedy_batch(const std::vector<std::vector<std::int64_t>>& srcs, std::int64_t max_len) const {
-    NoGradGuard no_grad;
-    const std::int64_t B = static_cast<std::int64_t>(srcs.size());
-    std::vector<Hypothesis> hyps(srcs.size());
-    if (B == 0) return hyps;
-    std::int64_t S = 1;
-    for (auto& s : srcs) S = std::max<std::int64_t>(S, static_cast<std::int64_t>(s.size()));
-    std::vector<std::int64_t> ids(static_cast<std::size_t>(B * S), kPad), lengths;
-    for (std::int64_t b = 0; b < B; ++b) {
-        if (srcs[b].empty()) fail("greedy: source sentence {} is empty", b);
-        std::copy(srcs[b].begin(), srcs[b].end(), ids.begin() + b * S);
-        lengths.push_back(static_cast<std::int64_t>(srcs[b].size()));
-    }
-    EncoderOutput enc = encode(*this, Tensor::ids(ids, {B, S}), lengths);
-    DecoderState state = decoder->initial_state(enc);
-    Tensor y = Tensor::ids(std::vector<std::int64_t>(static_cast<std::size_t>(B), kSos), {B});
-    std::vector<char> done(static_cast<std::size_t>(B), 0);
-    for (std::int64_t t = 0; t < max_len; ++t) {
-        StepOutput o = decoder->step(y, state, enc, t);
-        Tensor lp = log_softmax(o.logits, 1);
-        y = argmax(lp, 1);
-        const auto next = y.to_ids();
-        const auto lpv = lp.to_vector();
-        bool all_done = true;
-        for (std::int64_t b = 0; b < B; ++b) {
-            if (done[b]) continue;
-            if (o.weights.defined()) {
-                auto w = row_of(o.weights, b);
-                w.resize(srcs[b].size());
-                hyps[b].attention.push_back(std::move(w));
-            }
-            hyps[b].log_prob += lpv[b * config_.tgt_vocab + next[b]];
-            if (next[b] == kEos) done[b] = 1;
-            else hyps[b].ids.push_back(next[b]);
-            all_done = all_done && done[b];
-        }
-        if (all_done) break;
-    }
-    return hyps;
+std::unique_ptr<StepDecoder> Seq2Seq::start_decoding(const Tensor& src, const std::vector<std::int64_t>& src_lengths) const {
+    return std::make_unique<Seq2SeqStepDecoder>(*this, encode(*this, src, src_lengths));
 }
 
-Hypothesis Seq2Seq::greedy(const std::vector<std::int64_t>& src, std::int64_t max_len) const {
-    return greedy_batch({src}, max_len).front();
-}
-
-// Beam search: keep the k best partial hypotheses by total log-probability; a finished hypothesis
-// is ranked by log_prob / ((5 + len) / 6)^alpha (the GNMT length penalty; alpha = 0 ranks by
-// log-probability alone). The k beams run as one batch of k rows through the decoder.
-Hypothesis Seq2Seq::beam_search(const std::vector<std::int64_t>& src, std::int64_t beam, std::int64_t max_len,
-                                double alpha) const {
-    if (beam < 1) fail("beam_search: beam size must be at least 1, got {}", beam);
-    if (src.empty()) fail("beam_search: the source sentence is empty");
-    NoGradGuard no_grad;
-    const std::int64_t S = static_cast<std::int64_t>(src.size()), V = config_.tgt_vocab;
-    EncoderOutput enc1 = encode(*this, Tensor::ids(src, {1, S}), {S});
-    auto penalty = [alpha](std::size_t len) { return std::pow((5.0 + static_cast<double>(len)) / 6.0, alpha); };
-
-    struct Beam {
-        Hypothesis hyp;
-        std::int64_t last = kSos;
-    };
-    std::vector<Beam> beams(1);
-    DecoderState state = decoder->initial_state(enc1);
-    std::vector<Hypothesis> finished;
-    for (std::int64_t t = 0; t < max_len && !beams.empty(); ++t) {
-        const std::int64_t k = static_cast<std::int64_t>(beams.size());
-        // Expand the encoder output and the state to k rows.
-        std::vector<std::int64_t> rows(static_cast<std::size_t>(k), 0);
-        EncoderOutput enc = enc1;
-        if (k > 1) {
-            const Tensor zero_rows = Tensor::ids(rows, {k});
-            enc.outputs = index_select(enc1.outputs, 0, zero_rows);
-            enc.mask = index_select(enc1.mask, 0, zero_rows);
-            if (decoder->attention) enc.prepared = decoder->attention->prepare(enc.outputs);
-            enc.lengths.assign(static_cast<std::size_t>(k), S);
-        }
-        std::vector<std::int64_t> last;
-        for (auto& b : beams) last.push_back(b.last);
-        StepOutput o = decoder->step(Tensor::ids(last, {k}), state, enc, t);
-        const auto lp = log_softmax(o.logits, 1).to_vector();
-        // Candidates: (score, beam index, token)
-        std::vector<std::tuple<double, std::int64_t, std::int64_t>> cand;
-        for (std::int64_t b = 0; b < k; ++b)
-            for (std::int64_t v = 0; v < V; ++v)
-                cand.emplace_back(beams[b].hyp.log_prob + lp[b * V + v], b, v);
-        const std::size_t keep = std::min<std::size_t>(cand.size(), static_cast<std::size_t>(2 * beam));
-        std::partial_sort(cand.begin(), cand.begin() + static_cast<std::ptrdiff_t>(keep), cand.end(),
-                          [](const auto& a, const auto& b) { return std::get<0>(a) > std::get<0>(b); });
-        std::vector<Beam> next;
-        std::vector<std::int64_t> parents;
-        for (std::size_t i = 0; i < keep && static_cast<std::int64_t>(next.size()) < beam; ++i) {
-            auto [score, b, v] = cand[i];
-            Hypothesis h = beams[b].hyp;
-            h.log_prob = score;
-            if (o.weights.defined()) h.attention.push_back(row_of(o.weights, b));
-            if (v == kEos) {
-                finished.push_back(std::move(h));
-                continue;
-            }
-            h.ids.push_back(v);
-            next.push_back({std::move(h), v});
-            parents.push_back(b);
-        }
-        // Stop when the best finished hypothesis beats every live one even without a penalty change.
-        if (static_cast<std::int64_t>(finished.size()) >= beam) break;
-        if (next.empty()) break;
-        const Tensor idx = Tensor::ids(parents, {static_cast<std::int64_t>(parents.size())});
-        for (auto& h : state.h) h = index_select(h, 0, idx);
-        for (auto& c : state.c) c = index_select(c, 0, idx);
-        if (state.feed.defined()) state.feed = index_select(state.feed, 0, idx);
-        beams = std::move(next);
-    }
-    for (auto& b : beams) finished.push_back(b.hyp);  // unfinished at max_len
-    auto score = [&](const Hypothesis& h) { return h.log_prob / penalty(h.ids.size() + 1); };
-    return *std::max_element(finished.begin(), finished.end(),
-                             [&](const Hypothesis& a, const Hypothesis& b) { return score(a) < score(b); });
+ModelConfig Seq2Seq::model_config() const {
+    ModelConfig c;
+    c.architecture = "rnn";
+    c.rnn = config_;
+    return c;
 }
 
 }  // namespace seqgrad::models

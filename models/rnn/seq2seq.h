@@ -13,7 +13,8 @@
 //   Attention `hard`: stochastic hard attention over additive scores (layers/hard_attention.h): one
 //            sampled source position per step in training (argmax in eval); Seq2Seq::loss adds the
 //            REINFORCE surrogate so the scores learn, with reward = −(the sentence's cross-entropy).
-// Training uses teacher forcing with a ratio; decoding (greedy, beam) runs under NoGradGuard.
+// Training uses teacher forcing with a ratio. Decoding (greedy, beam: models/decoding.h) steps the
+// decoder through Seq2Seq::start_decoding, the model's StepDecoder.
 #pragma once
 #include <cstdint>
 #include <memory>
@@ -27,34 +28,10 @@
 #include "layers/module.h"
 #include "layers/rnn.h"
 #include "layers/rnn_cell.h"
+#include "models/rnn/seq2seq_config.h"
+#include "models/translation_model.h"
 
 namespace seqgrad::models {
-
-enum class CellKind { GRU, LSTM };
-CellKind parse_cell_kind(const std::string& name);
-std::string cell_kind_name(CellKind kind);
-
-struct Seq2SeqConfig {
-    std::int64_t src_vocab = 0;
-    std::int64_t tgt_vocab = 0;
-    std::int64_t embed_size = 128;
-    std::int64_t hidden_size = 128;
-    std::int64_t num_layers = 1;
-    bool bidirectional = false;
-    CellKind cell = CellKind::GRU;
-    std::string attention = "additive";  // none, hard, or a name parse_attention_kind accepts
-    bool attends() const { return attention != "none"; }
-    std::int64_t attention_size = 0;  // 0: hidden_size
-    std::int64_t window = 4;          // D for local attention
-    std::int64_t max_source_len = 64; // for location attention
-    bool input_feeding = false;
-    double dropout = 0.0;
-
-    std::string to_json() const;
-    // `where` names the file in error messages.
-    static Seq2SeqConfig from_json(const std::string& text, const std::string& where);
-    void validate() const;
-};
 
 // Encoder results for one batch, reused at every decoder step.
 struct EncoderOutput {
@@ -118,18 +95,7 @@ private:
     Seq2SeqConfig config_;
 };
 
-struct LossOptions {
-    double teacher_forcing = 1.0;  // probability of feeding the reference token
-    Generator* generator = nullptr;  // for the teacher-forcing coin
-};
-
-struct Hypothesis {
-    std::vector<std::int64_t> ids;              // without <sos>/<eos>
-    std::vector<std::vector<float>> attention;  // [len(ids)+1][S] incl. the <eos> step
-    double log_prob = 0;
-};
-
-class Seq2Seq : public nn::Module {
+class Seq2Seq : public TranslationModel {
 public:
     explicit Seq2Seq(const Seq2SeqConfig& config, Generator* gen = nullptr);
     std::string type_name() const override { return "Seq2Seq"; }
@@ -139,17 +105,15 @@ public:
     // With `hard` attention in training mode (and grad mode on) the result also carries the REINFORCE
     // gradient of the attention's sampled positions; its value is still the cross-entropy.
     Tensor loss(const Tensor& src, const std::vector<std::int64_t>& src_lengths, const Tensor& tgt_in,
-                const Tensor& tgt_out, const LossOptions& options = {}) const;
-    // Sum of token negative log-likelihoods and the token count (for perplexity), no grad.
-    std::pair<double, std::int64_t> nll_sum(const Tensor& src, const std::vector<std::int64_t>& src_lengths,
-                                            const Tensor& tgt_in, const Tensor& tgt_out) const;
-
-    // Decoding of one source sentence (ids without specials) under NoGradGuard.
-    Hypothesis greedy(const std::vector<std::int64_t>& src, std::int64_t max_len) const;
-    Hypothesis beam_search(const std::vector<std::int64_t>& src, std::int64_t beam, std::int64_t max_len,
-                           double length_alpha = 0.6) const;
-    // Greedy decoding of a whole batch at once (faster evaluation).
-    std::vector<Hypothesis> greedy_batch(const std::vector<std::vector<std::int64_t>>& srcs, std::int64_t max_len) const;
+                const Tensor& tgt_out, const LossOptions& options = {}) const override;
+    // TranslationModel: the configuration as config.json's "model" object, decoding one step at a time.
+    ModelConfig model_config() const override;
+    std::int64_t target_vocab_size() const override { return config_.tgt_vocab; }
+    bool has_attention() const override { return config_.attends(); }
+    // local-p scales its softmax by a Gaussian around the predicted position.
+    bool weights_are_softmax() const override { return config_.attends() && config_.attention != "local-p"; }
+    // The encoder's output and final states, then the decoder state per row (h, c, h~).
+    std::unique_ptr<StepDecoder> start_decoding(const Tensor& src, const std::vector<std::int64_t>& src_lengths) const override;
 
     std::shared_ptr<Encoder> encoder;
     std::shared_ptr<Decoder> decoder;
@@ -157,8 +121,5 @@ public:
 private:
     Seq2SeqConfig config_;
 };
-
-// Special ids shared with data::Vocab.
-constexpr std::int64_t kPad = 0, kSos = 1, kEos = 2, kUnk = 3;
 
 }  // namespace seqgrad::models

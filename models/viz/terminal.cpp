@@ -2,6 +2,8 @@
 // string first and written in one go, so a picture never interleaves with other output mid-line.
 #include "models/viz/terminal.h"
 
+#include "models/data/utf8.h"
+
 #include <sys/ioctl.h>
 #include <unistd.h>
 
@@ -17,26 +19,11 @@ namespace seqgrad::viz {
 
 namespace {
 
-constexpr char32_t kInvalid = 0xFFFFFFFF;
+using data::utf8::kInvalid;
 
-// Decodes the code point at s[i] and advances i. An invalid or truncated sequence consumes one byte
-// and yields kInvalid, so callers can show it as one replacement column instead of giving up.
-char32_t next_code_point(std::string_view s, size_t& i) {
-    unsigned char c = static_cast<unsigned char>(s[i]);
-    if (c < 0x80) return ++i, c;
-    int len = c >= 0xC2 && c <= 0xDF ? 2 : c >= 0xE0 && c <= 0xEF ? 3 : c >= 0xF0 && c <= 0xF4 ? 4 : 0;
-    if (len == 0 || i + len > s.size()) return ++i, kInvalid;
-    char32_t cp = c & (len == 2 ? 0x1F : len == 3 ? 0x0F : 0x07);
-    for (int k = 1; k < len; ++k) {
-        unsigned char cc = static_cast<unsigned char>(s[i + k]);
-        if ((cc & 0xC0) != 0x80) return ++i, kInvalid;
-        cp = (cp << 6) | (cc & 0x3F);
-    }
-    if ((len == 3 && cp < 0x800) || (len == 4 && (cp < 0x10000 || cp > 0x10FFFF)) || (cp >= 0xD800 && cp <= 0xDFFF))
-        return ++i, kInvalid;
-    i += len;
-    return cp;
-}
+// An invalid or truncated sequence consumes one byte and gives kInvalid (models/data/utf8.h), shown
+// as one replacement column instead of giving up.
+char32_t next_code_point(std::string_view s, size_t& i) { return data::utf8::decode_lenient(s, i); }
 
 bool in(char32_t cp, char32_t lo, char32_t hi) { return cp >= lo && cp <= hi; }
 

@@ -1,0 +1,142 @@
+// Greedy and beam-search decoding and trace_step over the StepDecoder interface (see models/decoding.h).
+#include "models/decoding.h"
+
+#include <algorithm>
+#include <cmath>
+#include <tuple>
+
+#include "core/autograd.h"
+#include "core/error.h"
+#include "core/ops.h"
+
+namespace seqgrad::models {
+
+namespace {
+// Row b of weights [B, S] (already copied out as v).
+std::vector<float> row_of(const std::vector<float>& v, std::int64_t S, std::int64_t b) {
+    return {v.begin() + b * S, v.begin() + (b + 1) * S};
+}
+}  // namespace
+
+std::vector<Hypothesis> greedy_batch(const TranslationModel& model, const std::vector<std::vector<std::int64_t>>& srcs,
+                                     std::int64_t max_len) {
+    NoGradGuard no_grad;
+    const std::int64_t B = static_cast<std::int64_t>(srcs.size());
+    std::vector<Hypothesis> hyps(srcs.size());
+    if (B == 0) return hyps;
+    std::int64_t S = 1;
+    for (auto& s : srcs) S = std::max<std::int64_t>(S, static_cast<std::int64_t>(s.size()));
+    std::vector<std::int64_t> ids(static_cast<std::size_t>(B * S), kPad), lengths;
+    for (std::int64_t b = 0; b < B; ++b) {
+        if (srcs[b].empty()) fail("greedy: source sentence {} is empty", b);
+        std::copy(srcs[b].begin(), srcs[b].end(), ids.begin() + b * S);
+        lengths.push_back(static_cast<std::int64_t>(srcs[b].size()));
+    }
+    std::unique_ptr<StepDecoder> decoder = model.start_decoding(Tensor::ids(ids, {B, S}), lengths);
+    const std::int64_t V = model.target_vocab_size();
+    Tensor y = Tensor::ids(std::vector<std::int64_t>(static_cast<std::size_t>(B), kSos), {B});
+    std::vector<char> done(static_cast<std::size_t>(B), 0);
+    for (std::int64_t t = 0; t < max_len; ++t) {
+        DecoderStep o = decoder->step(y);
+        Tensor lp = log_softmax(o.logits, 1);
+        y = argmax(lp, 1);
+        const auto next = y.to_ids();
+        const auto lpv = lp.to_vector();
+        const auto weights = o.weights.defined() ? o.weights.to_float_vector() : std::vector<float>();
+        bool all_done = true;
+        for (std::int64_t b = 0; b < B; ++b) {
+            if (done[b]) continue;
+            if (o.weights.defined()) {
+                auto w = row_of(weights, o.weights.shape()[1], b);
+                w.resize(srcs[b].size());
+                hyps[b].attention.push_back(std::move(w));
+            }
+            hyps[b].log_prob += lpv[b * V + next[b]];
+            if (next[b] == kEos) done[b] = 1;
+            else hyps[b].ids.push_back(next[b]);
+            all_done = all_done && done[b];
+        }
+        if (all_done) break;
+    }
+    return hyps;
+}
+
+Hypothesis greedy(const TranslationModel& model, const std::vector<std::int64_t>& src, std::int64_t max_len) {
+    return greedy_batch(model, {src}, max_len).front();
+}
+
+// The k live beams run as one batch of k rows through the decoder; after each step the decoder keeps
+// the rows of the surviving hypotheses' parents (reorder), so its state follows them.
+Hypothesis beam_search(const TranslationModel& model, const std::vector<std::int64_t>& src, std::int64_t beam,
+                       std::int64_t max_len, double alpha) {
+    if (beam < 1) fail("beam_search: beam size must be at least 1, got {}", beam);
+    if (src.empty()) fail("beam_search: the source sentence is empty");
+    NoGradGuard no_grad;
+    const std::int64_t S = static_cast<std::int64_t>(src.size()), V = model.target_vocab_size();
+    std::unique_ptr<StepDecoder> decoder = model.start_decoding(Tensor::ids(src, {1, S}), {S});
+    auto penalty = [alpha](std::size_t len) { return std::pow((5.0 + static_cast<double>(len)) / 6.0, alpha); };
+
+    struct Beam {
+        Hypothesis hyp;
+        std::int64_t last = kSos;
+    };
+    std::vector<Beam> beams(1);
+    std::vector<Hypothesis> finished;
+    for (std::int64_t t = 0; t < max_len && !beams.empty(); ++t) {
+        const std::int64_t k = static_cast<std::int64_t>(beams.size());
+        std::vector<std::int64_t> last;
+        for (auto& b : beams) last.push_back(b.last);
+        DecoderStep o = decoder->step(Tensor::ids(last, {k}));
+        const auto lp = log_softmax(o.logits, 1).to_vector();
+        const auto weights = o.weights.defined() ? o.weights.to_float_vector() : std::vector<float>();
+        // Candidates: (score, beam index, token)
+        std::vector<std::tuple<double, std::int64_t, std::int64_t>> cand;
+        for (std::int64_t b = 0; b < k; ++b)
+            for (std::int64_t v = 0; v < V; ++v)
+                cand.emplace_back(beams[b].hyp.log_prob + lp[b * V + v], b, v);
+        const std::size_t keep = std::min<std::size_t>(cand.size(), static_cast<std::size_t>(2 * beam));
+        std::partial_sort(cand.begin(), cand.begin() + static_cast<std::ptrdiff_t>(keep), cand.end(),
+                          [](const auto& a, const auto& b) { return std::get<0>(a) > std::get<0>(b); });
+        std::vector<Beam> next;
+        std::vector<std::int64_t> parents;
+        for (std::size_t i = 0; i < keep && static_cast<std::int64_t>(next.size()) < beam; ++i) {
+            auto [score, b, v] = cand[i];
+            Hypothesis h = beams[b].hyp;
+            h.log_prob = score;
+            if (o.weights.defined()) h.attention.push_back(row_of(weights, o.weights.shape()[1], b));
+            if (v == kEos) {
+                finished.push_back(std::move(h));
+                continue;
+            }
+            h.ids.push_back(v);
+            next.push_back({std::move(h), v});
+            parents.push_back(b);
+        }
+        if (static_cast<std::int64_t>(finished.size()) >= beam) break;
+        if (next.empty()) break;
+        decoder->reorder(parents);
+        beams = std::move(next);
+    }
+    for (auto& b : beams) finished.push_back(b.hyp);  // unfinished at max_len
+    auto score = [&](const Hypothesis& h) { return h.log_prob / penalty(h.ids.size() + 1); };
+    return *std::max_element(finished.begin(), finished.end(),
+                             [&](const Hypothesis& a, const Hypothesis& b) { return score(a) < score(b); });
+}
+
+TracedStep trace_step(const TranslationModel& model, const std::vector<std::int64_t>& src,
+                      const std::vector<std::int64_t>& prefix, std::int64_t step) {
+    if (src.empty()) fail("trace_step: the source sentence is empty");
+    if (step < 0 || step > static_cast<std::int64_t>(prefix.size()))
+        fail("trace_step: step {} needs {} prefix tokens, got {}", step, step, prefix.size());
+    const auto S = static_cast<std::int64_t>(src.size());
+    TracedStep r;
+    r.decoder = model.start_decoding(Tensor::ids(src, {1, S}), {S});
+    Tensor y = Tensor::ids({kSos}, {1});
+    for (std::int64_t t = 0; t <= step; ++t) {
+        r.step = r.decoder->step(y);
+        if (t < step) y = Tensor::ids({prefix[static_cast<std::size_t>(t)]}, {1});
+    }
+    return r;
+}
+
+}  // namespace seqgrad::models

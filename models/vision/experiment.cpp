@@ -9,7 +9,7 @@
 #include "core/autograd.h"
 #include "core/ops.h"
 #include "models/fileio.h"
-#include "models/svg.h"
+#include "models/viz/svg.h"
 #include "models/vision/figures.h"
 
 namespace seqgrad::vision {

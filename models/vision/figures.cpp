@@ -7,7 +7,7 @@
 #include <cmath>
 
 #include "core/error.h"
-#include "models/svg.h"
+#include "models/viz/svg.h"
 
 namespace seqgrad::vision {
 

@@ -869,6 +869,9 @@ TEST_CASE("cli: the README's command list and every command's --help show the sa
     for (const auto& [command, text] : from_readme) {
         INFO("README lists seqgrad " << command);
         CHECK(from_help.count(command) == 1);  // and no command that does not exist
+    }
+}
+
 // ---- faults: a killed process, a full disk ---------------------------------------------------------
 
 namespace {

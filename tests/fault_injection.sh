@@ -17,14 +17,14 @@ bin="$build/seqgrad"
 work=$(mktemp -d "${TMPDIR:-/tmp}/seqgrad_faults.XXXXXX")
 trap 'rm -rf "$work"' EXIT
 
-# A small corpus and a run of a few epochs that takes about a second here.
+# A small corpus and a run of a few epochs that takes a few seconds here, most of it training.
 i=0
-while [ $i -lt 400 ]; do
+while [ $i -lt 1000 ]; do
     a=$(( i % 10 )); b=$(( i / 10 % 10 )); c=$(( i / 100 )); d=$(( i * 7 % 10 ))
     printf '%s %s %s %s\t%s %s %s %s\n' $a $b $c $d $d $c $b $a
     i=$((i + 1))
 done > "$work/corpus.tsv"
-args="--data $work/corpus.tsv --hidden 8 --embed 8 --batch 16 --epochs 3 --bleu-examples 5 --threads 1"
+args="--data $work/corpus.tsv --hidden 16 --embed 16 --batch 16 --epochs 4 --bleu-examples 5 --threads 1"
 
 # How long a whole run takes, so kills are spread over all of it (start-up and writes included).
 start=$(date +%s%N)

@@ -319,7 +319,7 @@ TEST_CASE("cli: SIGINT during training saves a checkpoint and exits with code 13
     CHECK_FALSE(fs::exists(model + "/interrupted.safetensors"));
 }
 
-TEST_CASE("cli: --resume alone continues the run; a conflicting flag names both values", "[cli][resume]") {
+TEST_CASE("cli: --resume alone continues the run, and a conflicting flag names both values", "[cli][resume]") {
     REQUIRE(fs::exists(binary()));
     TempDir dir("resume_alone");
     const std::string model = train_folder(dir, write_corpus(dir, 300), "model");  // 1 epoch of 1, hidden 16

@@ -46,7 +46,7 @@ TEST_CASE("gaussian policy: gradcheck of the log-density, the policy and the sur
         [&](const std::vector<Tensor>& in) { return nn::score_function_surrogate(in[0], advantage); }, {param({3, 2}, 3)});
 }
 
-TEST_CASE("gaussian policy: samples have mean μ and deviation σ; eval mode takes μ", "[gaussian_policy]") {
+TEST_CASE("gaussian policy: samples have mean μ and deviation σ, eval mode takes μ", "[gaussian_policy]") {
     nn::GaussianPolicy policy({.input_size = 1, .action_size = 2, .sigma = 0.2, .dtype = DType::Float64, .seed = 9});
     const std::int64_t B = 20000;
     const Tensor h = full({B, 1}, 0.5, {.dtype = DType::Float64});

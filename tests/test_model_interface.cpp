@@ -324,7 +324,7 @@ TEST_CASE("model interface: inspect traces a step of any architecture", "[model]
     CHECK(norm > 0);  // the gradient reaches the memory
 }
 
-TEST_CASE("model interface: model configs name their architecture; old ones load as rnn; unknown ones are refused",
+TEST_CASE("model interface: model configs name their architecture, old ones load as rnn, unknown ones are refused",
           "[model][errors]") {
     models::ModelConfig c;
     c.set_vocab_sizes(10, 11);

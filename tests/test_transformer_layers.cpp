@@ -464,7 +464,7 @@ TEST_CASE("transformer: bad options and shapes are errors naming the layer and t
 
 // ---- embeddings and the output projection -----------------------------------------------------------
 
-TEST_CASE("transformer embedding: E[ids] · √d_model + PE, with an offset for decoding steps",
+TEST_CASE("transformer embedding: token embedding times √d_model plus PE, with an offset for decoding steps",
           "[transformer][embedding]") {
     nn::TransformerEmbedding emb({.vocab_size = 3, .d_model = 4, .padding_idx = 0, .max_len = 8,
                                   .dtype = DType::Float64});

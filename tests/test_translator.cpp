@@ -1,5 +1,6 @@
 // The translator end to end: a tiny model learns a tiny task in seconds (fixed seed, asserted by
 // accuracy), decoding (greedy, beam), the model folder, evaluation, and config errors.
+#include <algorithm>
 #include <filesystem>
 #include <omp.h>
 #include <sstream>
@@ -158,14 +159,46 @@ std::string most_attended(const models::Translation& x, const std::string& out) 
     }
     return "";
 }
+
+// The weight the row of output token `out` puts on the source tokens `on` together (0 when `out` is
+// not in the translation).
+double weight_on(const models::Translation& x, const std::string& out, const std::vector<std::string>& on) {
+    for (std::size_t i = 0; i < x.output_tokens.size(); ++i) {
+        if (x.output_tokens[i] != out) continue;
+        double w = 0;
+        for (std::size_t j = 0; j < x.source_tokens.size(); ++j)
+            if (std::find(on.begin(), on.end(), x.source_tokens[j]) != on.end()) w += x.attention.at(i).at(j);
+        return w;
+    }
+    return 0;
+}
+
+// ne ... pas around the verb, as the model places them. "ne" looks at the English negation: its row
+// puts more weight on `negation` (the "do/does not" span) than any row but pas's does, by a margin
+// of 0.1. "pas" follows the verb, and where it looks differs from run to run: on "not" in most
+// seeds, split between "not" and the verb in others, wholly on the verb in seeds 7 and 8 (and in a
+// sanitizer build, whose rounding changes the trajectory). What holds in every run is that it
+// looks at the negation and the verb it closes: most of its weight (>= 0.7) is on those.
+void check_negation_rows(const models::Translation& x, const std::vector<std::string>& negation, const std::string& verb) {
+    double others = 0;
+    for (const auto& out : x.output_tokens)
+        if (out != "ne" && out != "pas") others = std::max(others, weight_on(x, out, negation));
+    INFO("largest weight on the negation outside ne/pas: " << others);
+    CHECK(weight_on(x, "ne", negation) > others + 0.1);
+    std::vector<std::string> closing = negation;
+    closing.push_back(verb);
+    CHECK(weight_on(x, "pas", closing) >= 0.7);
+}
 }  // namespace
 
 // The issue's two attention pictures on `enfr`, asserted: an adjective after its noun makes a
 // crossed alignment ("voiture" looks at "car", "rouge" at "red"), and ne ... pas look at the English
-// negation ("do/does not"). A reduced model (6,000 pairs, hidden 64, 12 epochs, 1 thread so the run
-// is bit-identical) learns both in about 5 s of CPU. Seeds 1-6 all translate both sentences right;
-// the ne/pas rows of 5 of them put their largest weight on "not" or "do/does", so seed 2 here is a
-// representative run, not a lucky one. The full-size figures are the demo's (README).
+// negation and the verb they wrap (check_negation_rows). A reduced model (6,000 pairs, hidden 64,
+// 12 epochs, 1 thread so the run is bit-identical) learns both in about 5 s of CPU. The assertions
+// are the ones that hold for every seed and build, not for one trajectory: seeds 1-8 of a Release
+// build all translate both sentences right and peak on the crossed noun and adjective with weight
+// >= 0.97; "ne" puts >= 0.79 on the negation where every other row but pas's puts <= 0.21; "pas"
+// puts >= 0.85 on the negation and the verb together (where within that it looks varies, see above).
 TEST_CASE("translator: enfr attention crosses adjective and noun and ne pas attend to not", "[translator][e2e]") {
     const std::string dir = temp_dir("enfr_attention");
     models::TrainOptions o;
@@ -197,15 +230,13 @@ TEST_CASE("translator: enfr attention crosses adjective and noun and ne pas atte
     CHECK(most_attended(adj, "voiture") == "car");  // crossed: the noun first ...
     CHECK(most_attended(adj, "rouge") == "red");    // ... then its adjective
     CHECK(most_attended(adj, "la") == "the");
-    CHECK_THAT(most_attended(adj, "ne"), Catch::Equals("do") || Catch::Equals("not"));
-    CHECK_THAT(most_attended(adj, "pas"), Catch::Equals("do") || Catch::Equals("not"));
+    check_negation_rows(adj, {"do", "not"}, "sell");
 
     const models::Translation neg = t.translate("she does not eat the apple");
     INFO(neg.text);
     REQUIRE(neg.text == "elle ne mange pas la pomme");
-    CHECK_THAT(most_attended(neg, "ne"), Catch::Equals("does") || Catch::Equals("not"));
-    CHECK_THAT(most_attended(neg, "pas"), Catch::Equals("does") || Catch::Equals("not"));
     CHECK(most_attended(neg, "mange") == "eat");
+    check_negation_rows(neg, {"does", "not"}, "eat");
     fs::remove_all(dir);
 }
 

@@ -136,38 +136,41 @@ TEST_CASE("vision: soft attention and glimpses both learn well above chance on a
 TEST_CASE("vision: the output folder is refused unless new, empty, its own, or --force, and nothing is removed",
           "[vision]") {
     TempDir dir("vision_out");
-    // A folder someone else filled: refused, untouched.
+    VisualAttentionOptions o;
+    o.canvases = {20};
+    o.models = {"mlp"};
+    o.train_images = 8;
+    o.test_images = 4;
+    o.training.epochs = 1;
+    std::ostringstream log;
+    // A folder someone else filled: refused, untouched (the shared rule of models/output_folder.h).
     fs::create_directories(dir.path / "theirs");
     write_file_atomic(dir / "theirs/notes.txt", "mine");
-    CHECK_THROWS_AS(claim_output_folder(dir / "theirs", false), Error);
-    CHECK_THROWS_WITH(claim_output_folder(dir / "theirs", false),
-                      "experiment visual-attention: --out " + (dir / "theirs") +
-                          " holds files this experiment did not write; choose a new folder, or pass --force to write "
-                          "into it (nothing in it is removed)");
-    CHECK(fs::directory_iterator(dir.path / "theirs") != fs::directory_iterator());
-    CHECK(!fs::exists(dir.path / "theirs/.seqgrad-experiment"));
+    o.out = dir / "theirs";
+    CHECK_THROWS_AS(run_visual_attention(o, log), Error);
+    CHECK_THROWS_WITH(run_visual_attention(o, log),
+                      Catch::Contains("is not empty and was not written by seqgrad experiment visual-attention"));
+    CHECK(dir.listing().size() == 1);
+    CHECK(!fs::exists(dir.path / "theirs/table.txt"));
     // --force writes into it and keeps what was there.
-    claim_output_folder(dir / "theirs", true);
+    o.force = true;
+    run_visual_attention(o, log);
     CHECK(read_file(dir / "theirs/notes.txt") == "mine");
-    // A new folder, then the same folder again (its own marker): both fine.
-    claim_output_folder(dir / "new/deeper", false);
-    write_file_atomic(dir / "new/deeper/table.txt", "old");
-    claim_output_folder(dir / "new/deeper", false);
-    // An empty folder is fine; a file is not a folder; a folder that cannot be made is one line.
-    fs::create_directories(dir.path / "empty");
-    claim_output_folder(dir / "empty", false);
-    write_file_atomic(dir / "file", "x");
-    CHECK_THROWS_WITH(claim_output_folder(dir / "file", false),
-                      "experiment visual-attention: --out " + (dir / "file") + " exists and is not a folder");
-    CHECK_THROWS_WITH(claim_output_folder("/proc/seqgrad-no/out", false),
-                      Catch::StartsWith("experiment visual-attention: cannot create --out /proc/seqgrad-no/out: "));
+    CHECK(fs::exists(dir.path / "theirs/table.txt"));
+    // A new folder, then the same folder again (its own marker): both fine, without --force.
+    o.force = false;
+    o.out = dir / "new/deeper";
+    run_visual_attention(o, log);
+    run_visual_attention(o, log);
+    CHECK(fs::exists(dir.path / "new/deeper/seqgrad-output.txt"));
     // A marker of another experiment is not this one's.
     fs::create_directories(dir.path / "other");
-    write_file_atomic(dir / "other/.seqgrad-experiment", "bottleneck\n");
-    CHECK_THROWS_AS(claim_output_folder(dir / "other", false), Error);
+    write_file_atomic(dir / "other/seqgrad-output.txt", "written by: seqgrad experiment bottleneck\n");
+    o.out = dir / "other";
+    CHECK_THROWS_AS(run_visual_attention(o, log), Error);
 }
 
-TEST_CASE("vision: the experiment writes its table, plot and figures; bad options change nothing", "[vision]") {
+TEST_CASE("vision: the experiment writes its table, plot and figures, bad options change nothing", "[vision]") {
     TempDir dir("vision_run");
     VisualAttentionOptions o;
     o.canvases = {20, 24};
@@ -183,7 +186,7 @@ TEST_CASE("vision: the experiment writes its table, plot and figures; bad option
     CHECK(r.rows[0].model == "mlp");
     CHECK(r.rows[5].model == "glimpse");
     CHECK(r.rows[5].canvas == 24);
-    for (const char* f : {"table.txt", "accuracy.svg", "attention_20.svg", "attention_24.svg", ".seqgrad-experiment"})
+    for (const char* f : {"table.txt", "accuracy.svg", "attention_20.svg", "attention_24.svg", "seqgrad-output.txt"})
         CHECK(fs::exists(dir.path / "run" / f));
     const std::string table = read_file(dir / "run/table.txt");
     CHECK_THAT(table, Catch::Contains("soft attention") && Catch::Contains("glimpses (hard, REINFORCE)"));
@@ -301,7 +304,7 @@ TEST_CASE("vision: experiment visual-attention's bad flags and foreign folders a
     CHECK(run_seqgrad(dir, "experiment visual-attention --canvas 20 --train 8 --test 4 --epochs 1 --models mlp --out '" +
                                (dir / "theirs") + "'",
                       err) == 2);
-    CHECK_THAT(err, Catch::Contains("holds files this experiment did not write"));
+    CHECK_THAT(err, Catch::Contains("is not empty and was not written by seqgrad experiment visual-attention"));
     CHECK(std::count(err.begin(), err.end(), '\n') == 1);
     CHECK(read_file(dir / "theirs/model.safetensors") == "weights");
     CHECK(!fs::exists(dir.path / "theirs/table.txt"));

@@ -4,11 +4,11 @@
 #include <algorithm>
 #include <filesystem>
 #include <ostream>
-#include <system_error>
 
 #include "core/autograd.h"
 #include "core/ops.h"
 #include "models/fileio.h"
+#include "models/output_folder.h"
 #include "models/viz/svg.h"
 #include "models/vision/figures.h"
 
@@ -18,8 +18,6 @@ namespace fs = std::filesystem;
 
 namespace {
 constexpr const char* kWho = "experiment visual-attention";
-constexpr const char* kMarker = ".seqgrad-experiment";
-constexpr const char* kMarkerText = "visual-attention\n";
 
 std::string model_label(const std::string& name) {
     if (name == "mlp") return "MLP (no attention)";
@@ -132,35 +130,10 @@ void check_visual_attention_options(const VisualAttentionOptions& o) {
     if (o.out.empty()) fail("{}: --out must name a folder", kWho);
 }
 
-void claim_output_folder(const std::string& dir, bool force) {
-    const fs::path p(dir), marker = fs::path(dir) / kMarker;
-    std::error_code ec;
-    const fs::file_status st = fs::status(p, ec);
-    if (fs::exists(st)) {
-        if (!fs::is_directory(st)) fail<Error>("{}: --out {} exists and is not a folder", kWho, dir);
-        bool ours = false;
-        if (fs::exists(marker, ec)) {
-            try {
-                ours = read_file(marker.string()) == kMarkerText;
-            } catch (const Error&) {
-                ours = false;
-            }
-        }
-        const bool empty = fs::is_empty(p, ec) && !ec;
-        if (!ours && !empty && !force)
-            fail<Error>("{}: --out {} holds files this experiment did not write; choose a new folder, or pass --force "
-                        "to write into it (nothing in it is removed)",
-                        kWho, dir);
-    } else {
-        fs::create_directories(p, ec);
-        if (ec) fail<Error>("{}: cannot create --out {}: {}", kWho, dir, ec.message());
-    }
-    write_file_atomic(marker.string(), kMarkerText);
-}
-
 VisualAttentionResult run_visual_attention(const VisualAttentionOptions& o, std::ostream& log) {
     check_visual_attention_options(o);
-    claim_output_folder(o.out, o.force);
+    models::check_command_folder(o.out, kWho, o.force);
+    models::claim_command_folder(o.out, kWho);
     VisualAttentionResult result;
     const fs::path out(o.out);
     const std::string settings = fmt::format(

@@ -3,9 +3,9 @@
 // sizes, same data and budget for all three; test accuracy by canvas as a table and a line plot, and
 // per canvas a figure of a few test images with the soft α and the glimpse path (models/vision/figures.h).
 //
-// The output folder is claimed before anything is trained: a new folder is created; an existing one is
-// used only when it is empty or this experiment made it (it holds the marker file .seqgrad-experiment
-// naming it), unless `force`; nothing in it is ever removed, the experiment's own files are replaced.
+// The output folder follows the rule of every experiment (models/output_folder.h), checked before
+// anything is trained: a new or empty folder, or one this experiment marked as its own (its files are
+// replaced), or any folder with `force`; nothing in it is ever removed.
 #pragma once
 #include <cstdint>
 #include <iosfwd>
@@ -38,11 +38,6 @@ constexpr std::int64_t kMinCanvas = 20, kMaxCanvas = 200;
 
 // Throws ShapeError "experiment visual-attention: ..." naming the first bad option; changes nothing.
 void check_visual_attention_options(const VisualAttentionOptions& options);
-
-// Makes `dir` the experiment's output folder as the header says, writing its marker file. Throws Error
-// naming the folder when it holds files the experiment did not write (and not force), is not a folder,
-// or cannot be created or written; then nothing was changed.
-void claim_output_folder(const std::string& dir, bool force);
 
 struct VisualAttentionRow {
     std::int64_t canvas = 0;

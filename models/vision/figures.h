@@ -1,7 +1,7 @@
 // The visual-attention figure: test images, each shown twice side by side, on the left with the soft
 // model's attention α drawn over it (a viridis heat layer under the ink, the most attended window
 // outlined) and on the right with the glimpse model's path (one square per glimpse and scale, numbered
-// in the order taken, joined by a line). Drawn with the SVG writer of models/svg.h.
+// in the order taken, joined by a line). Drawn with the SVG writer of models/viz/svg.h.
 #pragma once
 #include <cstdint>
 #include <string>

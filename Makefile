@@ -2,14 +2,17 @@
 # Each first makes sure the Debian packages the build needs are installed (installing them when
 # run as root, otherwise printing the one apt-get line to run), then configures and builds build/.
 # CI (.ci/run) also runs `make asan-test` (the suite under AddressSanitizer + UBSan, in build-asan/)
-# and `make fuzz` (libFuzzer targets, clang, in build-fuzz/); only `make fuzz` needs clang.
+# and `make fuzz` (libFuzzer targets, clang, in build-fuzz/); only `make fuzz` needs clang, and
+# `make native-test` (the suite built with -march=native, in build-native/). CI passes
+# WERROR=ON so that any compiler warning fails its builds; users' builds only print warnings.
 
-PACKAGES := cmake g++ make pkg-config libopenblas-dev catch2 libfmt-dev libcli11-dev nlohmann-json3-dev
+PACKAGES := cmake g++ make pkg-config libopenblas-dev libdnnl-dev catch2 libfmt-dev libcli11-dev nlohmann-json3-dev
 # libFuzzer and the sanitizer runtimes come with clang's compiler-rt; clang's OpenMP is libomp.
 FUZZ_PACKAGES := clang libclang-rt-14-dev libomp-14-dev
 BUILD    ?= build
 JOBS     ?= $(shell nproc 2>/dev/null || echo 2)
 CMAKE_FLAGS ?=
+WERROR ?= OFF
 DEPS_PACKAGES ?= $(PACKAGES)
 
 ASAN_BUILD ?= build-asan
@@ -19,10 +22,13 @@ SANITIZER_ENV := ASAN_OPTIONS=halt_on_error=1:detect_leaks=1 UBSAN_OPTIONS=print
 # Left out of the sanitizer run: install_consumer links a separate downstream project against the
 # instrumented library without the sanitizer runtime (packaging is checked by `make test`).
 ASAN_EXCLUDE ?= ^(install_consumer)$$
+NATIVE_BUILD ?= build-native
+# Left out of the -march=native run: packaging and the browser check (both checked by `make test`).
+NATIVE_EXCLUDE ?= ^(install_consumer|inspect_page_chromium)$$
 FUZZ_BUILD ?= build-fuzz
 FUZZ_SECONDS ?= 60
 
-.PHONY: all deps configure build demo test bench clean install asan-test fuzz
+.PHONY: all deps configure build demo test bench clean install asan-test native-test fuzz
 
 all: build
 
@@ -43,7 +49,7 @@ deps:
 	fi
 
 configure: deps
-	@cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=Release $(CMAKE_FLAGS) > /dev/null
+	@cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=Release -DSEQGRAD_WERROR=$(WERROR) $(CMAKE_FLAGS) > /dev/null
 
 build: configure
 	@cmake --build $(BUILD) -j $(JOBS)
@@ -59,6 +65,12 @@ asan-test: deps
 	  "-DCMAKE_CXX_FLAGS_RELWITHDEBINFO=-O1 -g1" $(CMAKE_FLAGS) > /dev/null
 	@cmake --build $(ASAN_BUILD) -j $(JOBS)
 	@cd $(ASAN_BUILD) && $(SANITIZER_ENV) ctest --output-on-failure -j $(JOBS) -E '$(ASAN_EXCLUDE)'
+
+native-test: deps
+	@cmake -S . -B $(NATIVE_BUILD) -DCMAKE_BUILD_TYPE=Release -DSEQGRAD_NATIVE=ON -DSEQGRAD_WERROR=$(WERROR) \
+	  $(CMAKE_FLAGS) > /dev/null
+	@cmake --build $(NATIVE_BUILD) -j $(JOBS)
+	@cd $(NATIVE_BUILD) && ctest --output-on-failure -j $(JOBS) -E '$(NATIVE_EXCLUDE)'
 
 fuzz:
 	@$(MAKE) --no-print-directory deps DEPS_PACKAGES="$(FUZZ_PACKAGES)"

@@ -6,6 +6,7 @@
 #pragma once
 #include "core/allocator.h"
 #include "core/autograd.h"
+#include "core/blas.h"
 #include "core/error.h"
 #include "core/fused_ops.h"
 #include "core/gradcheck.h"

@@ -5,6 +5,7 @@
 #include "apps/checks.h"
 #include "apps/commands.h"
 #include "apps/options.h"
+#include "core/blas.h"
 #include "core/error.h"
 #include "models/bench.h"
 #include "models/translator.h"
@@ -33,19 +34,24 @@ void add_bench(CLI::App& app) {
     cmd->add_option("--warmup", o->warmup, "Untimed steps first")->check(non_negative_integer());
     cmd->add_flag("--plain", *plain, "Switch the fused fast paths off (the composite path)");
     cmd->add_flag("--json", *json, "Print exactly one JSON object");
-    cmd->callback([o, json, plain] {
+    auto gemm = std::make_shared<std::string>();
+    cmd->add_option("--gemm", *gemm, "Matrix-product backend: " + blas::built_backends_str() + " (default: the first)");
+    cmd->callback([o, json, plain, gemm] {
+        if (!gemm->empty()) blas::set_backend(blas::parse_backend(*gemm));
         o->fast_paths = !*plain;
         models::BenchResult r = models::run_seq2seq_bench(*o);
         if (*json) {
             nlohmann::json j = {{"pairs_per_s", r.pairs_per_s}, {"ms_per_step", r.ms_per_step}, {"cpu_ms_per_step", r.cpu_ms_per_step}, {"gflops", r.gflops},
                                 {"gflop_per_step", r.gflop_per_step}, {"peak_rss_mb", r.peak_rss_mb},
                                 {"hidden", o->hidden}, {"batch", o->batch}, {"len", o->len}, {"threads", o->threads},
-                                {"cell", o->cell}, {"attention", o->attention}, {"fast_paths", o->fast_paths}};
+                                {"cell", o->cell}, {"attention", o->attention}, {"fast_paths", o->fast_paths},
+                                {"gemm", blas::backend_name(blas::backend())}};
             std::cout << j.dump() << "\n";
         } else {
-            std::cout << fmt::format("seq2seq {} + {} attention, hidden {}, batch {}, length {}, vocab {}/{}, {} thread(s){}\n",
+            std::cout << fmt::format("seq2seq {} + {} attention, hidden {}, batch {}, length {}, vocab {}/{}, {} thread(s), "
+                                     "gemm {}{}\n",
                                      o->cell, o->attention, o->hidden, o->batch, o->len, o->src_vocab, o->tgt_vocab,
-                                     o->threads, o->fast_paths ? "" : ", plain path");
+                                     o->threads, blas::backend_name(blas::backend()), o->fast_paths ? "" : ", plain path");
             std::cout << fmt::format("  {:.0f} pairs/s   {:.2f} ms/step (CPU {:.2f} ms/step)   {:.2f} GFLOP/step   {:.1f} GFLOP/s   "
                                      "peak RSS {:.0f} MB\n",
                                      r.pairs_per_s, r.ms_per_step, r.cpu_ms_per_step, r.gflop_per_step, r.gflops, r.peak_rss_mb);

@@ -6,6 +6,7 @@
 
 #include "apps/checks.h"
 #include "apps/commands.h"
+#include "core/blas.h"
 #include "apps/options.h"
 #include "core/random.h"
 #include "layers/attention.h"
@@ -107,7 +108,7 @@ namespace {
 // Flags that are not part of the run: where it is, how it is shown, how long this session may take.
 bool outside_the_run(const std::string& flag) {
     for (const char* f : {"--out", "--resume", "--threads", "--epochs", "--patience", "--time-limit", "--detect-anomaly",
-                          "--bleu-examples", "--strict", "--force", "--help"})
+                          "--bleu-examples", "--strict", "--force", "--gemm", "--help"})
         if (flag == f) return true;
     return false;
 }
@@ -137,7 +138,7 @@ void resolve_resume(const CLI::App& cmd, models::TrainOptions& o) {
         if (opt->get_expected_max() != 0)
             for (const auto& r : opt->results()) args.push_back(r);
         if (outside_the_run(flag)) {
-            if (flag != "--out" && flag != "--resume") free_args.insert(free_args.end(), args.begin(), args.end());
+            if (flag != "--out" && flag != "--resume" && flag != "--gemm") free_args.insert(free_args.end(), args.begin(), args.end());
             continue;
         }
         models::TrainOptions probe = stored;
@@ -173,7 +174,10 @@ void add_train(CLI::App& app) {
     cmd->add_flag("--force", o->force,
                   "Write into --out even if it holds a model (its model files are replaced) or other files (kept)");
     add_train_options(*cmd, *o, *threads);
-    cmd->callback([cmd, o, threads] {
+    auto gemm = std::make_shared<std::string>();
+    cmd->add_option("--gemm", *gemm, "Matrix-product backend: " + blas::built_backends_str() + " (default: the first)");
+    cmd->callback([cmd, o, threads, gemm] {
+        if (!gemm->empty()) blas::set_backend(blas::parse_backend(*gemm));
         // Before any data is read: a folder that must not or cannot be written costs nothing.
         models::check_output_folder(o->out_dir, {.resume = o->resume, .force = o->force});
         if (o->resume) resolve_resume(*cmd, *o);

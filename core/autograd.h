@@ -8,6 +8,7 @@
 // backward(): topological order by an explicit stack (no recursion), gradients accumulated when a
 // tensor is used more than once, every returned gradient checked against its input's shape and
 // dtype (a mismatch names the op). Afterwards the graph is released unless retain_graph is set.
+// The speed protocols (slices, accumulators, deferred weight products) live in core/grad_protocols.h.
 #pragma once
 #include <cstdint>
 #include <functional>
@@ -17,88 +18,33 @@
 #include <utility>
 #include <vector>
 
+#include "core/grad_protocols.h"
 #include "core/tensor.h"
 
 namespace seqgrad {
 
 // What a backward function fills: g[i] is the gradient for input i, left undefined when no
 // gradient flows there. needs(i) says whether input i wants one at all (skip the work otherwise).
+// fast() gives the engine's speed protocols (core/grad_protocols.h: slices, accumulators, deferred
+// products), or nullptr on the plain path (set_fast_paths(false)): then g[i] is all there is.
 class Grads {
 public:
-    explicit Grads(std::vector<char> needs) : needs_(std::move(needs)), grads_(needs_.size()) {}
+    Grads(std::vector<char> needs, FastGrads* fast = nullptr)
+        : needs_(std::move(needs)), grads_(needs_.size()), fast_(fast) {}
     bool needs(std::size_t i) const { return i < needs_.size() && needs_[i]; }
     Tensor& operator[](std::size_t i) { return grads_.at(i); }
     std::size_t size() const { return grads_.size(); }
-
-    // The gradient of input i is zero except for one slice along `dim`, starting at `start`, whose
-    // gradient is `part` (the input's shape with part.size(dim) in place of its size along dim).
-    // The engine adds `part` into the input's accumulated gradient in place instead of receiving a
-    // full-size tensor of zeros, so the T step slices of a [B, T, F] sequence cost O(B·T·F) in
-    // backward, not O(B·T²·F). Used by narrow (and so select, chunk, split).
-    void set_slice(std::size_t i, Tensor part, std::int64_t dim, std::int64_t start) {
-        if (slices_.empty()) slices_.resize(grads_.size());
-        slices_.at(i) = Slice{std::move(part), dim, start};
-    }
-    struct Slice {
-        Tensor part;
-        std::int64_t dim = 0, start = 0;
-    };
-    // The slice given for input i by set_slice, or nullptr.
-    const Slice* slice(std::size_t i) const {
-        return i < slices_.size() && slices_[i].part.defined() ? &slices_[i] : nullptr;
-    }
-
-    // When input i is a leaf whose gradient buffer already exists and nothing else holds it, the
-    // engine offers that buffer here: a backward may add its gradient straight into it (a gemm with
-    // beta = 1, say) and call accumulated(i) instead of setting g[i]. Saves a temporary and a pass
-    // when a weight is used at every time step. Undefined otherwise: then set g[i] as usual.
-    const Tensor& accumulator(std::size_t i) const {
-        static const Tensor none;
-        return i < accumulators_.size() ? accumulators_[i] : none;
-    }
-    void accumulated(std::size_t i) {
-        if (accumulated_.empty()) accumulated_.resize(grads_.size(), 0);
-        accumulated_.at(i) = 1;
-    }
-    bool was_accumulated(std::size_t i) const { return i < accumulated_.size() && accumulated_[i]; }
-    // When input i is a leaf that may take a deferred gradient (no hooks, anomaly mode off), a
-    // backward whose gradient for it is a product lhsᵀ rhs (lhs [R, M], rhs [R, N]; a weight gradient
-    // dW = dyᵀ x) may hand over the two factors instead. The engine keeps them and, after the whole
-    // backward pass, adds every use's product in one gemm over the stacked rows: a weight used at T
-    // time steps gets one [M, T·R] x [T·R, N] product instead of T small ones, each reading and
-    // writing all of dW.
-    // Worth it for thin products only: with R >= kDeferMaxRows rows per use the per-use gemm is
-    // efficient already and stacking the factors costs more than it saves (measured at R = 32).
-    static constexpr std::int64_t kDeferMaxRows = 16;
-    bool can_defer(std::size_t i, std::int64_t rows) const {
-        return rows < kDeferMaxRows && i < deferrable_.size() && deferrable_[i];
-    }
-    void defer_product(std::size_t i, Tensor lhs, Tensor rhs) {
-        if (deferred_.empty()) deferred_.resize(grads_.size());
-        deferred_.at(i) = {std::move(lhs), std::move(rhs)};
-        accumulated(i);
-    }
-    const std::pair<Tensor, Tensor>* deferred(std::size_t i) const {
-        return i < deferred_.size() && deferred_[i].first.defined() ? &deferred_[i] : nullptr;
-    }
-    void allow_defer(std::size_t i) {
-        if (deferrable_.empty()) deferrable_.resize(grads_.size(), 0);
-        deferrable_.at(i) = 1;
-    }
-    void offer_accumulator(std::size_t i, Tensor buffer) {
-        if (accumulators_.empty()) accumulators_.resize(grads_.size());
-        accumulators_.at(i) = std::move(buffer);
-    }
+    FastGrads* fast() const { return fast_; }
 
 private:
     std::vector<char> needs_;
     std::vector<Tensor> grads_;
-    std::vector<Slice> slices_;  // empty unless some backward used set_slice
-    std::vector<Tensor> accumulators_;
-    std::vector<char> accumulated_;
-    std::vector<char> deferrable_;
-    std::vector<std::pair<Tensor, Tensor>> deferred_;
+    FastGrads* fast_;
 };
+
+// Input i's gradient is lhsᵀ rhs (lhs [R, M], rhs [R, N]; a weight gradient dW = dyᵀ x): deferred
+// or added into the offered buffer when the protocols allow it, else g[i] = lhsᵀ rhs (the plain path).
+void set_product_grad(Grads& g, std::size_t i, const Tensor& lhs, const Tensor& rhs);
 
 using BackwardFn = std::function<void(const Tensor& dy, Grads& g)>;
 
@@ -125,10 +71,23 @@ Tensor record(const char* op, Tensor output, std::vector<Tensor> inputs, Backwar
 // Run the backward pass from root with the given output gradient (same shape as root).
 void run_backward(const Tensor& root, const Tensor& grad, bool retain_graph);
 
-// Deferred weight gradients (Grads::defer_product): on by default; off, every use of a weight adds
-// its own product into the gradient as it is reached (the plain path; same values up to rounding).
-bool defer_weight_grads();
-void set_defer_weight_grads(bool enabled);
+// ---- fast paths: the one switch -----------------------------------------------------------------
+// On (the default), layers use the fused ops of core/fused_ops.h and the engine its speed protocols
+// (core/grad_protocols.h). Off, everything takes the plain composite path: layers are built from the
+// primitives of core/ops.h and the engine only orders the nodes, calls each backward and adds
+// gradients. Same values up to rounding (the tests compare both). Per thread, like grad mode.
+bool fast_paths_enabled();
+void set_fast_paths(bool enabled);
+class FastPathGuard {
+public:
+    explicit FastPathGuard(bool enabled) : prev_(fast_paths_enabled()) { set_fast_paths(enabled); }
+    ~FastPathGuard() { set_fast_paths(prev_); }
+    FastPathGuard(const FastPathGuard&) = delete;
+    FastPathGuard& operator=(const FastPathGuard&) = delete;
+
+private:
+    bool prev_;
+};
 
 // ---- grad mode ----------------------------------------------------------------------------------
 bool grad_enabled();

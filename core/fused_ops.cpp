@@ -8,11 +8,11 @@
 
 #include "core/autograd.h"
 #include "core/kernels.h"
+#include "core/row_kernels.h"
 
 namespace seqgrad {
 
 namespace {
-bool g_fast_paths = true;
 using kernels::fast_exp;
 using kernels::fast_sigmoid;
 using kernels::fast_tanh;
@@ -45,23 +45,12 @@ void check_cell(const char* op, const Tensor& gx, const Tensor& h, const Tensor&
 void hidden_projection_backward(Grads& g, const Tensor& dgh, const Tensor& h, const Tensor& w, std::size_t ih,
                                 std::size_t iw, std::size_t ib, const Tensor& dh_direct) {
     if (g.needs(ih)) g[ih] = add(dh_direct, matmul(dgh, w));
-    if (g.needs(iw)) {  // deferred (Grads::defer_product), or into W's gradient buffer when offered
-        if (g.can_defer(iw, dgh.shape()[0])) {
-            g.defer_product(iw, dgh, h);
-        } else if (const Tensor& acc = g.accumulator(iw); acc.defined()) {
-            matmul_accumulate(acc, dgh, h, {.transpose_lhs = true});
-            g.accumulated(iw);
-        } else {
-            g[iw] = matmul(dgh, h, {.transpose_lhs = true});
-        }
-    }
+    if (g.needs(iw)) set_product_grad(g, iw, dgh, h);  // dW = dghᵀ h
     if (g.needs(ib)) g[ib] = sum(dgh, {0});
 }
 
 }  // namespace
 
-bool fast_paths_enabled() { return g_fast_paths; }
-void set_fast_paths(bool enabled) { g_fast_paths = enabled; }
 
 // ---- GRU cell -----------------------------------------------------------------------------------
 // forward:  gh = h W_hh^T + b_hh
@@ -179,21 +168,10 @@ Tensor cross_entropy_fused(const Tensor& logits, const Tensor& target, NllOption
     check_defined("cross_entropy", logits, "logits");
     check_defined("cross_entropy", target, "target");
     if (logits.dim() != 2) fail("cross_entropy: logits must be [N, C], got {}", shape_str(logits.shape()));
-    if (target.dtype() != DType::Int64) fail("cross_entropy: target must be int64 class ids, got {}", dtype_name(target.dtype()));
-    if (target.dim() != 1 || target.shape()[0] != logits.shape()[0])
-        fail("cross_entropy: target {} must be [N] with N = {} (logits {})", shape_str(target.shape()),
-             logits.shape()[0], shape_str(logits.shape()));
+    const std::int64_t count = kernels::check_class_targets("cross_entropy", logits, "logits", target, options.ignore_index);
     if (options.reduction == Reduction::None) return nll_loss(log_softmax(logits, 1), target, options);
     const std::int64_t N = logits.shape()[0], C = logits.shape()[1];
     const std::int64_t* pt = target.data<std::int64_t>();
-    std::int64_t count = 0;
-    for (std::int64_t i = 0; i < N; ++i) {
-        if (pt[i] == options.ignore_index) continue;
-        if (pt[i] < 0 || pt[i] >= C)
-            fail<IndexError>("cross_entropy: target {} at row {} is out of range for {} classes (logits {})", pt[i], i, C,
-                             shape_str(logits.shape()));
-        ++count;
-    }
     const double scale = options.reduction == Reduction::Mean ? (count ? 1.0 / static_cast<double>(count) : 0.0) : 1.0;
     std::vector<double> inv_sum(static_cast<std::size_t>(N), 0.0);
     Tensor e = Tensor::empty({N, C}, logits.dtype());  // exp(x - m) per row

@@ -1,26 +1,16 @@
 // Fused fast paths: ops that do in one node what a chain of primitives does in many, for the hot
 // spots the profile of a seq2seq training step shows (bench/RESULTS.md). Each has a composite twin
 // built from the primitives in core/ops.h; tests/test_fused_ops.cpp checks that both give the same
-// values and gradients. set_fast_paths(false) makes the layers use the composite twins, so a
-// learner can read and run the plain path.
+// values and gradients. set_fast_paths(false) makes the layers use the composite twins (and the
+// engine its plain path), so a learner can read and run the plain path.
 #pragma once
+#include "core/autograd.h"
 #include "core/ops.h"
 #include "core/tensor.h"
 
 namespace seqgrad {
 
-bool fast_paths_enabled();
-void set_fast_paths(bool enabled);
-class FastPathGuard {
-public:
-    explicit FastPathGuard(bool enabled) : prev_(fast_paths_enabled()) { set_fast_paths(enabled); }
-    ~FastPathGuard() { set_fast_paths(prev_); }
-    FastPathGuard(const FastPathGuard&) = delete;
-    FastPathGuard& operator=(const FastPathGuard&) = delete;
-
-private:
-    bool prev_;
-};
+// fast_paths_enabled / set_fast_paths / FastPathGuard: the one switch, in core/autograd.h.
 
 // GRU cell given the input projection gx = x W_ih^T + b_ih [B, 3H] (gates r, z, n as PyTorch):
 //   gh = h W_hh^T + b_hh;  r = σ(gx_r + gh_r);  z = σ(gx_z + gh_z);  n = tanh(gx_n + r ⊙ gh_n)

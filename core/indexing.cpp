@@ -102,29 +102,30 @@ Tensor gather(const Tensor& x, std::int64_t dim, const Tensor& index) {
         if (d != dim && index.shape()[d] > x.shape()[d])
             fail("gather: index {} is larger than x {} in dim {}", shape_str(index.shape()), shape_str(x.shape()), d);
     check_ids("gather", index, x.shape()[dim], "the gathered dim");
-    const auto vi = kernels::dim_view(index.shape(), dim);
-    const auto vx = kernels::dim_view(x.shape(), dim);
-    // For each element of index, its offset into x.
+    // For each element of index, its offset into x: walk index's elements in order with a counter
+    // per dim, replacing the counter of `dim` by the index value. The strides and the counter are
+    // Shapes of x's rank (a copy of x's shape, then overwritten), sized from a vector's size rather
+    // than an int64 rank, which g++ 12 could not prove non-negative (a false -Wfree-nonheap-object).
     std::vector<std::int64_t> offsets(static_cast<std::size_t>(index.numel()));
     {
-        const std::int64_t rank = x.dim();
-        std::vector<std::int64_t> xstride(rank);
+        const Shape& xs = x.shape();
+        const Shape& is = index.shape();
+        const std::size_t rank = xs.size();
+        Shape xstride(xs), counter(rank, 0);
         std::int64_t s = 1;
-        for (std::int64_t d = rank - 1; d >= 0; --d) xstride[d] = s, s *= x.shape()[d];
-        std::vector<std::int64_t> counter(rank, 0);
+        for (std::size_t d = rank; d-- > 0;) xstride[d] = s, s *= xs[d];
         const std::int64_t* pidx = index.data<std::int64_t>();
-        for (std::int64_t e = 0; e < index.numel(); ++e) {
+        const auto gathered = static_cast<std::size_t>(dim);
+        for (std::size_t e = 0; e < offsets.size(); ++e) {
             std::int64_t off = 0;
-            for (std::int64_t d = 0; d < rank; ++d) off += (d == dim ? pidx[e] : counter[d]) * xstride[d];
+            for (std::size_t d = 0; d < rank; ++d) off += (d == gathered ? pidx[e] : counter[d]) * xstride[d];
             offsets[e] = off;
-            for (std::int64_t d = rank - 1; d >= 0; --d) {
-                if (++counter[d] < index.shape()[d]) break;
+            for (std::size_t d = rank; d-- > 0;) {
+                if (++counter[d] < is[d]) break;
                 counter[d] = 0;
             }
         }
     }
-    (void)vi;
-    (void)vx;
     Tensor y = Tensor::empty(index.shape(), x.dtype());
     dispatch_floating(x.dtype(), "gather", [&](auto tag) {
         using T = decltype(tag);

@@ -1,5 +1,7 @@
 // Loop helpers shared by the op files (internal, not part of the public API): elementwise maps,
-// broadcasting iteration and the [outer, n, inner] view used by reductions along one dim.
+// broadcasting iteration, the [outer, n, inner] view used by reductions along one dim, and the
+// target check of the losses. Plain loops only: the vectorised row kernels of the fast paths (fused
+// cells, cross-entropy, attention scores, Adam) live apart, in core/row_kernels.h.
 // Large loops are split over threads with OpenMP; small ones stay serial (thread start-up costs
 // more than it saves below a few tens of thousands of elements).
 #pragma once
@@ -10,43 +12,6 @@
 #include "core/tensor.h"
 
 namespace seqgrad::kernels {
-
-// exp for float32 written so that g++ -O3 vectorises loops over it (std::exp does not without
-// -ffast-math): exp(x) = 2^k exp(r), k = round(x / ln 2), r in [-ln2/2, ln2/2], exp(r) by a
-// degree-6 polynomial (Cephes expf coefficients). Relative error about 2e-7 (a couple of ulp);
-// tests/test_fused_ops.cpp checks it against std::exp. double keeps std::exp: gradchecks stay exact.
-inline float fast_exp(float x) {
-    x = x > 88.0f ? 88.0f : x;  // two flat selects, so the loop stays branch-free
-    x = x < -87.0f ? -87.0f : x;
-    // k = round(x / ln 2) by the 1.5 * 2^23 trick: after adding it, the float's low mantissa bits
-    // hold k as an integer, so no float-to-int conversion is needed (one would stop g++ from
-    // vectorising the loop) and the rounding is plain SSE2 arithmetic.
-    const float shifted = x * 1.44269504088896341f + 12582912.0f;
-    const float k = shifted - 12582912.0f;
-    const float r = x - k * 0.693359375f + k * 2.12194440e-4f;
-    float p = 1.9875691500e-4f;
-    p = p * r + 1.3981999507e-3f;
-    p = p * r + 8.3334519073e-3f;
-    p = p * r + 4.1665795894e-2f;
-    p = p * r + 1.6666665459e-1f;
-    p = p * r + 5.0000001201e-1f;
-    p = p * r * r + r + 1.0f;
-    int shifted_bits;
-    __builtin_memcpy(&shifted_bits, &shifted, sizeof shifted_bits);
-    const int ki = shifted_bits - 0x4B400000;  // = k
-    const int bits = (ki + 127) << 23;         // 2^k as a float
-    float scale;
-    __builtin_memcpy(&scale, &bits, sizeof scale);
-    return p * scale;
-}
-inline double fast_exp(double x) { return std::exp(x); }
-template <typename T>
-inline T fast_sigmoid(T x) { return T(1) / (T(1) + fast_exp(-x)); }
-template <typename T>
-inline T fast_tanh(T x) {
-    // tanh(x) = 1 - 2 / (exp(2x) + 1); saturates correctly at both ends.
-    return T(1) - T(2) / (fast_exp(T(2) * x) + T(1));
-}
 
 constexpr std::int64_t kParallelThreshold = 1 << 15;
 
@@ -89,51 +54,6 @@ Tensor binary_same(const char* op, const Tensor& a, const Tensor& b, F f) {
     return out;
 }
 
-// Row kernels for float32 hot loops (cross-entropy, attention scores). Float sums do not vectorise
-// unless the compiler may reorder them, so these keep 8 partial sums explicitly; each is compiled
-// twice (AVX2+FMA and baseline x86-64) and the CPU picks one at load time. The double versions are
-// plain loops.
-float row_max(const float* x, std::int64_t n);
-double row_max(const double* x, std::int64_t n);
-// sum_k exp(x[k] - shift)
-float sum_exp(const float* x, std::int64_t n, float shift);
-double sum_exp(const double* x, std::int64_t n, double shift);
-// out[k] = exp(x[k] - shift); returns sum_k out[k]
-float exp_store_sum(float* out, const float* x, std::int64_t n, float shift);
-double exp_store_sum(double* out, const double* x, std::int64_t n, double shift);
-// out[k] = scale * x[k]
-void scale_into(float* out, const float* x, std::int64_t n, float scale);
-void scale_into(double* out, const double* x, std::int64_t n, double scale);
-// out[k] = scale * exp(x[k] - shift)
-void scaled_exp(float* out, const float* x, std::int64_t n, float shift, float scale);
-void scaled_exp(double* out, const double* x, std::int64_t n, double shift, double scale);
-// sum_k a[k] * b[k]
-float dot(const float* a, const float* b, std::int64_t n);
-double dot(const double* a, const double* b, std::int64_t n);
-// out[k] = tanh(a[k] + b[k])
-void tanh_sum(float* out, const float* a, const float* b, std::int64_t n);
-void tanh_sum(double* out, const double* a, const double* b, std::int64_t n);
-
-// One batch row of the GRU gates (core/fused_ops.cpp gru_cell_fused has the formulas):
-// forward from gx [3H], gh [3H], h [H] to out [H] and saved [4H] = r, z, n, gh_n; backward from
-// dout [H], saved, h to dgx [3H], dgh [3H], dh_direct [H].
-void gru_forward_row(const float* gx, const float* gh, const float* h, float* out, float* saved, std::int64_t H);
-void gru_forward_row(const double* gx, const double* gh, const double* h, double* out, double* saved, std::int64_t H);
-void gru_backward_row(const float* dout, const float* saved, const float* h, float* dgx, float* dgh, float* dh,
-                      std::int64_t H);
-void gru_backward_row(const double* dout, const double* saved, const double* h, double* dgx, double* dgh, double* dh,
-                      std::int64_t H);
-
-// Adam's element update without weight decay or amsgrad (optim/adam.cpp has the formula):
-//   m = b1 m + (1 - b1) g;  v = b2 v + (1 - b2) g²;  p -= step_size m / (sqrt(v) inv_bias2_sqrt + eps)
-// One pass over the four arrays, one sqrt and one division per element (inv_bias2_sqrt is
-// 1 / sqrt(1 - b2^t), multiplied rather than divided by).
-struct AdamConstants {
-    double b1, b2, one_b1, one_b2, step_size, inv_bias2_sqrt, eps;
-};
-void adam_update(float* p, const float* g, float* m, float* v, std::int64_t n, const AdamConstants& c);
-void adam_update(double* p, const double* g, double* m, double* v, std::int64_t n, const AdamConstants& c);
-
 // Element strides of `shape` aligned to an output of rank `rank`, 0 where the input broadcasts.
 std::vector<std::int64_t> broadcast_strides(const Shape& shape, std::size_t rank);
 
@@ -167,6 +87,11 @@ void for_each_broadcast(const Shape& out_shape, const Shape& a_shape, const Shap
         }
     }
 }
+
+// The class targets of a loss over scores [N, C] (logits or log-probabilities, named `scores_name`
+// in messages): int64, [N], each in [0, C) or equal to ignore_index. Returns how many are not ignored.
+std::int64_t check_class_targets(const char* op, const Tensor& scores, const char* scores_name, const Tensor& target,
+                                 std::int64_t ignore_index);
 
 // The sizes (outer, n, inner) of x viewed as [outer, shape[dim], inner].
 struct DimView {

@@ -1,4 +1,4 @@
-// Matrix products through BLAS (cblas_sgemm / cblas_dgemm, row-major). Transposes are BLAS flags,
+// Matrix products through the gemm seam (core/blas.h, row-major). Transposes are gemm flags,
 // never copies, in the forward and in the backward alike.
 //
 // With op(X) = X or X^T as the flags say, C = op(A) op(B), and
@@ -6,110 +6,17 @@
 //   dB = op(A)^T dC            (stored B not transposed)      or  dC^T op(A)   (B stored transposed)
 // each again a single gemm with flags.
 //
-// Threads: with OpenBLAS set to one thread and more than one OpenMP thread (models::set_num_threads
-// does this), a large product is split into row or column blocks, one single-threaded gemm per
-// OpenMP thread. Then there is one thread pool, not two pools spinning against each other on a
-// small machine; small products (below kSplitFlops) stay on the calling thread.
-#include <cblas.h>
-#include <omp.h>
-
-#include <cstddef>
+// Every product goes through core/blas.h (the backend seam: reference loops, OpenBLAS, oneDNN, and
+// the split of large products over the OpenMP threads).
+#include <algorithm>
 
 #include "core/autograd.h"
-#include "core/kernels.h"
+#include "core/blas.h"
 #include "core/ops.h"
 
 namespace seqgrad {
 
 namespace {
-
-// y = op(X) x + beta y, and the row/column special cases of gemm below.
-void gemv(bool tx, int rows, int cols, const float* X, int ldx, const float* x, int incx, float beta, float* y, int incy) {
-    cblas_sgemv(CblasRowMajor, tx ? CblasTrans : CblasNoTrans, rows, cols, 1.0f, X, ldx, x, incx, beta, y, incy);
-}
-void gemv(bool tx, int rows, int cols, const double* X, int ldx, const double* x, int incx, double beta, double* y,
-          int incy) {
-    cblas_dgemv(CblasRowMajor, tx ? CblasTrans : CblasNoTrans, rows, cols, 1.0, X, ldx, x, incx, beta, y, incy);
-}
-
-// A product with one row (M = 1, a batch-1 step) or one column (N = 1) is a matrix-vector product:
-// gemv reads the matrix once, where gemm would first copy (pack) all of it to compute one row.
-// Returns false when the shape is not one of these.
-template <typename T>
-bool gemm_as_gemv(bool ta, bool tb, int M, int N, int K, const T* A, int lda, const T* B, int ldb, T beta, T* C,
-                  int ldc) {
-    if ((M == 1) == (N == 1)) return false;
-    // beta = 0 must not read C (a fresh buffer may hold anything, NaN included): start from zeros.
-    if (beta == T(0))
-        for (int i = 0; i < std::max(M, N); ++i) C[static_cast<std::ptrdiff_t>(i) * (M == 1 ? 1 : ldc)] = T(0);
-    if (M == 1) {
-        // C[0, :] = op(A)[0, :] op(B): op(B) stored [K, N] (tb = false) or [N, K] (tb = true)
-        const int inca = ta ? lda : 1;  // op(A)'s row is a column of the stored A when transposed
-        if (tb) gemv(false, N, K, B, ldb, A, inca, beta, C, 1);
-        else gemv(true, K, N, B, ldb, A, inca, beta, C, 1);
-        return true;
-    }
-    {
-        // N == 1: C[:, 0] = op(A) op(B)[:, 0]
-        const int incb = tb ? 1 : ldb;
-        if (ta) gemv(true, K, M, A, lda, B, incb, beta, C, ldc);
-        else gemv(false, M, K, A, lda, B, incb, beta, C, ldc);
-        return true;
-    }
-}
-
-void gemm(bool ta, bool tb, int M, int N, int K, const float* A, int lda, const float* B, int ldb, float beta, float* C,
-          int ldc) {
-    if (gemm_as_gemv(ta, tb, M, N, K, A, lda, B, ldb, beta, C, ldc)) return;
-    cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, M, N, K, 1.0f, A, lda, B,
-                ldb, beta, C, ldc);
-}
-void gemm(bool ta, bool tb, int M, int N, int K, const double* A, int lda, const double* B, int ldb, double beta,
-          double* C, int ldc) {
-    if (gemm_as_gemv(ta, tb, M, N, K, A, lda, B, ldb, beta, C, ldc)) return;
-    cblas_dgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, M, N, K, 1.0, A, lda, B,
-                ldb, beta, C, ldc);
-}
-
-// Products below this many FLOPs are not worth waking a second thread for.
-constexpr double kSplitFlops = 4.0e6;
-
-// One pool from the start, in every program that links seqgrad (not only after set_num_threads):
-// OpenBLAS's own threads, next to OpenMP's, spin-yield against them, and on a busy 2-core machine a
-// small training program (examples/char_gru_lm) ran 50x slower than with OpenBLAS single-threaded.
-// Large products still use every core, through gemm_threads' OpenMP split.
-[[maybe_unused]] const bool kOpenBlasSingleThreaded = [] {
-    openblas_set_num_threads(1);
-    return true;
-}();
-
-// C = op(A) op(B) (+ beta C), split over the OpenMP threads when it pays (see the top of the file).
-// Row blocks of C take row blocks of op(A); column blocks of C take column blocks of op(B). Blocks
-// are multiples of 16 rows or columns, so every thread runs the kernel on full panels.
-template <typename T>
-void gemm_threads(bool ta, bool tb, int M, int N, int K, const T* A, int lda, const T* B, int ldb, T beta, T* C,
-                  int ldc) {
-    const int threads = omp_in_parallel() ? 1 : omp_get_max_threads();
-    if (threads < 2 || 2.0 * M * N * K < kSplitFlops || openblas_get_num_threads() != 1 || std::max(M, N) < 32) {
-        gemm(ta, tb, M, N, K, A, lda, B, ldb, beta, C, ldc);
-        return;
-    }
-    const bool rows = M >= N;
-    const int extent = rows ? M : N;
-#pragma omp parallel num_threads(threads)
-    {
-        const int t = omp_get_thread_num(), nt = omp_get_num_threads();
-        auto edge = [&](int i) { return i == nt ? extent : std::min(extent, (extent * i / nt + 8) / 16 * 16); };
-        const int lo = edge(t), hi = edge(t + 1);
-        if (hi > lo) {
-            const auto o = static_cast<std::ptrdiff_t>(lo);
-            if (rows)  // rows lo..hi of op(A): columns of the stored A when it is transposed
-                gemm(ta, tb, hi - lo, N, K, ta ? A + o : A + o * lda, lda, B, ldb, beta, C + o * ldc, ldc);
-            else  // columns lo..hi of op(B): rows of the stored B when it is transposed
-                gemm(ta, tb, M, hi - lo, K, A, lda, tb ? B + o * ldb : B + o, ldb, beta, C + o, ldc);
-        }
-    }
-}
 
 // op(A) op(B) for two 2-D tensors, or two 3-D tensors batch by batch. Shapes already checked.
 Tensor mm_raw(const Tensor& A, bool ta, const Tensor& B, bool tb) {
@@ -130,7 +37,7 @@ Tensor mm_raw(const Tensor& A, bool ta, const Tensor& B, bool tb) {
             return;
         }
         for (std::int64_t b = 0; b < batch; ++b)
-            gemm_threads(ta, tb, static_cast<int>(M), static_cast<int>(N), static_cast<int>(K), pa + b * ar * ac,
+            blas::gemm(ta, tb, static_cast<int>(M), static_cast<int>(N), static_cast<int>(K), pa + b * ar * ac,
                  static_cast<int>(ac), pb + b * br * bc, static_cast<int>(bc), T(0), pc + b * M * N, static_cast<int>(N));
     });
     return C;
@@ -153,7 +60,7 @@ void matmul_accumulate(const Tensor& out, const Tensor& A, const Tensor& B, Matm
     if (M == 0 || N == 0 || K == 0) return;
     dispatch_floating(out.dtype(), "matmul_accumulate", [&](auto tag) {
         using T = decltype(tag);
-        gemm_threads(ta, tb, static_cast<int>(M), static_cast<int>(N), static_cast<int>(K), A.data<T>(),
+        blas::gemm(ta, tb, static_cast<int>(M), static_cast<int>(N), static_cast<int>(K), A.data<T>(),
                      static_cast<int>(A.shape()[1]), B.data<T>(), static_cast<int>(B.shape()[1]), T(1),
                      const_cast<T*>(out.data<T>()), static_cast<int>(N));
     });
@@ -227,7 +134,7 @@ Tensor linear(const Tensor& x, const Tensor& W, const Tensor& bias) {
             if (in == 0) {
                 if (!bias.defined()) std::fill_n(py, rows * out, T(0));
             } else {
-                gemm_threads(false, true, static_cast<int>(rows), static_cast<int>(out), static_cast<int>(in), x.data<T>(),
+                blas::gemm(false, true, static_cast<int>(rows), static_cast<int>(out), static_cast<int>(in), x.data<T>(),
                              static_cast<int>(in), W.data<T>(), static_cast<int>(in), beta, py, static_cast<int>(out));
             }
         }
@@ -236,16 +143,7 @@ Tensor linear(const Tensor& x, const Tensor& W, const Tensor& bias) {
                   [x = x.detach(), W = W.detach(), rows, in, out](const Tensor& dy, Grads& g) {
                       const Tensor dy2 = reshape(dy, {rows, out});
                       if (g.needs(0)) g[0] = reshape(mm_raw(dy2, false, W, false), x.shape());  // dx = dy W
-                      if (g.needs(1)) {  // dW = dy^T x: deferred, or added straight into W's gradient
-                          if (g.can_defer(1, rows)) {
-                              g.defer_product(1, dy2, reshape(x, {rows, in}));
-                          } else if (const Tensor& acc = g.accumulator(1); acc.defined()) {
-                              matmul_accumulate(acc, dy2, reshape(x, {rows, in}), {.transpose_lhs = true});
-                              g.accumulated(1);
-                          } else {
-                              g[1] = mm_raw(dy2, true, reshape(x, {rows, in}), false);
-                          }
-                      }
+                      if (g.needs(1)) set_product_grad(g, 1, dy2, reshape(x, {rows, in}));  // dW = dy^T x
                       if (g.needs(2)) g[2] = sum(dy2, {0});                                     // db = sum_rows dy
                   });
 }

@@ -133,20 +133,9 @@ Tensor nll_loss(const Tensor& log_probs, const Tensor& target, NllOptions option
     check_defined("nll_loss", log_probs, "log_probs");
     check_defined("nll_loss", target, "target");
     if (log_probs.dim() != 2) fail("nll_loss: log_probs must be [N, C], got {}", shape_str(log_probs.shape()));
-    if (target.dtype() != DType::Int64) fail("nll_loss: target must be int64 class ids, got {}", dtype_name(target.dtype()));
-    if (target.dim() != 1 || target.shape()[0] != log_probs.shape()[0])
-        fail("nll_loss: target {} must be [N] with N = {} (log_probs {})", shape_str(target.shape()), log_probs.shape()[0],
-             shape_str(log_probs.shape()));
+    const std::int64_t count = kernels::check_class_targets("nll_loss", log_probs, "log_probs", target, options.ignore_index);
     const std::int64_t N = log_probs.shape()[0], C = log_probs.shape()[1];
     const std::int64_t* pt = target.data<std::int64_t>();
-    std::int64_t count = 0;
-    for (std::int64_t i = 0; i < N; ++i) {
-        if (pt[i] == options.ignore_index) continue;
-        if (pt[i] < 0 || pt[i] >= C)
-            fail<IndexError>("nll_loss: target {} at row {} is out of range for {} classes (log_probs {})", pt[i], i, C,
-                             shape_str(log_probs.shape()));
-        ++count;
-    }
     const Reduction red = options.reduction;
     const double scale = red == Reduction::Mean ? (count > 0 ? 1.0 / static_cast<double>(count) : 0.0) : 1.0;
     Tensor y = red == Reduction::None ? Tensor::empty({N}, log_probs.dtype()) : Tensor::empty({}, log_probs.dtype());

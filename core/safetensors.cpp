@@ -7,8 +7,8 @@
 // [2^40, 2^40, 2^40] is rejected instead of wrapping round to a small allocation.
 //
 // Writing builds the whole header first (so every error that can be found early is found before a
-// file is touched), then streams header and tensor bytes into "<path>.tmp.<pid>.<n>", fsyncs it,
-// renames it over <path> and fsyncs the directory. The temporary is removed on any failure.
+// file is touched), then streams header and tensor bytes through AtomicFile (core/atomic_file.h: a
+// temporary beside <path>, fsynced and renamed over it; removed on any failure).
 #include "core/safetensors.h"
 
 #include <fcntl.h>
@@ -26,6 +26,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "core/atomic_file.h"
 #include "core/checksum.h"
 
 namespace seqgrad {
@@ -163,61 +164,6 @@ std::string lower(std::string s) {
 // ---- writing ------------------------------------------------------------------------------------
 
 // A temporary file next to the target that is removed unless commit() renamed it into place.
-class AtomicFile {
-public:
-    explicit AtomicFile(const std::string& path) : path_(path) {
-        static std::atomic<unsigned> counter{0};
-        tmp_ = fmt::format("{}.tmp.{}.{}", path, static_cast<long>(::getpid()), counter++);
-        fd_ = ::open(tmp_.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
-        if (fd_ < 0) fail<Error>("{}: cannot create temporary file {}: {}", path_, tmp_, errno_text(errno));
-        // Replacing a file keeps its permissions (a 0600 checkpoint must not become world-readable).
-        struct stat st {};
-        if (::stat(path_.c_str(), &st) == 0 && S_ISREG(st.st_mode)) ::fchmod(fd_, st.st_mode & 07777);
-    }
-    ~AtomicFile() {
-        if (fd_ >= 0) ::close(fd_);
-        if (!committed_) ::unlink(tmp_.c_str());
-    }
-    AtomicFile(const AtomicFile&) = delete;
-    AtomicFile& operator=(const AtomicFile&) = delete;
-
-    void write(const void* data, std::size_t n) {
-        const auto* p = static_cast<const char*>(data);
-        while (n > 0) {
-            const ssize_t k = ::write(fd_, p, n);
-            if (k < 0) {
-                if (errno == EINTR) continue;
-                fail<Error>("{}: write failed: {}", path_, errno_text(errno));
-            }
-            if (k == 0) fail<Error>("{}: write failed: no progress", path_);
-            p += k;
-            n -= static_cast<std::size_t>(k);
-        }
-    }
-
-    // fsync, close, rename over the target, fsync the directory so the rename itself is durable.
-    void commit() {
-        if (::fsync(fd_) != 0) fail<Error>("{}: fsync failed: {}", path_, errno_text(errno));
-        const int fd = fd_;
-        fd_ = -1;
-        if (::close(fd) != 0) fail<Error>("{}: close failed: {}", path_, errno_text(errno));
-        if (::rename(tmp_.c_str(), path_.c_str()) != 0)
-            fail<Error>("{}: cannot replace the file: {}", path_, errno_text(errno));
-        committed_ = true;
-        const std::filesystem::path parent = std::filesystem::path(path_).parent_path();
-        const int dfd = ::open(parent.empty() ? "." : parent.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-        if (dfd >= 0) {
-            ::fsync(dfd);  // best effort: some file systems refuse to fsync a directory
-            ::close(dfd);
-        }
-    }
-
-private:
-    std::string path_, tmp_;
-    int fd_ = -1;
-    bool committed_ = false;
-};
-
 std::size_t tensor_bytes(const Tensor& t) { return static_cast<std::size_t>(t.numel()) * dtype_size(t.dtype()); }
 
 }  // namespace

@@ -142,8 +142,9 @@ void copy_block(const Tensor& src, std::int64_t src_n, std::int64_t src_start, c
 }  // namespace
 
 // narrow:  y = x[..., start:start+length, ...] along dim
-//   dx = zeros with dy written into the same slice (given to the engine as a slice gradient, which
-//   adds dy into x's gradient in place: slicing T steps costs O(T) in backward, not O(T²))
+//   dx = zeros with dy written into the same slice (with fast paths on, given to the engine as a
+//   slice gradient, which adds dy into x's gradient in place: slicing T steps costs O(T) in
+//   backward, not O(T²))
 Tensor narrow(const Tensor& x, std::int64_t dim, std::int64_t start, std::int64_t length) {
     check_defined("narrow", x);
     if (x.dim() == 0) fail("narrow: cannot narrow a 0-d tensor (shape [])");
@@ -157,7 +158,16 @@ Tensor narrow(const Tensor& x, std::int64_t dim, std::int64_t start, std::int64_
     out_shape[dim] = length;
     Tensor y = Tensor::empty(out_shape, x.dtype());
     copy_block(x, v.n, start, y, length, 0, v.outer, length, v.inner);
-    return record("narrow", y, {x}, [dim, start](const Tensor& dy, Grads& g) { g.set_slice(0, dy, dim, start); });
+    return record("narrow", y, {x}, [dim, start, shape = x.shape()](const Tensor& dy, Grads& g) {
+        if (FastGrads* fast = g.fast()) {
+            fast->set_slice(0, dy, dim, start);  // added in place into x's gradient (core/grad_protocols.h)
+            return;
+        }
+        Tensor dx = zeros(shape, {.dtype = dy.dtype()});  // the plain path: dy in its slice, zeros elsewhere
+        const auto v = kernels::dim_view(shape, dim);
+        copy_block(dy, dy.shape()[dim], 0, dx, v.n, start, v.outer, dy.shape()[dim], v.inner);
+        g[0] = dx;
+    });
 }
 
 Tensor select(const Tensor& x, std::int64_t dim, std::int64_t index) {

@@ -1,9 +1,6 @@
 // The seq2seq step benchmark (see models/bench.h).
 #include "models/bench.h"
 
-#include <cblas.h>
-#include <omp.h>
-
 #include <algorithm>
 #include <chrono>
 #include <ctime>
@@ -12,6 +9,7 @@
 #include <ostream>
 #include <sstream>
 
+#include "core/blas.h"
 #include "core/fused_ops.h"
 #include "core/random.h"
 #include "models/translation_model.h"
@@ -33,14 +31,8 @@ double peak_rss_mb() {
     return 0;
 }
 
-void set_num_threads(int threads) {
-    if (threads < 1) fail("threads must be at least 1, got {}", threads);
-    // One thread pool: OpenBLAS runs single-threaded inside, and matmul splits large products over
-    // the OpenMP threads (core/matmul.cpp). Two pools (OpenBLAS's and OpenMP's) spinning against each
-    // other made 2 threads slower than 1 on a 2-core machine.
-    openblas_set_num_threads(1);
-    omp_set_num_threads(threads);
-}
+// The thread setup lives in the gemm seam (core/blas.h); this name stays for the callers.
+void set_num_threads(int threads) { blas::set_num_threads(threads); }
 
 BenchResult run_seq2seq_bench(const BenchOptions& o) {
     if (o.hidden < 1 || o.batch < 1 || o.len < 1 || o.src_vocab < 5 || o.tgt_vocab < 5 || o.steps < 1)
@@ -119,7 +111,7 @@ std::int64_t reference_value(const std::string& axis) {
 std::vector<SweepPoint> run_bench_sweep(const SweepOptions& o, std::ostream* progress) {
     std::vector<SweepPoint> points;
     auto run = [&](const std::string& axis, std::int64_t value) {
-        SweepPoint p{.axis = axis, .value = value, .options = kReference};
+        SweepPoint p{.axis = axis, .value = value, .options = kReference, .result = {}};
         p.options.steps = o.steps;
         p.options.warmup = o.warmup;
         p.options.threads = o.threads;
@@ -172,7 +164,7 @@ std::string sweep_csv(const std::vector<SweepPoint>& points) {
 std::string sweep_svg(const std::vector<SweepPoint>& points) {
     std::vector<viz::Series> series;
     for (const std::string axis : {"hidden", "batch", "len"}) {
-        viz::Series s{.name = fmt::format("{} (reference {})", axis, reference_value(axis))};
+        viz::Series s{.name = fmt::format("{} (reference {})", axis, reference_value(axis)), .x = {}, .y = {}};
         for (const auto& p : points)
             if (p.axis == axis) {
                 s.x.push_back(static_cast<double>(p.value) / static_cast<double>(reference_value(axis)));
@@ -191,7 +183,7 @@ std::string sweep_svg(const std::vector<SweepPoint>& points) {
 }
 
 std::string sweep_axis_svg(const std::vector<SweepPoint>& points, const std::string& axis) {
-    viz::Series cpu{.name = "CPU ms/step"}, wall{.name = "wall ms/step"};
+    viz::Series cpu{.name = "CPU ms/step", .x = {}, .y = {}}, wall{.name = "wall ms/step", .x = {}, .y = {}};
     for (const auto& p : points)
         if (p.axis == axis) {
             cpu.x.push_back(static_cast<double>(p.value));

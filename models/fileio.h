@@ -11,8 +11,8 @@ namespace seqgrad {
 // Throws seqgrad::Error "cannot open FILE: reason" or "cannot read FILE: reason".
 std::string read_file(const std::string& path);
 
-// Writes `contents` to a new temporary file in the same directory as `path`, flushes it to disk and
-// renames it over `path`. rename() within one directory is atomic on POSIX file systems, so readers
+// Writes `contents` through AtomicFile (core/atomic_file.h, which checkpoints use too): a new
+// temporary file in the same directory as `path`, flushed to disk and renamed over `path`. rename() within one directory is atomic on POSIX file systems, so readers
 // see either the complete old file or the complete new one. If anything fails the temporary file is
 // removed, the old file is left untouched, and seqgrad::Error names the path and the reason.
 // An existing file keeps its permission bits; a new one gets 0666 minus the umask, like fopen.

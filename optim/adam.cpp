@@ -6,6 +6,7 @@
 
 #include "core/fused_ops.h"
 #include "core/kernels.h"
+#include "core/row_kernels.h"
 
 namespace seqgrad::optim {
 
@@ -68,7 +69,7 @@ void Adam::update(const ParamGroup& group, Tensor& param, const Tensor& grad, Pa
         T* v = v_buf.data<T>();
         T* vmax = options_.amsgrad ? vmax_buf.data<T>() : nullptr;
         if (wd == T(0) && !vmax && fast_paths_enabled()) {
-            // The common case in one vectorised pass (core/kernels.h), in blocks across threads; the
+            // The common case in one vectorised pass (core/row_kernels.h), in blocks across threads; the
             // loop below is the plain path (set_fast_paths(false)), tests/test_kernels.cpp compares both.
             const kernels::AdamConstants c{.b1 = beta1, .b2 = beta2, .one_b1 = 1.0 - beta1, .one_b2 = 1.0 - beta2,
                                            .step_size = *group.lr / bias1, .inv_bias2_sqrt = 1.0 / std::sqrt(bias2),

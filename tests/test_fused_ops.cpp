@@ -2,6 +2,7 @@
 #include <cmath>
 
 #include "core/kernels.h"
+#include "core/row_kernels.h"
 #include "helpers.h"
 #include "layers/attention.h"
 #include "layers/rnn.h"

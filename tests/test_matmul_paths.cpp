@@ -149,10 +149,9 @@ TEST_CASE("autograd: a weight used at every step accumulates into its gradient b
 
 TEST_CASE("autograd: deferred weight gradients of a batch-1 unroll equal the per-use ones", "[autograd][matmul]") {
     // Rows < Grads::kDeferMaxRows, so linear and the fused GRU cell hand their weight gradients to the
-    // engine as products, summed in one gemm at the end; set_defer_weight_grads(false) is the plain path.
+    // engine as products, summed in one gemm at the end; set_fast_paths(false) is the plain path.
     auto run = [](bool defer) {
-        const bool before = defer_weight_grads();
-        set_defer_weight_grads(defer);
+        FastPathGuard fast(defer);
         Generator gen(8);
         nn::GRU gru({.input_size = 3, .hidden_size = 4, .dtype = DType::Float64, .generator = &gen});
         Tensor w = uniform({2, 4}, -1, 1, {.dtype = DType::Float64, .requires_grad = true}, &gen);
@@ -163,7 +162,6 @@ TEST_CASE("autograd: deferred weight gradients of a batch-1 unroll equal the per
         loss.backward();
         std::vector<Tensor> grads = {x.grad(), w.grad()};
         for (auto& [name, p] : gru.named_parameters()) grads.push_back(p.grad());
-        set_defer_weight_grads(before);
         return grads;
     };
     const auto deferred = run(true), plain = run(false);

@@ -62,7 +62,7 @@ TEST_CASE("translator: a tiny attention model learns to reverse digits", "[trans
         CHECK(fs::exists(fs::path(dir) / "model" / f));
 
     const models::Translator t = models::Translator::load(dir + "/model");
-    models::EvalResult ev = models::evaluate(t, dir + "/model", {.split = "test"});
+    models::EvalResult ev = models::evaluate(t, dir + "/model", {.split = "test", .data_file = {}});
     INFO("test exact match " << ev.exact_match << ", BLEU " << ev.bleu);
     CHECK(ev.n == 150);
     CHECK(ev.exact_match >= 0.9);

@@ -1,0 +1,87 @@
+// The one seam between seqgrad and the matrix-product libraries: every gemm and gemv of the
+// project goes through here, and so does the thread setup (OpenMP and the libraries' own pools).
+//
+// Backends, chosen at run time (set_backend, or SEQGRAD_GEMM=openblas|onednn|reference in the
+// environment, read once at the first product):
+//   reference  plain loops, C[i, j] = beta C[i, j] + sum_k op(A)[i, k] op(B)[k, j]: the oracle the
+//              tests compare the others with, and the code a learner reads to see what a gemm is
+//   openblas   OpenBLAS's cblas_sgemm / cblas_dgemm (and gemv for one-row and one-column products)
+//   onednn     oneDNN's dnnl_sgemm (float32 only: float64 products, which gradcheck needs, stay on
+//              OpenBLAS); built when CMake finds libdnnl (option SEQGRAD_ONEDNN)
+// The default is the fastest one built: onednn, then openblas.
+//
+// Threads: one pool, OpenMP's. The backends run single-threaded inside; a large product is split
+// into row or column blocks, one backend call per OpenMP thread (see gemm in blas.cpp), small ones
+// stay on the calling thread. set_num_threads(1) therefore means one thread everywhere.
+#pragma once
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace seqgrad::blas {
+
+enum class Backend : std::uint8_t { Reference, OpenBLAS, OneDNN };
+
+// "reference", "openblas", "onednn".
+const char* backend_name(Backend backend);
+// The inverse; an unknown name is a ShapeError listing the built ones.
+Backend parse_backend(std::string_view name);
+bool backend_built(Backend backend);
+// The backends this build has, fastest first ("onednn, openblas, reference").
+std::vector<Backend> built_backends();
+std::string built_backends_str();
+
+// The backend in use (process-wide). set_backend fails for one this build does not have.
+Backend backend();
+void set_backend(Backend backend);
+// What SEQGRAD_GEMM selects: the fastest built backend when value is null or empty, else the one it
+// names (an unknown or unbuilt one is an error naming SEQGRAD_GEMM).
+Backend backend_from_env(const char* value);
+
+// RAII: a backend for one scope (tests run the product set once per backend).
+class BackendGuard {
+public:
+    explicit BackendGuard(Backend b) : prev_(backend()) { set_backend(b); }
+    ~BackendGuard() { set_backend(prev_); }
+    BackendGuard(const BackendGuard&) = delete;
+    BackendGuard& operator=(const BackendGuard&) = delete;
+
+private:
+    Backend prev_;
+};
+
+// C = op(A) op(B) + beta C, row-major, op(X) = X or Xᵀ as ta / tb say; op(A) is [M, K], op(B)
+// [K, N], C [M, N] with leading dimensions lda, ldb, ldc. beta = 0 never reads C (it may hold
+// anything, NaN included). M, N, K may be 0.
+void gemm(bool ta, bool tb, int M, int N, int K, const float* A, int lda, const float* B, int ldb, float beta, float* C,
+          int ldc);
+void gemm(bool ta, bool tb, int M, int N, int K, const double* A, int lda, const double* B, int ldb, double beta,
+          double* C, int ldc);
+
+// The same products through one named backend on the calling thread (no split): tests and the
+// matmul benchmark compare backends with these.
+void gemm_with(Backend backend, bool ta, bool tb, int M, int N, int K, const float* A, int lda, const float* B, int ldb,
+               float beta, float* C, int ldc);
+void gemm_with(Backend backend, bool ta, bool tb, int M, int N, int K, const double* A, int lda, const double* B,
+               int ldb, double beta, double* C, int ldc);
+
+// y = op(X) x + beta y: X stored [rows, cols] (row-major, leading dimension ldx), op(X) = X or Xᵀ;
+// x and y with element strides incx, incy. beta = 0 never reads y.
+void gemv(bool tx, int rows, int cols, const float* X, int ldx, const float* x, int incx, float beta, float* y,
+          int incy);
+void gemv(bool tx, int rows, int cols, const double* X, int ldx, const double* x, int incx, double beta, double* y,
+          int incy);
+
+// ---- threads ------------------------------------------------------------------------------------
+// OpenMP threads for products and the parallel loops; the backends stay single-threaded inside.
+// threads < 1 is an error ("threads must be at least 1, got 0").
+void set_num_threads(int threads);
+int num_threads();
+// For a program's main(): OpenMP's idle workers and OpenBLAS's pool read their settings when the
+// libraries load, before main. When the user has set neither OMP_WAIT_POLICY nor
+// OPENBLAS_NUM_THREADS, this runs the program again once with passive waiting and a single
+// OpenBLAS thread (returns, changing nothing, when that is not possible).
+void one_quiet_thread_pool(char** argv);
+
+}  // namespace seqgrad::blas

@@ -1,4 +1,6 @@
-// `seqgrad bench seq2seq`: training-step speed on the PyTorch tutorial's configuration.
+// `seqgrad bench seq2seq|transformer|sweep|translate`: training-step speed on the PyTorch tutorial's
+// configuration and on torch.nn.Transformer's (bench/side_by_side_transformer.py), step time against
+// size, and greedy translation latency.
 #include <iostream>
 #include <nlohmann/json.hpp>
 
@@ -13,6 +15,68 @@
 #include <chrono>
 
 namespace seqgrad::apps {
+
+namespace {
+
+nlohmann::json result_json(const models::BenchResult& r) {
+    return {{"pairs_per_s", r.pairs_per_s}, {"ms_per_step", r.ms_per_step}, {"cpu_ms_per_step", r.cpu_ms_per_step},
+            {"gflops", r.gflops},           {"gflop_per_step", r.gflop_per_step}, {"peak_rss_mb", r.peak_rss_mb},
+            {"final_loss", r.final_loss}};
+}
+
+void print_result(const models::BenchResult& r) {
+    std::cout << fmt::format("  {:.0f} pairs/s   {:.2f} ms/step (CPU {:.2f} ms/step)   {:.2f} GFLOP/step   {:.1f} GFLOP/s   "
+                             "peak RSS {:.0f} MB   loss {:.4f}\n",
+                             r.pairs_per_s, r.ms_per_step, r.cpu_ms_per_step, r.gflop_per_step, r.gflops, r.peak_rss_mb,
+                             r.final_loss);
+}
+
+void add_bench_transformer(CLI::App& bench) {
+    auto* cmd = bench.add_subcommand(
+        "transformer", "Pairs per second of a Transformer training step (forward + backward + Adam), torch.nn.Transformer's configuration");
+    auto o = std::make_shared<models::TransformerBenchOptions>();
+    auto json = std::make_shared<bool>(false);
+    auto plain = std::make_shared<bool>(false);
+    auto precision = std::make_shared<std::string>("fp32");
+    cmd->add_option("--d-model", o->d_model, "Model width")->check(positive_integer());
+    cmd->add_option("--heads", o->heads, "Attention heads (d_model must be a multiple)")->check(positive_integer());
+    cmd->add_option("--layers", o->layers, "Encoder layers = decoder layers")->check(positive_integer());
+    cmd->add_option("--ff", o->ff, "Feed-forward width")->check(positive_integer());
+    cmd->add_option("--dropout", o->dropout, "Dropout")->check(number_range(0.0, 0.95));
+    cmd->add_option("--batch", o->batch, "Batch size")->check(positive_integer());
+    cmd->add_option("--len", o->len, "Source and target length")->check(positive_integer());
+    cmd->add_option("--src-vocab", o->src_vocab, "Source vocabulary size")->check(integer_range(5, 10000000));
+    cmd->add_option("--tgt-vocab", o->tgt_vocab, "Target vocabulary size")->check(integer_range(5, 10000000));
+    cmd->add_option("--threads", o->threads, "Threads")->check(integer_range(1, 256));
+    cmd->add_option("--steps", o->steps, "Timed steps")->check(positive_integer());
+    cmd->add_option("--warmup", o->warmup, "Untimed steps first")->check(non_negative_integer());
+    cmd->add_option("--precision", *precision, "fp32 (bf16 is not built in yet)")->check(CLI::IsMember({"fp32", "bf16"}));
+    cmd->add_flag("--plain", *plain, "Switch the fused fast paths off (the composite path)");
+    cmd->add_flag("--json", *json, "Print exactly one JSON object");
+    cmd->callback([o, json, plain, precision] {
+        if (*precision != "fp32")
+            fail("bench transformer: --precision {} is not available: this build computes in fp32 only (use --precision fp32)",
+                 *precision);
+        o->fast_paths = !*plain;
+        const models::BenchResult r = models::run_transformer_bench(*o);
+        if (*json) {
+            nlohmann::json j = result_json(r);
+            j.update({{"d_model", o->d_model}, {"heads", o->heads}, {"layers", o->layers}, {"ff", o->ff},
+                      {"dropout", o->dropout}, {"batch", o->batch}, {"len", o->len}, {"src_vocab", o->src_vocab},
+                      {"tgt_vocab", o->tgt_vocab}, {"threads", o->threads}, {"precision", *precision},
+                      {"fast_paths", o->fast_paths}});
+            std::cout << j.dump() << "\n";
+        } else {
+            std::cout << fmt::format("transformer d_model {}, {} heads, {}+{} layers, ff {}, dropout {}, batch {}, length {}, "
+                                     "vocab {}/{}, {} thread(s), {}{}\n",
+                                     o->d_model, o->heads, o->layers, o->layers, o->ff, o->dropout, o->batch, o->len,
+                                     o->src_vocab, o->tgt_vocab, o->threads, *precision, o->fast_paths ? "" : ", plain path");
+            print_result(r);
+        }
+    });
+}
+
+}  // namespace
 
 void add_bench(CLI::App& app) {
     auto* bench = app.add_subcommand("bench", "Benchmarks");
@@ -41,22 +105,20 @@ void add_bench(CLI::App& app) {
         o->fast_paths = !*plain;
         models::BenchResult r = models::run_seq2seq_bench(*o);
         if (*json) {
-            nlohmann::json j = {{"pairs_per_s", r.pairs_per_s}, {"ms_per_step", r.ms_per_step}, {"cpu_ms_per_step", r.cpu_ms_per_step}, {"gflops", r.gflops},
-                                {"gflop_per_step", r.gflop_per_step}, {"peak_rss_mb", r.peak_rss_mb},
-                                {"hidden", o->hidden}, {"batch", o->batch}, {"len", o->len}, {"threads", o->threads},
-                                {"cell", o->cell}, {"attention", o->attention}, {"fast_paths", o->fast_paths},
-                                {"gemm", blas::backend_name(blas::backend())}};
+            nlohmann::json j = result_json(r);
+            j.update({{"hidden", o->hidden}, {"batch", o->batch}, {"len", o->len}, {"threads", o->threads},
+                      {"cell", o->cell}, {"attention", o->attention}, {"fast_paths", o->fast_paths}, {"gemm", blas::backend_name(blas::backend())}});
             std::cout << j.dump() << "\n";
         } else {
             std::cout << fmt::format("seq2seq {} + {} attention, hidden {}, batch {}, length {}, vocab {}/{}, {} thread(s), "
                                      "gemm {}{}\n",
                                      o->cell, o->attention, o->hidden, o->batch, o->len, o->src_vocab, o->tgt_vocab,
                                      o->threads, blas::backend_name(blas::backend()), o->fast_paths ? "" : ", plain path");
-            std::cout << fmt::format("  {:.0f} pairs/s   {:.2f} ms/step (CPU {:.2f} ms/step)   {:.2f} GFLOP/step   {:.1f} GFLOP/s   "
-                                     "peak RSS {:.0f} MB\n",
-                                     r.pairs_per_s, r.ms_per_step, r.cpu_ms_per_step, r.gflop_per_step, r.gflops, r.peak_rss_mb);
+            print_result(r);
         }
     });
+
+    add_bench_transformer(*bench);
 
     auto* sw = bench->add_subcommand("sweep", "Step time against hidden size, batch and length: table, CSV and SVG plots");
     auto so = std::make_shared<models::SweepOptions>();

@@ -3,6 +3,7 @@
 #include <iostream>
 
 #include <fmt/ranges.h>
+#include <nlohmann/json.hpp>
 
 #include "apps/checks.h"
 #include "apps/commands.h"
@@ -32,6 +33,17 @@ const std::vector<std::string>& attention_choices() {
     static const std::vector<std::string> names = models::attention_names();
     return names;
 }
+
+namespace {
+// Sets one key of another architecture's options (TrainOptions::architecture_options, JSON text):
+// the Transformer's flags write there, under the keys of its config.json (models/transformer/transformer_model.h).
+void set_architecture_option(models::TrainOptions& o, const std::string& key, const nlohmann::json& value) {
+    nlohmann::json j = nlohmann::json::parse(o.architecture_options);
+    if (!j.is_object()) j = nlohmann::json::object();
+    j[key] = value;
+    o.architecture_options = j.dump();
+}
+}  // namespace
 
 void add_train_options(CLI::App& cmd, models::TrainOptions& o, int& threads) {
     cmd.add_option("--task", o.data.task, "Bundled task: " + listed(models::task_names()))
@@ -64,11 +76,53 @@ void add_train_options(CLI::App& cmd, models::TrainOptions& o, int& threads) {
     cmd.add_option("--hidden", o.model.hidden_size, "Hidden size (also the embedding size unless --embed)")->check(positive_integer());
     o.model.embed_size = 0;  // 0 until prepare_train_options: the same as --hidden unless --embed is given
     cmd.add_option("--embed", o.model.embed_size, "Embedding size")->check(positive_integer())->default_str("--hidden");
-    cmd.add_option("--layers", o.model.num_layers, "Recurrent layers")->check(integer_range(1, 8));
+    cmd.add_option_function<std::int64_t>(
+           "--layers",
+           [&o](std::int64_t v) {
+               o.model.num_layers = v;
+               set_architecture_option(o, "encoder_layers", v);
+               set_architecture_option(o, "decoder_layers", v);
+           },
+           "Recurrent layers (rnn); encoder layers and decoder layers, each (transformer)")
+        ->check(integer_range(1, 8))
+        ->default_str("1 (rnn), 2 (transformer)");
     cmd.add_flag("--bidirectional", o.model.bidirectional, "Bidirectional encoder (bridged to the decoder's size)");
     cmd.add_flag("--input-feeding", o.model.input_feeding, "Luong-style decoder with input feeding");
     cmd.add_option("--window", o.model.window, "Window D of local attention")->check(positive_integer());
-    cmd.add_option("--dropout", o.model.dropout, "Dropout between recurrent layers")->check(number_range(0.0, 0.95));
+    cmd.add_option_function<double>(
+           "--dropout",
+           [&o](double v) {
+               o.model.dropout = v;
+               set_architecture_option(o, "dropout", v);
+           },
+           "Dropout between recurrent layers (rnn); on embeddings, attention and feed-forward (transformer)")
+        ->check(number_range(0.0, 0.95))
+        ->default_str("0 (rnn), 0.1 (transformer)");
+    // The Transformer's own (--arch transformer; docs/transformer.md).
+    cmd.add_option_function<std::int64_t>(
+           "--d-model", [&o](std::int64_t v) { set_architecture_option(o, "d_model", v); }, "Transformer: model width")
+        ->check(positive_integer())
+        ->default_str("128");
+    cmd.add_option_function<std::int64_t>(
+           "--heads", [&o](std::int64_t v) { set_architecture_option(o, "heads", v); },
+           "Transformer: attention heads (--d-model must be a multiple)")
+        ->check(positive_integer())
+        ->default_str("4");
+    cmd.add_option_function<std::int64_t>(
+           "--ff", [&o](std::int64_t v) { set_architecture_option(o, "ff", v); }, "Transformer: feed-forward width")
+        ->check(positive_integer())
+        ->default_str("512");
+    cmd.add_option_function<double>(
+           "--label-smoothing", [&o](double v) { set_architecture_option(o, "label_smoothing", v); },
+           "Transformer: label smoothing epsilon of the training loss")
+        ->check(number_range(0.0, 0.9))
+        ->default_str("0.1");
+    cmd.add_flag_function(
+        "--pre-norm", [&o](std::int64_t) { set_architecture_option(o, "pre_norm", true); },
+        "Transformer: LayerNorm before each sublayer (default: after, as Vaswani et al.)");
+    cmd.add_flag_function(
+        "--tie-embeddings", [&o](std::int64_t) { set_architecture_option(o, "tie_embeddings", true); },
+        "Transformer: the output projection shares the target embedding's weight");
     cmd.add_option("--batch", o.batch_size, "Sentence pairs per batch")->check(positive_integer());
     cmd.add_option("--epochs", o.epochs, "Epochs")->check(positive_integer());
     cmd.add_option("--lr", o.lr, "Learning rate: the start of every schedule, and the peak of noam and --warmup")
@@ -102,6 +156,17 @@ void prepare_train_options(models::TrainOptions& o) {
     if (o.data.source_tokenizer.empty()) o.data.source_tokenizer = task_source;
     if (o.data.target_tokenizer.empty()) o.data.target_tokenizer = task_target;
     if (o.model.embed_size == 0) o.model.embed_size = o.model.hidden_size;
+    if (o.architecture == "transformer") {
+        // Defaults that train the bundled tasks well (README, "The Transformer"); a flag given wins.
+        const nlohmann::json defaults = {{"d_model", 128},        {"heads", 4},       {"encoder_layers", 2},
+                                         {"decoder_layers", 2},   {"ff", 512},        {"dropout", 0.1},
+                                         {"label_smoothing", 0.1}, {"max_len", 512}};
+        nlohmann::json j = nlohmann::json::parse(o.architecture_options);
+        if (!j.is_object()) j = nlohmann::json::object();
+        for (const auto& [key, value] : defaults.items())
+            if (!j.contains(key)) j[key] = value;
+        o.architecture_options = j.dump();
+    }
 }
 
 namespace {
@@ -180,8 +245,14 @@ void add_train(CLI::App& app) {
         if (!gemm->empty()) blas::set_backend(blas::parse_backend(*gemm));
         // Before any data is read: a folder that must not or cannot be written costs nothing.
         models::check_output_folder(o->out_dir, {.resume = o->resume, .force = o->force});
-        if (o->resume) resolve_resume(*cmd, *o);
-        else prepare_train_options(*o);
+        if (o->resume) {
+            resolve_resume(*cmd, *o);
+        } else {
+            // The Transformer's usual schedule: Noam (a linear warm-up over one epoch to --lr, then
+            // 1/sqrt(step) decay), unless --schedule is given.
+            if (o->architecture == "transformer" && cmd->count("--schedule") == 0) o->schedule = "noam";
+            prepare_train_options(*o);
+        }
         models::set_num_threads(*threads);
         models::TrainResult r;
         {

@@ -1,4 +1,4 @@
-// The seq2seq step benchmark (see models/bench.h).
+// The training-step benchmarks, seq2seq and Transformer, and the seq2seq sweep (see models/bench.h).
 #include "models/bench.h"
 
 #include <algorithm>
@@ -12,6 +12,7 @@
 #include "core/blas.h"
 #include "core/fused_ops.h"
 #include "core/random.h"
+#include "models/transformer/transformer_translator.h"
 #include "models/translation_model.h"
 #include "models/viz/svg.h"
 #include "optim/adam.h"
@@ -33,6 +34,28 @@ double peak_rss_mb() {
 
 // The thread setup lives in the gemm seam (core/blas.h); this name stays for the callers.
 void set_num_threads(int threads) { blas::set_num_threads(threads); }
+
+namespace {
+// Runs `warmup` untimed steps, then `steps` timed ones; fills the wall and CPU times per step, pairs
+// per second (batch pairs per step), the last step's loss and the peak RSS.
+template <class Step>
+void time_steps(BenchResult& r, std::int64_t warmup, std::int64_t steps, std::int64_t batch, Step step) {
+    for (std::int64_t i = 0; i < warmup; ++i) r.final_loss = step();
+    auto cpu_now = [] {
+        timespec ts{};
+        clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+        return static_cast<double>(ts.tv_sec) + 1e-9 * static_cast<double>(ts.tv_nsec);
+    };
+    const double cpu0 = cpu_now();
+    const auto t0 = std::chrono::steady_clock::now();
+    for (std::int64_t i = 0; i < steps; ++i) r.final_loss = step();
+    const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    r.cpu_ms_per_step = (cpu_now() - cpu0) * 1e3 / static_cast<double>(steps);
+    r.ms_per_step = seconds * 1e3 / static_cast<double>(steps);
+    r.pairs_per_s = static_cast<double>(steps * batch) / seconds;
+    r.peak_rss_mb = peak_rss_mb();
+}
+}  // namespace
 
 BenchResult run_seq2seq_bench(const BenchOptions& o) {
     if (o.hidden < 1 || o.batch < 1 || o.len < 1 || o.src_vocab < 5 || o.tgt_vocab < 5 || o.steps < 1)
@@ -64,24 +87,13 @@ BenchResult run_seq2seq_bench(const BenchOptions& o) {
     const std::vector<std::int64_t> lengths(B, T);
 
     BenchResult r;
-    auto step = [&] {
+    time_steps(r, o.warmup, o.steps, B, [&] {
         adam.zero_grad();
         Tensor loss = model.loss(s, lengths, ti, to);
         loss.backward();
         adam.step();
-        r.final_loss = loss.item();
-    };
-    for (std::int64_t i = 0; i < o.warmup; ++i) step();
-    auto cpu_now = [] {
-        timespec ts{};
-        clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
-        return static_cast<double>(ts.tv_sec) + 1e-9 * static_cast<double>(ts.tv_nsec);
-    };
-    const double cpu0 = cpu_now();
-    const auto t0 = std::chrono::steady_clock::now();
-    for (std::int64_t i = 0; i < o.steps; ++i) step();
-    const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-    r.cpu_ms_per_step = (cpu_now() - cpu0) * 1e3 / static_cast<double>(o.steps);
+        return loss.item();
+    });
 
     // FLOPs of the matrix products and attention scores, forward; backward costs twice that.
     const double H = static_cast<double>(o.hidden), Bd = static_cast<double>(B), Td = static_cast<double>(T);
@@ -92,10 +104,66 @@ BenchResult run_seq2seq_bench(const BenchOptions& o) {
     fwd += 2 * Bd * Td * Td * H * 2;                          // scores (v . tanh) and the context sum
     fwd += 2 * Bd * Td * H * V;                               // output projection
     r.gflop_per_step = 3 * fwd / 1e9;
-    r.ms_per_step = seconds * 1e3 / static_cast<double>(o.steps);
-    r.pairs_per_s = static_cast<double>(o.steps * B) / seconds;
-    r.gflops = r.gflop_per_step / (seconds / static_cast<double>(o.steps));
-    r.peak_rss_mb = peak_rss_mb();
+    r.gflops = r.gflop_per_step / (r.ms_per_step / 1e3);
+    return r;
+}
+
+// ---- the Transformer step -----------------------------------------------------------------------
+
+double transformer_forward_flop(const TransformerBenchOptions& o) {
+    const double D = static_cast<double>(o.d_model), F = static_cast<double>(o.ff), B = static_cast<double>(o.batch);
+    const double S = static_cast<double>(o.len), T = S, V = static_cast<double>(o.tgt_vocab);
+    const double N = static_cast<double>(o.layers);
+    const double block = 2 * (4 * D * D + 2 * D * F);  // Q, K, V and output projections; feed-forward
+    const double encoder = B * S * N * (block + 4 * S * D);
+    const double decoder = B * T * N * (block + 4 * T * D + 2 * 2 * D * D + 4 * S * D) + B * S * N * 2 * 2 * D * D;
+    return encoder + decoder + B * T * 2 * D * V;
+}
+
+BenchResult run_transformer_bench(const TransformerBenchOptions& o) {
+    if (o.d_model < 1 || o.heads < 1 || o.layers < 1 || o.ff < 1 || o.batch < 1 || o.len < 1 || o.steps < 1 ||
+        o.src_vocab < 5 || o.tgt_vocab < 5)
+        fail("bench transformer: d_model, heads, layers, ff, batch, len and steps must be positive and vocabularies at least 5");
+    set_num_threads(o.threads);
+    FastPathGuard fast(o.fast_paths);
+    Generator gen(0);
+    TransformerConfig config;
+    config.src_vocab = o.src_vocab;
+    config.tgt_vocab = o.tgt_vocab;
+    config.d_model = o.d_model;
+    config.nhead = o.heads;
+    config.num_encoder_layers = o.layers;
+    config.num_decoder_layers = o.layers;
+    config.dim_feedforward = o.ff;
+    config.dropout = o.dropout;
+    config.label_smoothing = 0.0;  // torch's side: F.cross_entropy without smoothing
+    config.max_len = std::max<std::int64_t>(64, o.len);
+    config.validate();  // d_model a multiple of heads, dropout in [0, 1)
+    TransformerTranslator model(config, &gen);
+    model.train();
+    optim::Adam adam(model.parameters(), {.lr = 1e-4});
+
+    const std::int64_t B = o.batch, T = o.len;
+    std::vector<std::int64_t> src(B * T), tin(B * T), tout(B * T);
+    for (auto& v : src) v = 4 + static_cast<std::int64_t>(gen.randint(o.src_vocab - 4));
+    for (std::int64_t b = 0; b < B; ++b)
+        for (std::int64_t t = 0; t < T; ++t) {
+            tout[b * T + t] = 4 + static_cast<std::int64_t>(gen.randint(o.tgt_vocab - 4));
+            tin[b * T + t] = t == 0 ? kSos : tout[b * T + t - 1];
+        }
+    const Tensor s = Tensor::ids(src, {B, T}), ti = Tensor::ids(tin, {B, T}), to = Tensor::ids(tout, {B, T});
+    const std::vector<std::int64_t> lengths(B, T);
+
+    BenchResult r;
+    time_steps(r, o.warmup, o.steps, B, [&] {
+        adam.zero_grad();
+        Tensor loss = model.loss(s, lengths, ti, to);
+        loss.backward();
+        adam.step();
+        return loss.item();
+    });
+    r.gflop_per_step = 3 * transformer_forward_flop(o) / 1e9;
+    r.gflops = r.gflop_per_step / (r.ms_per_step / 1e3);
     return r;
 }
 

@@ -1,6 +1,7 @@
-// The seq2seq training-step benchmark behind `seqgrad bench seq2seq`: the PyTorch tutorial's
-// configuration (GRU encoder, additive-attention GRU decoder, Adam, teacher forcing) on random
-// token ids; one step = forward + backward + optimizer update.
+// The training-step benchmarks behind `seqgrad bench seq2seq` (the PyTorch tutorial's configuration:
+// GRU encoder, additive-attention GRU decoder, Adam, teacher forcing) and `seqgrad bench transformer`
+// (the Transformer translator against torch.nn.Transformer, bench/side_by_side_transformer.py), on
+// random token ids; one step = forward + backward + optimizer update.
 #pragma once
 #include <cstdint>
 #include <iosfwd>
@@ -34,6 +35,32 @@ struct BenchResult {
 };
 
 BenchResult run_seq2seq_bench(const BenchOptions& options);
+
+// `seqgrad bench transformer`: d_model 256, 4 heads, 3 encoder + 3 decoder layers, feed-forward 1024,
+// dropout 0.1, batch 64, length 20, vocabularies 8000/8000, Adam (lr 1e-4), the causal mask on the
+// target and plain cross-entropy (no label smoothing), as bench/side_by_side_transformer.py builds
+// torch.nn.Transformer. Same result fields as the seq2seq bench.
+struct TransformerBenchOptions {
+    std::int64_t d_model = 256;
+    std::int64_t heads = 4;
+    std::int64_t layers = 3;  // encoder layers = decoder layers
+    std::int64_t ff = 1024;
+    double dropout = 0.1;
+    std::int64_t batch = 64;
+    std::int64_t len = 20;
+    std::int64_t src_vocab = 8000;
+    std::int64_t tgt_vocab = 8000;
+    int threads = 1;
+    std::int64_t steps = 10;
+    std::int64_t warmup = 3;
+    bool fast_paths = true;
+};
+BenchResult run_transformer_bench(const TransformerBenchOptions& options);
+// Forward FLOPs of the Transformer step's matrix products and attention (backward counts twice
+// this): per encoder token 2·(4D² + 2DF) + 4SD, per decoder token 2·(4D² + 2DF) + 4TD (self) +
+// 2·2D² + 4SD (cross: query and output projections) + 2DV (generator), per source token and decoder
+// layer 2·2D² (cross-attention keys and values of the memory).
+double transformer_forward_flop(const TransformerBenchOptions& options);
 
 // `seqgrad bench sweep`: step time against hidden size, batch and sequence length, one axis varied
 // at a time around the reference configuration (hidden 128, batch 32, length 10), so the growth of

@@ -9,6 +9,7 @@
 #include "core/autograd.h"
 #include "core/error.h"
 #include "models/rnn/seq2seq.h"
+#include "models/transformer/transformer_model.h"
 
 namespace seqgrad::models {
 
@@ -94,13 +95,13 @@ std::pair<double, std::int64_t> TranslationModel::nll_sum(const Tensor& src, con
 
 void register_architecture(const std::string& name, ModelFactory factory) {
     std::lock_guard lock(registry_mutex());
-    if (name == "rnn" || registry().count(name)) fail("register_architecture: '{}' is already registered", name);
+    if (name == "rnn" || name == "transformer" || registry().count(name)) fail("register_architecture: '{}' is already registered", name);
     registry().emplace(name, std::move(factory));
 }
 
 std::vector<std::string> architecture_names() {
     std::lock_guard lock(registry_mutex());
-    std::vector<std::string> names = {"rnn"};
+    std::vector<std::string> names = {"rnn", "transformer"};  // the built-in ones: explicit cases in make_model
     for (const auto& [name, factory] : registry()) names.push_back(name);
     std::sort(names.begin(), names.end());
     return names;
@@ -108,6 +109,7 @@ std::vector<std::string> architecture_names() {
 
 std::shared_ptr<TranslationModel> make_model(const ModelConfig& config, Generator* gen) {
     if (config.architecture == "rnn") return std::make_shared<Seq2Seq>(config.rnn, gen);
+    if (config.architecture == "transformer") return make_transformer_model(config, gen);
     ModelFactory factory;
     {
         std::lock_guard lock(registry_mutex());

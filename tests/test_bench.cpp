@@ -1,4 +1,4 @@
-// The benchmark helpers behind `seqgrad bench seq2seq` and `seqgrad bench sweep`, on tiny sizes
+// The benchmark helpers behind `seqgrad bench seq2seq`, `bench transformer` and `bench sweep`, on tiny sizes
 // (a smoke test of the plumbing and the files written; speed itself is never asserted in tests).
 #include <filesystem>
 #include <fstream>
@@ -43,4 +43,24 @@ TEST_CASE("bench: a tiny sweep varies one size at a time and writes table, CSV a
     CHECK(text.str().find("<svg") != std::string::npos);
     CHECK(text.str().find("hidden (reference 128)") != std::string::npos);
     std::filesystem::remove_all(dir);
+}
+
+TEST_CASE("bench: the Transformer step runs, counts its FLOPs as derived by hand, and starts near ln V", "[bench]") {
+    // D 8, F 16, B 2, S = T 3, V 20, one layer each side:
+    //   per block 2(4·64 + 2·8·16) = 1024; encoder 6·(1024 + 4·3·8) = 6720;
+    //   decoder 6·(1024 + 96 + 2·2·64 + 96) + 6·2·2·64 = 10368; generator 6·2·8·20 = 1920.
+    const models::TransformerBenchOptions o{.d_model = 8, .heads = 2, .layers = 1, .ff = 16, .dropout = 0.0, .batch = 2,
+                                            .len = 3, .src_vocab = 20, .tgt_vocab = 20, .steps = 2, .warmup = 0};
+    CHECK(models::transformer_forward_flop(o) == 6720 + 10368 + 1920);
+    const models::BenchResult r = models::run_transformer_bench(o);
+    CHECK(r.gflop_per_step == Approx(3 * 19008 / 1e9));
+    CHECK(r.cpu_ms_per_step > 0);
+    CHECK(r.ms_per_step > 0);
+    CHECK(r.pairs_per_s == Approx(2 / (r.ms_per_step / 1e3)));
+    CHECK(r.peak_rss_mb > 0);
+    // Random targets among 16 usable ids of 20: the untrained model's cross-entropy is about ln 20 ≈ 3.0.
+    CHECK(r.final_loss > 2.0);
+    CHECK(r.final_loss < 4.5);
+    CHECK_THROWS_WITH(models::run_transformer_bench({.heads = 0}),
+                      "bench transformer: d_model, heads, layers, ff, batch, len and steps must be positive and vocabularies at least 5");
 }

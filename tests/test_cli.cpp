@@ -266,6 +266,9 @@ TEST_CASE("cli: the other subcommands' errors also give one line and exit code 2
         {"eval: unknown --split", {"eval", "--model", model, "--split", "holdout"}, "--split"},
         {"bench sweep: a size of 0", {"bench", "sweep", "--out", dir / "sweep", "--hidden", "0"},
          "bench sweep: every size must be positive, got 0"},
+        {"bench transformer --precision bf16", {"bench", "transformer", "--precision", "bf16"},
+         "bench transformer: --precision bf16 is not available: this build computes in fp32 only (use --precision fp32)"},
+        {"bench transformer --precision fp16", {"bench", "transformer", "--precision", "fp16"}, "--precision"},
     };
     for (const auto& c : cases) {
         INFO(c.what);
@@ -368,6 +371,27 @@ TEST_CASE("cli: a NaN loss stops training with exit code 1 and says where the go
     INFO("stderr: " << r.err);
     CHECK(r.exit_code == 1);
     CHECK_THAT(r.out, Catch::Contains("the loss became NaN/Inf") && Catch::Contains("stopped: NaN loss"));
+}
+
+TEST_CASE("cli: bench transformer --json prints one object with the keys the side-by-side script reads", "[cli][bench]") {
+    REQUIRE(fs::exists(binary()));
+    TempDir dir("bench_transformer");
+    const Outcome r = run_cli(dir, {"bench", "transformer", "--d-model", "8", "--heads", "2", "--layers", "1", "--ff", "16",
+                                    "--batch", "2", "--len", "3", "--src-vocab", "20", "--tgt-vocab", "20", "--steps",
+                                    "1", "--warmup", "0", "--precision", "fp32", "--json"});
+    INFO("stdout: " << r.out);
+    INFO("stderr: " << r.err);
+    REQUIRE(r.exit_code == 0);
+    CHECK(r.err.empty());
+    REQUIRE(std::count(r.out.begin(), r.out.end(), '\n') == 1);
+    const auto j = nlohmann::json::parse(r.out);
+    for (const char* key : {"pairs_per_s", "ms_per_step", "cpu_ms_per_step", "gflop_per_step", "gflops", "peak_rss_mb",
+                            "final_loss"}) {
+        INFO(key);
+        CHECK(j.at(key).get<double>() > 0);
+    }
+    CHECK(j.at("d_model") == 8);
+    CHECK(j.at("precision") == "fp32");
 }
 
 TEST_CASE("cli: an internal error (an allocation the system refuses) gives one line and exit code 1", "[cli]") {

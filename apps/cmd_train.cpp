@@ -170,6 +170,20 @@ void prepare_train_options(models::TrainOptions& o) {
 }
 
 namespace {
+// A flag of one architecture given for the other is a mistake, not a no-op: one line naming it.
+void check_architecture_flags(const CLI::App& cmd, const models::TrainOptions& o) {
+    static const std::vector<std::string> rnn_only = {"--attention", "--cell",           "--hidden",
+                                                      "--embed",     "--bidirectional",  "--input-feeding",
+                                                      "--window",    "--teacher-forcing", "--teacher-forcing-decay"};
+    static const std::vector<std::string> transformer_only = {"--d-model",         "--heads",    "--ff",
+                                                              "--label-smoothing", "--pre-norm", "--tie-embeddings"};
+    const bool transformer = o.architecture == "transformer";
+    for (const auto& flag : transformer ? rnn_only : transformer_only)
+        if (cmd.count(flag) > 0)
+            fail("train: {} is an option of --arch {}, not of --arch {} (see seqgrad train --help)", flag,
+                 transformer ? "rnn" : "transformer", o.architecture);
+}
+
 // Flags that are not part of the run: where it is, how it is shown, how long this session may take.
 bool outside_the_run(const std::string& flag) {
     for (const char* f : {"--out", "--resume", "--threads", "--epochs", "--patience", "--time-limit", "--detect-anomaly",
@@ -251,6 +265,7 @@ void add_train(CLI::App& app) {
             // The Transformer's usual schedule: Noam (a linear warm-up over one epoch to --lr, then
             // 1/sqrt(step) decay), unless --schedule is given.
             if (o->architecture == "transformer" && cmd->count("--schedule") == 0) o->schedule = "noam";
+            check_architecture_flags(*cmd, *o);
             prepare_train_options(*o);
         }
         models::set_num_threads(*threads);

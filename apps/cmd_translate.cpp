@@ -69,8 +69,8 @@ void add_translate(CLI::App& app) {
                 models::Translation tr = t.translate(s, o->beam);
                 std::cout << tr.text << "\n" << std::flush;
                 note_unknown_tokens(t, tr, where);
-                if (o->show) print_attention(tr, std::cout);
-                if (!o->svg.empty()) write_attention_svg(tr, o->svg, s);
+                if (o->show) print_attention(t, tr, std::cout);
+                if (!o->svg.empty()) write_attention_svg(t, tr, o->svg, s);
             } catch (const std::invalid_argument& e) {
                 failed(e);
             } catch (const std::out_of_range& e) {

@@ -3,6 +3,8 @@
 
 #include <ostream>
 
+#include <fmt/format.h>
+
 #include "models/fileio.h"
 #include "models/viz/terminal.h"
 
@@ -34,6 +36,63 @@ void write_attention_svg(const models::Translation& t, const std::string& path, 
     write_file_atomic(path, viz::heatmap_svg(attention_matrix(t), t.source_tokens, output_labels(t),
                                              {.title = title, .x_label = "source", .y_label = "output",
                                               .vmin = 0.0, .vmax = 1.0}));
+}
+
+namespace {
+
+struct MapLabels {
+    std::string heading, x_label, y_label;
+    std::vector<std::string> columns, rows;
+};
+
+// What a map's rows and columns are, by kind (models/translation_model.h, AttentionMap).
+MapLabels map_labels(const std::string& kind, const models::Translation& t) {
+    const std::vector<std::string> outputs = output_labels(t);
+    if (kind == "cross") return {"cross-attention (decoder → encoder)", "source", "output", t.source_tokens, outputs};
+    if (kind == "encoder self")
+        return {"encoder self-attention", "source (attended)", "source", t.source_tokens, t.source_tokens};
+    std::vector<std::string> fed = {"<sos>"};
+    fed.insert(fed.end(), t.output_tokens.begin(), t.output_tokens.end());
+    fed.resize(outputs.size());
+    return {"decoder self-attention (causal)", "target fed in", "output", fed, outputs};
+}
+
+viz::Matrix to_matrix(const std::vector<std::vector<float>>& rows) {
+    viz::Matrix m;
+    for (const auto& r : rows) m.emplace_back(r.begin(), r.end());
+    return m;
+}
+
+}  // namespace
+
+void print_attention(const models::Translator& translator, const models::Translation& t, std::ostream& out) {
+    const std::vector<models::AttentionMap> maps = translator.attention_maps(t);
+    if (maps.empty()) return print_attention(t, out);
+    for (const auto& m : maps) {
+        const MapLabels l = map_labels(m.kind, t);
+        out << fmt::format("{}, layer {}, head {}:\n", l.heading, m.layer + 1, m.head + 1);
+        out << viz::heatmap_terminal(to_matrix(m.weights), l.columns, l.rows,
+                                     {.color = viz::stdout_is_terminal(), .vmin = 0.0, .vmax = 1.0});
+    }
+}
+
+void write_attention_svg(const models::Translator& translator, const models::Translation& t, const std::string& path,
+                         const std::string& title) {
+    const std::vector<models::AttentionMap> maps = translator.attention_maps(t);
+    if (maps.empty()) return write_attention_svg(t, path, title);
+    std::vector<viz::FigureSection> sections;
+    std::string kind;
+    for (const auto& m : maps) {
+        const MapLabels l = map_labels(m.kind, t);
+        if (m.kind != kind) sections.push_back({l.heading, {}});
+        kind = m.kind;
+        auto& rows = sections.back().rows;
+        if (m.head == 0) rows.emplace_back();
+        rows.back().push_back(viz::heatmap_svg(to_matrix(m.weights), l.columns, l.rows,
+                                               {.title = fmt::format("layer {}, head {}", m.layer + 1, m.head + 1),
+                                                .x_label = l.x_label, .y_label = l.y_label, .vmin = 0.0, .vmax = 1.0}));
+    }
+    write_file_atomic(path, viz::figure_svg(sections, title));
 }
 
 }  // namespace seqgrad::apps

@@ -15,5 +15,12 @@ viz::Matrix attention_matrix(const models::Translation& t);
 std::vector<std::string> output_labels(const models::Translation& t);
 void print_attention(const models::Translation& t, std::ostream& out);
 void write_attention_svg(const models::Translation& t, const std::string& path, const std::string& title);
+// The same for any architecture: a model with layers and heads (the Transformer) shows every map of
+// translator.attention_maps — cross-attention per layer and head, then the encoder's and the
+// decoder's self-attention — one terminal heatmap each, or one SVG figure with a grid per kind
+// (rows = layers, columns = heads); a model with one attention shows it as above.
+void print_attention(const models::Translator& translator, const models::Translation& t, std::ostream& out);
+void write_attention_svg(const models::Translator& translator, const models::Translation& t, const std::string& path,
+                         const std::string& title);
 
 }  // namespace seqgrad::apps

@@ -58,7 +58,7 @@ MultiHeadAttentionOutput MultiHeadAttention::attend_heads(const Tensor& Q, const
                                                              .training = is_training(),
                                                              .generator = options_.generator,
                                                              .who = "MultiHeadAttention"});
-    return MultiHeadAttentionOutput{.output = out_proj->forward(merge_heads(r.output)), .weights = r.weights};
+    return MultiHeadAttentionOutput{.output = out_proj->forward(merge_heads(r.output)), .weights = r.weights, .scores = r.scores};
 }
 
 MultiHeadAttentionOutput MultiHeadAttention::forward(const Tensor& query, const Tensor& key, const Tensor& value,

@@ -32,6 +32,7 @@ struct MultiHeadAttentionOptions {
 struct MultiHeadAttentionOutput {
     Tensor output;   // [B, T, E]
     Tensor weights;  // [B, h, T, S], per head, before dropout (what the model attends to); 0 where masked
+    Tensor scores;   // [B, h, T, S], e = Q Kᵀ / √d before masking: weights = softmax of e over the allowed keys
 };
 
 class MultiHeadAttention : public Module {

@@ -63,6 +63,7 @@ TransformerDecoderOutput TransformerDecoder::forward(const Tensor& tgt, const Te
         x = r.output;
         out.self_weights.push_back(r.self_weights);
         out.cross_weights.push_back(r.cross_weights);
+        out.cross_scores.push_back(r.cross_scores);
     }
     out.output = norm ? norm->forward(x) : x;
     return out;
@@ -85,6 +86,7 @@ TransformerDecoderOutput TransformerDecoder::step(const Tensor& x_new, DecoderCa
         x = r.output;
         out.self_weights.push_back(r.self_weights);
         out.cross_weights.push_back(r.cross_weights);
+        out.cross_scores.push_back(r.cross_scores);
     }
     out.output = norm ? norm->forward(x) : x;
     return out;

@@ -47,6 +47,7 @@ struct TransformerDecoderOutput {
     Tensor output;                      // [B, T, D]
     std::vector<Tensor> self_weights;   // per layer [B, h, T, T] (a step: [B, h, 1, t])
     std::vector<Tensor> cross_weights;  // per layer [B, h, T, S]
+    std::vector<Tensor> cross_scores;   // per layer [B, h, T, S], before the masked softmax
 };
 
 // Every layer's cache for incremental decoding (see TransformerDecoderLayer::step).

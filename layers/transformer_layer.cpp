@@ -110,6 +110,7 @@ TransformerDecoderLayerOutput TransformerDecoderLayer::run(const Tensor& tgt, Se
     x = residual(x, *norm2, options_, training, [&](const Tensor& in) {
         MultiHeadAttentionOutput a = cross_attend(in);
         out.cross_weights = a.weights;
+        out.cross_scores = a.scores;
         return a.output;
     });
     out.output = residual(x, *norm3, options_, training, [&](const Tensor& in) {

@@ -66,6 +66,7 @@ struct TransformerDecoderLayerOutput {
     Tensor output;         // [B, T, D]
     Tensor self_weights;   // [B, h, T, T] (in a step: [B, h, 1, t])
     Tensor cross_weights;  // [B, h, T, S]
+    Tensor cross_scores;   // [B, h, T, S], the scores softmax turns into cross_weights (inspect)
 };
 
 // What one decoder layer keeps between steps of incremental decoding.

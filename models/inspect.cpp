@@ -11,6 +11,23 @@
 
 namespace seqgrad::models {
 
+namespace {
+// The softmax-Jacobian identity's right-hand side α_j (∂L/∂α_j − Σ_k α_k ∂L/∂α_k) into rhs, and the
+// largest difference from the ∂L/∂e the backward pass computed.
+double softmax_identity(const std::vector<double>& weights, const std::vector<double>& dweights,
+                        const std::vector<double>& dscores, std::vector<double>& rhs) {
+    double avg = 0;
+    for (std::size_t k = 0; k < weights.size(); ++k) avg += weights[k] * dweights[k];
+    double worst = 0;
+    rhs.clear();
+    for (std::size_t j = 0; j < weights.size(); ++j) {
+        rhs.push_back(weights[j] * (dweights[j] - avg));
+        worst = std::max(worst, std::abs(dscores[j] - rhs[j]));
+    }
+    return worst;
+}
+}  // namespace
+
 StepInspection inspect_step(const Translator& tr, const std::string& sentence, std::int64_t step) {
     const TranslationModel& model = tr.model();
     if (!model.has_attention()) fail<Error>("inspect: this model has no attention (trained with --attention none)");
@@ -37,6 +54,8 @@ StepInspection inspect_step(const Translator& tr, const std::string& sentence, s
     const DecoderStep& out = traced.step;
     if (out.scores.defined()) out.scores.retain_grad();
     out.weights.retain_grad();
+    for (const Tensor& w : out.layer_weights) w.retain_grad();
+    for (const Tensor& e : out.layer_scores) e.retain_grad();
     Tensor loss = neg(select(select(log_softmax(out.logits, 1), 0, 0), 0, targets[static_cast<std::size_t>(step)]));
     loss.backward();
     r.loss = loss.item();
@@ -54,12 +73,28 @@ StepInspection inspect_step(const Translator& tr, const std::string& sentence, s
         r.dencoder.push_back(std::move(row));
         r.dencoder_norm.push_back(std::sqrt(n));
     }
-    double avg = 0;
-    for (std::int64_t k = 0; k < S; ++k) avg += r.weights[k] * r.dweights[k];
     r.identity_applies = model.weights_are_softmax() && out.scores.defined();
-    for (std::int64_t j = 0; j < S; ++j) {
-        r.identity_rhs.push_back(r.weights[j] * (r.dweights[j] - avg));
-        r.identity_max_error = std::max(r.identity_max_error, std::abs(r.dscores[j] - r.identity_rhs[j]));
+    r.identity_max_error = softmax_identity(r.weights, r.dweights, r.dscores, r.identity_rhs);
+    for (std::size_t l = 0; l < out.layer_weights.size(); ++l) {
+        // [1, h, 1, S]: row 0, every head.
+        const Tensor& w = out.layer_weights[l];
+        const Tensor& e = l < out.layer_scores.size() ? out.layer_scores[l] : Tensor();
+        const std::int64_t H = w.size(1);
+        auto per_head = [&](const Tensor& t) {
+            return t.defined() ? reshape(t, {H, S}).to_vector() : std::vector<double>(H * S, 0.0);
+        };
+        const auto wv = per_head(w), dwv = per_head(w.grad()), ev = per_head(e),
+                   dev = per_head(e.defined() ? e.grad() : Tensor());
+        for (std::int64_t h = 0; h < H; ++h) {
+            HeadInspection hi{.layer = static_cast<std::int64_t>(l), .head = h};
+            auto row = [&](const std::vector<double>& v) { return std::vector<double>(v.begin() + h * S, v.begin() + (h + 1) * S); };
+            hi.weights = row(wv);
+            hi.dweights = row(dwv);
+            hi.scores = row(ev);
+            hi.dscores = row(dev);
+            hi.identity_max_error = softmax_identity(hi.weights, hi.dweights, hi.dscores, hi.identity_rhs);
+            r.heads.push_back(std::move(hi));
+        }
     }
     return r;
 }

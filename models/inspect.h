@@ -9,6 +9,17 @@
 
 namespace seqgrad::models {
 
+// One head of one layer's cross-attention at the inspected step (models with layers and heads).
+struct HeadInspection {
+    std::int64_t layer = 0, head = 0;        // 0-based
+    std::vector<double> scores;              // e      [S]
+    std::vector<double> weights;             // α      [S]
+    std::vector<double> dweights;            // ∂L/∂α  [S]
+    std::vector<double> dscores;             // ∂L/∂e  [S]
+    std::vector<double> identity_rhs;        // α_j (∂L/∂α_j − Σ_k α_k ∂L/∂α_k)  [S]
+    double identity_max_error = 0;           // max_j |∂L/∂e_j − identity_rhs_j|
+};
+
 struct StepInspection {
     std::vector<std::string> source_tokens;
     std::vector<std::string> output_tokens;  // the greedy translation, incl. <eos> when produced
@@ -25,6 +36,10 @@ struct StepInspection {
     std::vector<double> identity_rhs;        // [S]
     double identity_max_error = 0;           // max_j |∂L/∂e_j − identity_rhs_j|
     bool identity_applies = true;            // false for local-p, whose weights are not a plain softmax
+    // A model with layers and heads (the Transformer): every head of every decoder layer, each with its
+    // own softmax and identity check. Empty for a single attention. `weights` above is then the
+    // model's summary for drawing (e.g. the last layer's head average), which no softmax produced.
+    std::vector<HeadInspection> heads;
 };
 
 StepInspection inspect_step(const Translator& translator, const std::string& sentence, std::int64_t step);

@@ -1,4 +1,4 @@
-// ModelConfig's JSON, the default nll_sum, and the architecture registry behind make_model.
+// ModelConfig's JSON, the default nll_sum and attention_maps, and the architecture registry behind make_model.
 #include "models/translation_model.h"
 
 #include <algorithm>
@@ -92,6 +92,8 @@ std::pair<double, std::int64_t> TranslationModel::nll_sum(const Tensor& src, con
     for (auto id : tgt_out.to_ids()) tokens += id != kPad;
     return {l.item() * static_cast<double>(tokens), tokens};
 }
+
+std::vector<AttentionMap> TranslationModel::attention_maps(const Tensor&, const Tensor&) const { return {}; }
 
 void register_architecture(const std::string& name, ModelFactory factory) {
     std::lock_guard lock(registry_mutex());

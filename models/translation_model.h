@@ -64,9 +64,20 @@ struct DecoderStep {
     // A model with several layers or heads chooses one summary (and says which in its header).
     Tensor weights;
     Tensor scores;   // [B, S] the scores softmax turned into `weights`, when there is one such softmax
-    // Every cross-attention of the step, per layer: [B, heads, S] (empty for a single attention).
+    // Every cross-attention of the step, per layer: [B, heads, 1, S], the tensors the layer computed
+    // (so under grad mode their gradients are the ones that reach them), and the scores its masked
+    // softmax turned into them. Empty for a model with a single attention.
     std::vector<Tensor> layer_weights;
     std::vector<Tensor> layer_scores;
+};
+
+// One attention map of a sentence pair, for pictures: row r attends over the columns with weights
+// summing to 1. Kinds: "cross" (rows = output positions, columns = source tokens), "encoder self"
+// (source x source), "decoder self" (output positions x the target tokens fed in, causal).
+struct AttentionMap {
+    std::string kind;
+    std::int64_t layer = 0, head = 0;  // 0-based
+    std::vector<std::vector<float>> weights;
 };
 
 class StepDecoder {
@@ -99,6 +110,11 @@ public:
     // with full teacher forcing.
     virtual std::pair<double, std::int64_t> nll_sum(const Tensor& src, const std::vector<std::int64_t>& src_lengths,
                                                     const Tensor& tgt_in, const Tensor& tgt_out) const;
+
+    // Every attention map of a teacher-forced pass over one sentence pair (src [1, S], tgt_in [1, T]
+    // = <sos> y_1 .. y_{T-1}), per kind, layer and head, without gradients. The default gives none:
+    // a model with a single attention has nothing beyond the weights its decoder steps report.
+    virtual std::vector<AttentionMap> attention_maps(const Tensor& src, const Tensor& tgt_in) const;
 
     // Encodes the batch and returns its decoder, positioned before the first target token.
     virtual std::unique_ptr<StepDecoder> start_decoding(const Tensor& src,

@@ -1,6 +1,7 @@
 // Translator: loading a model folder, and translating text with greedy or beam search.
 #include "models/translator.h"
 
+#include <algorithm>
 #include <filesystem>
 
 #include "core/autograd.h"
@@ -89,6 +90,16 @@ Translation Translator::translate(const std::string& sentence, std::int64_t beam
     out.attention = std::move(h.attention);
     out.log_prob = h.log_prob;
     return out;
+}
+
+std::vector<AttentionMap> Translator::attention_maps(const Translation& t) const {
+    const std::vector<std::int64_t> src = source_vocab_.encode(t.source_tokens);
+    // The tokens fed in while decoding: <sos>, then every output token but the last row's prediction.
+    std::vector<std::int64_t> tgt_in = {kSos};
+    for (std::int64_t id : target_vocab_.encode(t.output_tokens)) tgt_in.push_back(id);
+    tgt_in.resize(std::max<std::size_t>(1, t.attention.size()));
+    return model_->attention_maps(Tensor::ids(src, {1, static_cast<std::int64_t>(src.size())}),
+                                  Tensor::ids(tgt_in, {1, static_cast<std::int64_t>(tgt_in.size())}));
 }
 
 std::vector<std::vector<std::string>> Translator::translate_tokens(const std::vector<std::vector<std::string>>& sources,

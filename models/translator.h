@@ -48,6 +48,10 @@ public:
     void save_definition(const std::string& dir, const std::string& extra_json = "{}") const;
 
     Translation translate(const std::string& sentence, std::int64_t beam = 1, std::int64_t max_len = 0) const;
+    // Every attention map of a translation's teacher-forced pass (models/translation_model.h), for
+    // pictures: rows are the translation's attention rows (its output tokens, then <eos> when it
+    // ended). Empty for a model with a single attention.
+    std::vector<AttentionMap> attention_maps(const Translation& translation) const;
     // Greedy translation of many token lists at once (evaluation).
     std::vector<std::vector<std::string>> translate_tokens(const std::vector<std::vector<std::string>>& sources,
                                                            std::int64_t beam = 1, std::int64_t max_len = 0) const;

@@ -958,3 +958,53 @@ TEST_CASE("cli: a full disk during a checkpoint write gives one line, exit 2, an
         CHECK(after.at(name) == bytes);
     }
 }
+
+TEST_CASE("cli: a Transformer trains, translates with its attention grid, evaluates and resumes", "[cli][transformer]") {
+    REQUIRE(fs::exists(binary()));
+    TempDir dir("transformer_cli");
+    const std::string corpus = write_corpus(dir, 300);
+    const std::string model = dir / "tfm";
+    const std::vector<std::string> train = {"train", "--arch", "transformer", "--data", corpus, "--out", model,
+                                            "--d-model", "16", "--heads", "2", "--layers", "1", "--ff", "32",
+                                            "--epochs", "1", "--threads", "1", "--bleu-examples", "10"};
+    const Outcome t = run_cli(dir, train);
+    INFO("train stdout: " << t.out << "\ntrain stderr: " << t.err);
+    REQUIRE(t.exit_code == 0);
+    const nlohmann::json config = nlohmann::json::parse(read_file(model + "/config.json"));
+    CHECK(config["model"]["architecture"] == "transformer");
+
+    // The attention of a Transformer is a figure: one grid per kind, one heatmap per layer and head.
+    const std::string svg = dir / "grid.svg";
+    const Outcome tr = run_cli(dir, {"translate", "--model", model, "--attention-svg", svg, "--show-attention", "3 1 4"});
+    INFO("translate stdout: " << tr.out << "\ntranslate stderr: " << tr.err);
+    REQUIRE(tr.exit_code == 0);
+    const std::string figure = read_file(svg);
+    for (const char* part : {"cross-attention (decoder → encoder)", "encoder self-attention",
+                             "decoder self-attention (causal)", "layer 1, head 1", "layer 1, head 2"})
+        CHECK_THAT(figure, Catch::Contains(part));
+    // Three kinds x one layer x two heads, each a nested picture inside the figure.
+    std::size_t nested = 0;
+    for (auto at = figure.find("<svg x="); at != std::string::npos; at = figure.find("<svg x=", at + 1)) ++nested;
+    CHECK(nested == 6);
+    CHECK_THAT(tr.out, Catch::Contains("cross-attention (decoder → encoder), layer 1, head 2:"));
+    CHECK_THAT(tr.out, Catch::Contains("decoder self-attention (causal), layer 1, head 1:"));
+
+    const Outcome ev = run_cli(dir, {"eval", "--model", model, "--limit", "20"});
+    INFO("eval stdout: " << ev.out << "\neval stderr: " << ev.err);
+    CHECK(ev.exit_code == 0);
+    CHECK_THAT(ev.out, Catch::Contains("BLEU"));
+
+    const Outcome more = run_cli(dir, {"train", "--out", model, "--resume", "--epochs", "2"});
+    INFO("resume stdout: " << more.out << "\nresume stderr: " << more.err);
+    CHECK(more.exit_code == 0);
+    CHECK_THAT(more.out, Catch::Contains("resuming " + model + " after epoch 1"));
+    CHECK(load_safetensors(model + "/last.safetensors").metadata.at("epoch") == "2");
+
+    // A flag of the other architecture is refused with one line, and nothing is written.
+    const std::string other = dir / "other";
+    require_one_error_line(run_cli(dir, {"train", "--arch", "transformer", "--data", corpus, "--out", other, "--hidden", "16"}),
+                           "train: --hidden is an option of --arch rnn, not of --arch transformer");
+    require_one_error_line(run_cli(dir, {"train", "--data", corpus, "--out", other, "--heads", "2"}),
+                           "train: --heads is an option of --arch transformer, not of --arch rnn");
+    CHECK_FALSE(fs::exists(other));
+}

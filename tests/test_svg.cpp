@@ -447,3 +447,34 @@ TEST_CASE("svg: heatmap cells stay readable for tiny and huge values, with the f
     opt.title.clear();
     CHECK(heatmap_svg({{1e-5}}, {"a"}, {"r"}, opt).find(">(cell values ×1e-5)</text>") != std::string::npos);
 }
+
+TEST_CASE("svg: figure_svg lays pictures out in rows and refuses what is not a picture") {
+    const Matrix m = {{0.5, 0.5}, {1.0, 0.0}};
+    const std::string a = heatmap_svg(m, {"a", "b"}, {"x", "y"}, {.title = "first"});
+    const std::string b = heatmap_svg(m, {"a", "b"}, {"x", "y"}, {.title = "second"});
+    const std::string fig = figure_svg({{"section one", {{a, b}}}, {"section two", {{a}, {b}}}}, "the figure");
+    require_well_formed(fig);
+    CHECK(count(fig, "<svg x=") == 4);
+    CHECK(count(fig, "<?xml") == 1);  // the pictures' own declarations are dropped
+    CHECK(fig.find(">section one</text>") != std::string::npos);
+    CHECK(fig.find(">section two</text>") != std::string::npos);
+    CHECK(fig.find(">the figure</text>") != std::string::npos);
+    // Side by side in a row, one below the other across rows: the second picture of the first row
+    // starts to the right of the first, the first row's pictures share their y.
+    const auto xs = contents_after(fig, "<svg x=", "x=\"", "\"");
+    const auto ys = contents_after(fig, "<svg x=", "y=\"", "\"");
+    REQUIRE(xs.size() == 4);
+    REQUIRE(ys.size() == 4);
+    CHECK(std::stod(xs[1]) > std::stod(xs[0]));
+    CHECK(ys[0] == ys[1]);
+    CHECK(xs[2] == xs[3]);
+    CHECK(std::stod(ys[3]) > std::stod(ys[2]));
+
+    CHECK_THROWS_WITH(figure_svg({{"empty", {}}}), "figure_svg: no picture to lay out");
+    CHECK_THROWS_WITH(figure_svg({{"", {{"<p>not a picture</p>"}}}}),
+                      "figure_svg: a picture is not an SVG document (no <svg> tag)");
+    CHECK_THROWS_WITH(figure_svg({{"", {{"<svg width=\"3\""}}}}), "figure_svg: a picture's <svg> tag is not closed");
+    CHECK_THROWS_WITH(figure_svg({{"", {{"<svg width=\"3\"></svg>"}}}}), "figure_svg: a picture's <svg> tag has no height");
+    CHECK_THROWS_WITH(figure_svg({{"", {{"<svg width=\"3cm\" height=\"2\"></svg>"}}}}),
+                      "figure_svg: a picture's width is '3cm', not a positive number");
+}

@@ -4,10 +4,12 @@
 // prefix), reorder, and a tiny copy task trained, saved, loaded and evaluated through models::train.
 #include <algorithm>
 #include <cmath>
+#include <map>
 #include <nlohmann/json.hpp>
 
 #include "helpers.h"
 #include "models/decoding.h"
+#include "models/inspect.h"
 #include "models/trainer.h"
 #include "models/transformer/transformer_model.h"
 #include "models/translator.h"
@@ -138,8 +140,9 @@ TEST_CASE("transformer model: reorder keeps the chosen rows of the cache and the
     CHECK(both->memory().size(0) == 3);
     const models::DecoderStep s3 = both->step(Tensor::ids({5, 5, 5}, {3}));
     const models::DecoderStep s1 = only_b->step(Tensor::ids({5}, {1}));
-    CHECK(s3.layer_weights.size() == 2);  // every decoder layer's cross-attention, [rows, heads, S]
-    CHECK(s3.layer_weights[0].shape() == Shape{3, 2, 5});
+    CHECK(s3.layer_weights.size() == 2);  // every decoder layer's cross-attention, [rows, heads, 1, S]
+    CHECK(s3.layer_weights[0].shape() == Shape{3, 2, 1, 5});
+    CHECK(s3.layer_scores[0].shape() == Shape{3, 2, 1, 5});
     const auto l3 = s3.logits.to_vector(), l1 = s1.logits.to_vector();
     const std::size_t V = l1.size();
     for (std::size_t v = 0; v < V; ++v) {
@@ -179,4 +182,70 @@ TEST_CASE("transformer model: a tiny copy task trains, saves, loads and evaluate
     INFO("greedy exact " << greedy.exact_match << ", beam exact " << beam.exact_match);
     CHECK(greedy.exact_match > 0.5);
     CHECK(beam.exact_match > 0.5);
+
+    // inspect, head by head: every head's ∂L/∂e from the backward pass is its softmax Jacobian
+    // applied to ∂L/∂α, and the gradient reaches the source positions.
+    const models::StepInspection insp = models::inspect_step(t, "a b c", 0);
+    REQUIRE(insp.heads.size() == 2);  // 1 decoder layer x 2 heads
+    for (const auto& h : insp.heads) {
+        CHECK(h.layer == 0);
+        REQUIRE(h.weights.size() == 3);
+        double sum = 0, dsum = 0, dw = 0;
+        for (double w : h.weights) sum += w;
+        for (double d : h.dscores) dsum += d;
+        for (double d : h.dweights) dw += std::abs(d);
+        CHECK(sum == Approx(1.0).margin(1e-5));
+        CHECK(dsum == Approx(0.0).margin(1e-5));  // a softmax's input gradients sum to zero
+        CHECK(dw > 0);                              // the weights are on the loss's path
+        CHECK(h.identity_max_error < 1e-5);
+    }
+    double reach = 0;
+    for (double v : insp.dencoder_norm) reach += v;
+    CHECK(reach > 0);
+}
+
+TEST_CASE("transformer model: attention maps per layer and head agree with the decoder steps",
+          "[transformer][model][attention]") {
+    Generator gen(9);
+    const auto made = models::make_model(tiny_config(), &gen);
+    made->eval();
+    const std::vector<std::int64_t> src = {4, 7, 5, 9};
+    const std::vector<std::int64_t> tgt_in = {models::kSos, 6, 8};
+    const std::vector<models::AttentionMap> maps =
+        made->attention_maps(Tensor::ids(src, {1, 4}), Tensor::ids(tgt_in, {1, 3}));
+    // 2 encoder layers + 2 decoder layers x (self, cross), 2 heads each.
+    REQUIRE(maps.size() == 12);
+    std::map<std::string, int> kinds;
+    for (const auto& m : maps) {
+        ++kinds[m.kind];
+        const std::size_t rows = m.kind == "encoder self" ? 4 : 3, cols = m.kind == "decoder self" ? 3 : 4;
+        REQUIRE(m.weights.size() == rows);
+        for (std::size_t r = 0; r < rows; ++r) {
+            REQUIRE(m.weights[r].size() == cols);
+            double sum = 0;
+            for (float w : m.weights[r]) sum += w;
+            CHECK(sum == Approx(1.0).margin(1e-5));
+            // The decoder's self-attention is causal: nothing above the diagonal.
+            if (m.kind == "decoder self")
+                for (std::size_t c = r + 1; c < cols; ++c) CHECK(m.weights[r][c] == 0.0f);
+        }
+    }
+    CHECK(kinds == std::map<std::string, int>{{"cross", 4}, {"decoder self", 4}, {"encoder self", 4}});
+
+    // The cross maps of the one-pass run are the weights the incremental decoder reports step by step.
+    NoGradGuard no_grad;
+    auto dec = made->start_decoding(Tensor::ids(src, {1, 4}), {4});
+    for (std::size_t t = 0; t < tgt_in.size(); ++t) {
+        const models::DecoderStep s = dec->step(Tensor::ids({tgt_in[t]}, {1}));
+        REQUIRE(s.layer_weights.size() == 2);
+        for (const auto& m : maps) {
+            if (m.kind != "cross") continue;
+            const std::vector<double> step = s.layer_weights[static_cast<std::size_t>(m.layer)].to_vector();  // [1, h, S]
+            for (std::size_t c = 0; c < 4; ++c)
+                CHECK(m.weights[t][c] == Approx(step[static_cast<std::size_t>(m.head) * 4 + c]).margin(1e-5));
+        }
+    }
+
+    CHECK_THROWS_WITH(made->attention_maps(Tensor::ids({4, 7, 4, 7}, {2, 2}), Tensor::ids(tgt_in, {1, 3})),
+                      Catch::Contains("TransformerModel::attention_maps: one sentence pair"));
 }

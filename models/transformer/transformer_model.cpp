@@ -95,10 +95,10 @@ public:
         TransformerStep s = net_.step(previous, cache_);
         DecoderStep d;
         d.logits = s.logits;  // [B, V]
-        for (const Tensor& w : s.cross_weights) {  // [B, h, 1, S] per layer
-            d.layer_weights.push_back(reshape(w, {w.size(0), w.size(1), w.size(3)}));
-        }
-        d.weights = mean(d.layer_weights.back(), {1});  // [B, S]: the last layer, averaged over heads
+        d.layer_weights = s.cross_weights;  // [B, h, 1, S] per layer
+        d.layer_scores = s.cross_scores;
+        const Tensor& last = s.cross_weights.back();
+        d.weights = mean(reshape(last, {last.size(0), last.size(1), last.size(3)}), {1});  // [B, S]: the last layer, averaged over heads
         return d;
     }
 
@@ -125,6 +125,33 @@ private:
 std::unique_ptr<StepDecoder> TransformerModel::start_decoding(const Tensor& src,
                                                               const std::vector<std::int64_t>& src_lengths) const {
     return std::make_unique<TransformerStepDecoder>(*net_, net_->encode(src, src_lengths));
+}
+
+std::vector<AttentionMap> TransformerModel::attention_maps(const Tensor& src, const Tensor& tgt_in) const {
+    if (src.dim() != 2 || src.size(0) != 1 || tgt_in.dim() != 2 || tgt_in.size(0) != 1)
+        fail("TransformerModel::attention_maps: one sentence pair, src [1, S] and tgt_in [1, T]; got {} and {}",
+             shape_str(src.shape()), shape_str(tgt_in.shape()));
+    NoGradGuard no_grad;
+    TransformerAttentionMaps maps;
+    net_->logits(src, {src.size(1)}, tgt_in, &maps);
+    std::vector<AttentionMap> out;
+    auto add = [&out](const std::string& kind, const std::vector<Tensor>& layers) {
+        for (std::size_t l = 0; l < layers.size(); ++l) {
+            const Tensor& w = layers[l];  // [1, h, rows, cols]
+            const std::int64_t H = w.size(1), R = w.size(2), C = w.size(3);
+            const std::vector<double> v = w.to_vector();
+            for (std::int64_t h = 0; h < H; ++h) {
+                AttentionMap m{.kind = kind, .layer = static_cast<std::int64_t>(l), .head = h, .weights = {}};
+                for (std::int64_t r = 0; r < R; ++r)
+                    m.weights.emplace_back(v.begin() + (h * R + r) * C, v.begin() + (h * R + r + 1) * C);
+                out.push_back(std::move(m));
+            }
+        }
+    };
+    add("cross", maps.cross);
+    add("encoder self", maps.encoder_self);
+    add("decoder self", maps.decoder_self);
+    return out;
 }
 
 std::shared_ptr<TranslationModel> make_transformer_model(const ModelConfig& config, Generator* gen) {

@@ -8,8 +8,10 @@
 //                    token and attends to the cached keys/values of the positions before it.
 //   DecoderStep      weights = the last decoder layer's cross-attention averaged over its heads
 //                    ([B, S], one heatmap row per output token); layer_weights = every layer's
-//                    cross-attention per head ([B, h, S]). No single softmax gives the average, so
-//                    weights_are_softmax() is false and scores are left undefined.
+//                    cross-attention per head ([B, h, 1, S], the tensors the layers computed) with
+//                    the scores of each head's softmax (layer_scores). No single softmax gives the
+//                    average, so weights_are_softmax() is false and scores are left undefined;
+//                    inspect checks the softmax identity per head instead.
 //
 // config.json's "model" object: {"architecture": "transformer", "src_vocab", "tgt_vocab", "d_model",
 // "heads", "encoder_layers", "decoder_layers", "ff", "dropout", "activation" ("relu" | "gelu"),
@@ -45,6 +47,8 @@ public:
                                             const Tensor& tgt_in, const Tensor& tgt_out) const override;
     std::unique_ptr<StepDecoder> start_decoding(const Tensor& src,
                                                 const std::vector<std::int64_t>& src_lengths) const override;
+    // Every layer's and head's encoder self-, decoder self- and cross-attention of one pass.
+    std::vector<AttentionMap> attention_maps(const Tensor& src, const Tensor& tgt_in) const override;
 
     // The network itself: every attention map of a teacher-forced pass (translate's drawings).
     const TransformerTranslator& net() const { return *net_; }

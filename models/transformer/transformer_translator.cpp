@@ -139,7 +139,8 @@ TransformerStep TransformerTranslator::step(const Tensor& y_prev, nn::DecoderCac
     nn::TransformerDecoderOutput dec = transformer->decoder->step(x, cache);
     return TransformerStep{.logits = reshape(generator->forward(dec.output), {B, config_.tgt_vocab}),
                            .self_weights = std::move(dec.self_weights),
-                           .cross_weights = std::move(dec.cross_weights)};
+                           .cross_weights = std::move(dec.cross_weights),
+                           .cross_scores = std::move(dec.cross_scores)};
 }
 
 std::vector<std::int64_t> transformer_greedy(const TransformerTranslator& model, const std::vector<std::int64_t>& src,

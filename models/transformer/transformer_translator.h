@@ -66,6 +66,7 @@ struct TransformerStep {
     Tensor logits;                     // [B, V]
     std::vector<Tensor> self_weights;  // per decoder layer [B, h, 1, t + 1]
     std::vector<Tensor> cross_weights; // per decoder layer [B, h, 1, S]
+    std::vector<Tensor> cross_scores;  // per decoder layer [B, h, 1, S], before the masked softmax
 };
 
 class TransformerTranslator : public nn::Module {

@@ -158,4 +158,17 @@ struct LinePlotOptions {
 // sizes differ, or a log axis meets a value <= 0.
 std::string line_plot_svg(const std::vector<Series>& series, const LinePlotOptions& opt = {});
 
+// ---- figures of several pictures ----------------------------------------------------------------
+
+// A part of a figure: a heading over rows of pictures, e.g. one row per layer and one heatmap per
+// head. Each picture is a whole SVG document (heatmap_svg, line_plot_svg).
+struct FigureSection {
+    std::string heading;
+    std::vector<std::vector<std::string>> rows;
+};
+// The sections one below the other in one SVG document, under an optional title. Each picture keeps
+// its own size and is placed as a nested <svg>; the pictures of a row stand side by side. Throws
+// ShapeError when there is no picture or one is not an SVG document with a width and a height.
+std::string figure_svg(const std::vector<FigureSection>& sections, const std::string& title = "");
+
 }  // namespace seqgrad::viz

@@ -2,6 +2,8 @@
 //   bottleneck       `none` vs `additive` attention on `reverse` at several lengths: the fixed-size
 //                    bottleneck of an encoder-decoder without attention, as the attention papers show
 //   attention-types  every attention variant on the same task: BLEU, time, mean attention entropy
+//   rnn-vs-transformer  the recurrent model with attention against the Transformer on `reverse` at
+//                    several lengths, same data and epochs: held-out exact match and seconds per epoch
 //   hard-vs-soft     soft vs stochastic hard attention: learning curves (apps/cmd_hard_vs_soft.cpp)
 //   visual-attention MLP vs soft attention vs glimpses on cluttered digits (apps/cmd_visual_attention.cpp)
 #include <chrono>
@@ -9,6 +11,8 @@
 #include <filesystem>
 #include <iostream>
 #include <sstream>
+
+#include <nlohmann/json.hpp>
 
 #include "apps/checks.h"
 #include "apps/commands.h"
@@ -70,7 +74,7 @@ double mean_entropy(const models::Translator& t, const std::vector<std::string>&
 }  // namespace
 
 void add_experiment(CLI::App& app) {
-    auto* exp = app.add_subcommand("experiment", "Reproducible experiments: bottleneck, attention-types, hard-vs-soft, visual-attention");
+    auto* exp = app.add_subcommand("experiment", "Reproducible experiments: bottleneck, attention-types, rnn-vs-transformer, hard-vs-soft, visual-attention");
     exp->require_subcommand(1);
 
     // ---- bottleneck ----
@@ -242,6 +246,127 @@ void add_experiment(CLI::App& app) {
                 table += row;
             }
             write_file_atomic((fs::path(o->out) / "table.txt").string(), table);
+        });
+    }
+
+    // ---- rnn-vs-transformer ----
+    {
+        auto* cmd = exp->add_subcommand("rnn-vs-transformer",
+                                        "The RNN with attention against the Transformer on `reverse` by length: exact match and seconds per epoch");
+        struct Opts {
+            std::string out = "experiment-rnn-vs-transformer";
+            std::vector<std::size_t> lengths = {10, 20, 30, 40, 50};
+            std::size_t pairs = 6000;
+            std::int64_t epochs = 20, batch = 64;
+            // The recurrent side: experiment bottleneck's additive run (bidirectional GRU).
+            std::int64_t hidden = 128, embed = 32;
+            double rnn_lr = 2e-3;
+            // The Transformer side: Noam schedule to its peak lr.
+            std::int64_t d_model = 64, heads = 4, layers = 2, ff = 256;
+            double transformer_lr = 1e-3;
+            int threads = 1;
+            bool force = false;
+        };
+        auto o = std::make_shared<Opts>();
+        cmd->add_option("--out", o->out, "Folder for the runs, the table and the plots");
+        cmd->add_option("--lengths", o->lengths, "Sequence lengths (each run uses lengths L-4..L)")->delimiter(',');
+        cmd->add_option("--pairs", o->pairs, "Generated pairs per length")->check(integer_range(30, 1000000));
+        cmd->add_option("--epochs", o->epochs, "Epochs per run (both models)")->check(positive_integer());
+        cmd->add_option("--batch", o->batch, "Sentence pairs per batch (both models)")->check(positive_integer());
+        cmd->add_option("--hidden", o->hidden, "RNN: hidden size")->check(positive_integer());
+        cmd->add_option("--embed", o->embed, "RNN: embedding size")->check(positive_integer());
+        cmd->add_option("--rnn-lr", o->rnn_lr, "RNN: learning rate (Adam)")->check(positive_number());
+        cmd->add_option("--d-model", o->d_model, "Transformer: model width")->check(positive_integer());
+        cmd->add_option("--heads", o->heads, "Transformer: attention heads")->check(positive_integer());
+        cmd->add_option("--layers", o->layers, "Transformer: encoder and decoder layers, each")->check(integer_range(1, 8));
+        cmd->add_option("--ff", o->ff, "Transformer: feed-forward width")->check(positive_integer());
+        cmd->add_option("--transformer-lr", o->transformer_lr, "Transformer: peak learning rate (Adam, Noam schedule)")
+            ->check(positive_number());
+        cmd->add_option("--threads", o->threads, "Threads")->check(integer_range(1, 256));
+        add_force_flag(*cmd, o->force);
+        cmd->callback([o] {
+            for (std::size_t L : o->lengths)
+                if (L < 1) fail("experiment rnn-vs-transformer: lengths must be positive");
+            if (o->d_model % o->heads != 0)
+                fail("experiment rnn-vs-transformer: --d-model {} is not a multiple of --heads {}", o->d_model, o->heads);
+            models::check_command_folder(o->out, "experiment rnn-vs-transformer", o->force);
+            models::claim_command_folder(o->out, "experiment rnn-vs-transformer");
+            models::set_num_threads(o->threads);
+            const std::string settings = fmt::format(
+                "reverse, lengths L-4..L, {} pairs (80/10/10 split), {} epochs, batch {}, {} thread(s); "
+                "rnn: bidirectional GRU + additive attention, hidden {}, embed {}, Adam lr {}, clip 1; "
+                "transformer: d_model {}, {} heads, {}+{} layers, ff {}, dropout 0.1, label smoothing 0.1, "
+                "Adam + Noam to {}, clip 1\n",
+                o->pairs, o->epochs, o->batch, o->threads, o->hidden, o->embed, o->rnn_lr, o->d_model, o->heads,
+                o->layers, o->layers, o->ff, o->transformer_lr);
+            std::string table = fmt::format("{:>6}  {:>16}  {:>16}  {:>12}  {:>12}\n", "length", "exact: rnn",
+                                            "exact: transformer", "s/epoch rnn", "s/epoch tfm");
+            std::cout << settings << table;
+            const char* names[] = {"rnn", "transformer"};
+            std::vector<viz::Series> quality, speed;
+            for (const char* n : names) {
+                quality.push_back({n, {}, {}});
+                speed.push_back({n, {}, {}});
+            }
+            for (std::size_t L : o->lengths) {
+                const std::string data = (fs::path(o->out) / fmt::format("reverse_{}.tsv", L)).string();
+                write_reverse(data, 1000 + L, o->pairs, L > 4 ? L - 4 : 1, L);
+                double exact[2] = {0, 0}, per_epoch[2] = {0, 0};
+                for (int k = 0; k < 2; ++k) {
+                    models::TrainOptions t;
+                    t.data.file = data;
+                    t.out_dir = (fs::path(o->out) / fmt::format("{}_{}", names[k], L)).string();
+                    t.epochs = o->epochs;
+                    t.batch_size = o->batch;
+                    t.clip = 1.0;
+                    t.bleu_examples = 100;
+                    t.quiet = true;
+                    t.force = true;  // a run folder of this experiment's earlier output
+                    if (k == 0) {
+                        t.model.attention = "additive";
+                        t.model.hidden_size = o->hidden;
+                        t.model.embed_size = o->embed;
+                        t.model.bidirectional = true;
+                        t.model.max_source_len = std::max<std::int64_t>(64, static_cast<std::int64_t>(L));
+                        t.lr = o->rnn_lr;
+                    } else {
+                        t.architecture = "transformer";
+                        t.architecture_options =
+                            nlohmann::json{{"d_model", o->d_model}, {"heads", o->heads}, {"encoder_layers", o->layers},
+                                           {"decoder_layers", o->layers}, {"ff", o->ff}, {"dropout", 0.1},
+                                           {"label_smoothing", 0.1}, {"max_len", std::max<std::size_t>(64, L + 2)}}
+                                .dump();
+                        t.schedule = "noam";
+                        t.lr = o->transformer_lr;
+                    }
+                    const models::TrainResult r = models::train(t, std::cout);
+                    double seconds = 0;
+                    for (const auto& e : r.history) seconds += e.seconds;
+                    per_epoch[k] = r.history.empty() ? 0.0 : seconds / static_cast<double>(r.history.size());
+                    const models::Translator tr = models::Translator::load(t.out_dir);
+                    exact[k] = 100 * models::evaluate(tr, t.out_dir, {.split = "test"}).exact_match;
+                    quality[k].x.push_back(static_cast<double>(L));
+                    quality[k].y.push_back(exact[k]);
+                    speed[k].x.push_back(static_cast<double>(L));
+                    speed[k].y.push_back(per_epoch[k]);
+                }
+                const std::string row = fmt::format("{:>6}  {:>15.1f}%  {:>15.1f}%  {:>12.2f}  {:>12.2f}\n", L, exact[0],
+                                                    exact[1], per_epoch[0], per_epoch[1]);
+                std::cout << row << std::flush;
+                table += row;
+            }
+            write_file_atomic((fs::path(o->out) / "table.txt").string(), settings + table);
+            const std::string q = (fs::path(o->out) / "exact_match.svg").string();
+            const std::string t = (fs::path(o->out) / "seconds_per_epoch.svg").string();
+            write_file_atomic(q, viz::line_plot_svg(quality, {.title = "Reversing sequences: held-out exact match",
+                                                              .x_label = "sequence length",
+                                                              .y_label = "test exact match (%)",
+                                                              .y_min = 0.0, .y_max = 100.0}));
+            write_file_atomic(t, viz::line_plot_svg(speed, {.title = "Training time per epoch",
+                                                            .x_label = "sequence length",
+                                                            .y_label = "seconds per epoch",
+                                                            .y_min = 0.0}));
+            std::cout << "plots: " << q << ", " << t << "\n";
         });
     }
 

@@ -260,6 +260,9 @@ TEST_CASE("cli: the other subcommands' errors also give one line and exit code 2
         {"gradcheck: unknown layer", {"gradcheck", "NoSuchLayer"}, "gradcheck: unknown layer 'NoSuchLayer'"},
         {"experiment bottleneck: length 0", {"experiment", "bottleneck", "--out", dir / "exp", "--lengths", "0"},
          "experiment bottleneck: lengths must be positive"},
+        {"experiment rnn-vs-transformer: length 0",
+         {"experiment", "rnn-vs-transformer", "--out", dir / "exp", "--lengths", "0"},
+         "experiment rnn-vs-transformer: lengths must be positive"},
         {"experiment hard-vs-soft: --min-len above --max-len",
          {"experiment", "hard-vs-soft", "--out", dir / "hs", "--min-len", "5", "--max-len", "3"},
          "experiment hard-vs-soft: --min-len 5 is greater than --max-len 3"},
@@ -475,6 +478,27 @@ TEST_CASE("cli: experiment bottleneck writes its table and plot with the setting
     CHECK(std::count(table.begin(), table.end(), '\n') == 4);  // settings, header, two lengths
     CHECK_THAT(read_file(dir / "exp/bottleneck.svg"), Catch::Contains("dot attention"));
     CHECK(fs::exists(dir / "exp/dot_6/model.safetensors"));
+}
+
+TEST_CASE("cli: experiment rnn-vs-transformer writes its table and both plots", "[cli][transformer]") {
+    TempDir dir("rnn_vs_transformer");
+    Outcome r = run_cli(dir, {"experiment", "rnn-vs-transformer", "--out", dir / "exp", "--lengths", "4,6", "--pairs",
+                              "60", "--epochs", "1", "--hidden", "8", "--embed", "4", "--batch", "16", "--d-model", "8",
+                              "--heads", "2", "--layers", "1", "--ff", "16", "--threads", "1"});
+    INFO("stdout: " << r.out << "\nstderr: " << r.err);
+    REQUIRE(r.exit_code == 0);
+    const std::string table = read_file(dir / "exp/table.txt");
+    CHECK_THAT(table, Catch::Contains("rnn: bidirectional GRU + additive attention, hidden 8, embed 4"));
+    CHECK_THAT(table, Catch::Contains("transformer: d_model 8, 2 heads, 1+1 layers, ff 16"));
+    CHECK(std::count(table.begin(), table.end(), '\n') == 4);  // settings, header, two lengths
+    CHECK_THAT(read_file(dir / "exp/exact_match.svg"), Catch::Contains("transformer"));
+    CHECK_THAT(read_file(dir / "exp/seconds_per_epoch.svg"), Catch::Contains("seconds per epoch"));
+    CHECK(fs::exists(dir / "exp/transformer_6/model.safetensors"));
+    CHECK(fs::exists(dir / "exp/rnn_4/model.safetensors"));
+    require_one_error_line(run_cli(dir, {"experiment", "rnn-vs-transformer", "--out", dir / "bad", "--d-model", "10",
+                                         "--heads", "4"}),
+                           "experiment rnn-vs-transformer: --d-model 10 is not a multiple of --heads 4");
+    CHECK_FALSE(fs::exists(dir / "bad"));
 }
 
 namespace {

@@ -28,7 +28,7 @@ class Generator;
 namespace seqgrad::nn {
 
 struct ScaledDotProductOptions {
-    Tensor key_padding_mask;         // [B, S], 1 = real, 0 = padding; undefined: every key is real
+    Tensor key_padding_mask = {};    // [B, S], 1 = real, 0 = padding; undefined: every key is real
     bool causal = false;             // query t sees keys s <= t + (S - T)
     double dropout = 0.0;            // on α before it multiplies V, in training only
     bool training = false;           // dropout is active only when true

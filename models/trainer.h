@@ -80,7 +80,7 @@ struct EvalResult {
 };
 struct EvalOptions {
     std::string split = "test";  // test | valid | train (from the model folder's split.json)
-    std::string data_file;       // evaluate on this TSV instead of the split
+    std::string data_file = {};  // evaluate on this TSV instead of the split
     std::int64_t beam = 1;
     std::size_t limit = 0;       // at most this many sentences (0 = all)
 };

@@ -252,7 +252,8 @@ TEST_CASE("translator: --reverse with two different tokenizers tokenizes each si
         std::string spelled, digits;
         for (int k = 0; k < 3; ++k) {
             const auto d = rng.below(10);
-            spelled += (k ? " " : "") + std::string(words[d]);
+            if (k) spelled += ' ';
+            spelled += words[d];
             digits += static_cast<char>('0' + d);
         }
         tsv += spelled + "\t" + digits + "\n";  // "seven nine one<TAB>791"

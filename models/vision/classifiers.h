@@ -101,7 +101,7 @@ public:
 
 struct GlimpseOptions {
     std::int64_t canvas = 40;
-    RetinaOptions retina;
+    RetinaOptions retina = {};
     std::int64_t glimpses = 6;   // T
     std::int64_t hidden = 128;   // H: the glimpse features and the GRU state
     double sigma = 0.15;         // the location policy's standard deviation (locations span [-1, 1])
@@ -161,7 +161,7 @@ private:
 // What the experiment varies; every other size is the model's default.
 struct ClassifierConfig {
     std::int64_t canvas = 40;
-    RetinaOptions retina;             // glimpse
+    RetinaOptions retina = {};        // glimpse
     std::int64_t glimpses = 6;        // glimpse
     double sigma = 0.15;              // glimpse
     GlimpseOptions::Reward reward = GlimpseOptions::Reward::Correct;  // glimpse

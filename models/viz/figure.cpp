@@ -18,7 +18,9 @@ struct Picture {
 
 // The value of attribute `name` in the opening <svg ...> tag, as a number.
 double svg_size(std::string_view tag, std::string_view name) {
-    const std::string key = " " + std::string(name) + "=\"";
+    std::string key(" ");
+    key += name;
+    key += "=\"";
     const auto at = tag.find(key);
     if (at == std::string_view::npos) fail("figure_svg: a picture's <svg> tag has no {}", name);
     const std::string value(tag.substr(at + key.size(), tag.find('"', at + key.size()) - at - key.size()));

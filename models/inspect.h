@@ -12,11 +12,11 @@ namespace seqgrad::models {
 // One head of one layer's cross-attention at the inspected step (models with layers and heads).
 struct HeadInspection {
     std::int64_t layer = 0, head = 0;        // 0-based
-    std::vector<double> scores;              // e      [S]
-    std::vector<double> weights;             // α      [S]
-    std::vector<double> dweights;            // ∂L/∂α  [S]
-    std::vector<double> dscores;             // ∂L/∂e  [S]
-    std::vector<double> identity_rhs;        // α_j (∂L/∂α_j − Σ_k α_k ∂L/∂α_k)  [S]
+    std::vector<double> scores = {};            // e      [S]
+    std::vector<double> weights = {};            // α      [S]
+    std::vector<double> dweights = {};            // ∂L/∂α  [S]
+    std::vector<double> dscores = {};            // ∂L/∂e  [S]
+    std::vector<double> identity_rhs = {};      // α_j (∂L/∂α_j − Σ_k α_k ∂L/∂α_k)  [S]
     double identity_max_error = 0;           // max_j |∂L/∂e_j − identity_rhs_j|
 };
 

@@ -1,6 +1,7 @@
 // `seqgrad bench seq2seq|transformer|sweep|translate`: training-step speed on the PyTorch tutorial's
 // configuration and on torch.nn.Transformer's (bench/side_by_side_transformer.py), step time against
-// size, and greedy translation latency.
+// size, and greedy translation latency. Under mpirun, seq2seq and transformer run data-parallel
+// (models/bench.h) and rank 0 alone prints.
 #include <iostream>
 #include <nlohmann/json.hpp>
 
@@ -8,6 +9,7 @@
 #include "apps/commands.h"
 #include "apps/options.h"
 #include "core/blas.h"
+#include "core/distributed.h"
 #include "core/error.h"
 #include "models/bench.h"
 #include "models/translator.h"
@@ -21,14 +23,21 @@ namespace {
 nlohmann::json result_json(const models::BenchResult& r) {
     return {{"pairs_per_s", r.pairs_per_s}, {"ms_per_step", r.ms_per_step}, {"cpu_ms_per_step", r.cpu_ms_per_step},
             {"gflops", r.gflops},           {"gflop_per_step", r.gflop_per_step}, {"peak_rss_mb", r.peak_rss_mb},
-            {"final_loss", r.final_loss}};
+            {"final_loss", r.final_loss},   {"processes", r.processes}, {"comm_ms_per_step", r.comm_ms_per_step}};
+}
+
+// Under mpirun: the processes and the share of the step spent in the all-reduce.
+std::string processes_note(const models::BenchResult& r) {
+    if (r.processes == 1) return "";
+    return fmt::format("   {} processes: all-reduce {:.2f} ms/step ({:.1f}% of the step)", r.processes, r.comm_ms_per_step,
+                       100 * r.comm_ms_per_step / r.ms_per_step);
 }
 
 void print_result(const models::BenchResult& r) {
     std::cout << fmt::format("  {:.0f} pairs/s   {:.2f} ms/step (CPU {:.2f} ms/step)   {:.2f} GFLOP/step   {:.1f} GFLOP/s   "
-                             "peak RSS {:.0f} MB   loss {:.4f}\n",
+                             "peak RSS {:.0f} MB   loss {:.4f}{}\n",
                              r.pairs_per_s, r.ms_per_step, r.cpu_ms_per_step, r.gflop_per_step, r.gflops, r.peak_rss_mb,
-                             r.final_loss);
+                             r.final_loss, processes_note(r));
 }
 
 void add_bench_transformer(CLI::App& bench) {
@@ -59,6 +68,7 @@ void add_bench_transformer(CLI::App& bench) {
                  *precision);
         o->fast_paths = !*plain;
         const models::BenchResult r = models::run_transformer_bench(*o);
+        if (dist::rank() != 0) return;
         if (*json) {
             nlohmann::json j = result_json(r);
             j.update({{"d_model", o->d_model}, {"heads", o->heads}, {"layers", o->layers}, {"ff", o->ff},
@@ -104,6 +114,7 @@ void add_bench(CLI::App& app) {
         if (!gemm->empty()) blas::set_backend(blas::parse_backend(*gemm));
         o->fast_paths = !*plain;
         models::BenchResult r = models::run_seq2seq_bench(*o);
+        if (dist::rank() != 0) return;
         if (*json) {
             nlohmann::json j = result_json(r);
             j.update({{"hidden", o->hidden}, {"batch", o->batch}, {"len", o->len}, {"threads", o->threads},

@@ -12,6 +12,7 @@
 #include "core/distributed.h"
 #include "core/error.h"
 #include "models/bench.h"
+#include "models/bench_scaling.h"
 #include "models/translator.h"
 
 #include <chrono>
@@ -130,6 +131,42 @@ void add_bench(CLI::App& app) {
     });
 
     add_bench_transformer(*bench);
+
+    auto* sc = bench->add_subcommand(
+        "scaling", "Predicted data-parallel efficiency for 4-64 processes over 10/25/100 Gbit/s from this machine's step and all-reduce");
+    auto so_ = std::make_shared<models::ScalingOptions>();
+    auto sc_out = std::make_shared<std::string>();
+    sc->add_option("--model", so_->model, "The step: seq2seq or transformer (their default configurations)")
+        ->check(CLI::IsMember({"seq2seq", "transformer"}));
+    sc->add_option("--hidden", so_->seq2seq.hidden, "seq2seq: hidden size")->check(positive_integer());
+    sc->add_option_function<std::int64_t>(
+           "--batch", [so_](std::int64_t v) { so_->seq2seq.batch = so_->transformer.batch = v; },
+           "Global batch (split over the processes under mpirun)")
+        ->check(positive_integer())
+        ->default_str("128 (seq2seq), 64 (transformer)");
+    sc->add_option_function<std::int64_t>(
+           "--steps", [so_](std::int64_t v) { so_->seq2seq.steps = so_->transformer.steps = v; }, "Timed steps")
+        ->check(positive_integer())
+        ->default_str("50 (seq2seq), 10 (transformer)");
+    sc->add_option("--processes", so_->processes, "Process counts to predict")->delimiter(',');
+    sc->add_option("--gbits", so_->gbit_per_s, "Network line rates, Gbit/s")->delimiter(',');
+    sc->add_option("--link-efficiency", so_->link_efficiency, "Share of the line rate an all-reduce reaches")
+        ->check(number_range(0.01, 1.0));
+    sc->add_option("--latency-us", so_->latency_us, "Latency per message step, microseconds")->check(non_negative_number());
+    sc->add_option("--out", *sc_out, "Also write scaling.md and scaling.svg into this folder");
+    sc->callback([so_, sc_out] {
+        for (int n : so_->processes)
+            if (n < 2) fail("bench scaling: --processes must be at least 2 each, got {}", n);
+        for (double g : so_->gbit_per_s)
+            if (!(g > 0)) fail("bench scaling: --gbits must be positive, got {}", g);
+        const models::ScalingResult r = models::run_scaling(*so_);
+        if (dist::rank() != 0) return;
+        std::cout << models::scaling_markdown(r, *so_);
+        if (!sc_out->empty()) {
+            models::write_scaling(r, *so_, *sc_out);
+            std::cout << fmt::format("wrote {0}/scaling.md and {0}/scaling.svg\n", *sc_out);
+        }
+    });
 
     auto* sw = bench->add_subcommand("sweep", "Step time against hidden size, batch and length: table, CSV and SVG plots");
     auto so = std::make_shared<models::SweepOptions>();

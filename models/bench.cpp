@@ -143,6 +143,7 @@ BenchResult run_seq2seq_bench(const BenchOptions& o) {
     fwd += 2 * Bd * Td * H * H + 2 * Bd * Td * H * H;         // keys projection, query projection per step
     fwd += 2 * Bd * Td * Td * H * 2;                          // scores (v . tanh) and the context sum
     fwd += 2 * Bd * Td * H * V;                               // output projection
+    r.parameters = model.num_parameters();
     r.gflop_per_step = 3 * fwd / 1e9;
     r.gflops = r.gflop_per_step / (r.ms_per_step / 1e3);
     return r;
@@ -208,6 +209,7 @@ BenchResult run_transformer_bench(const TransformerBenchOptions& o) {
         adam.step();
         return loss.item();
     });
+    r.parameters = model.num_parameters();
     r.gflop_per_step = 3 * transformer_forward_flop(o) / 1e9;
     r.gflops = r.gflop_per_step / (r.ms_per_step / 1e3);
     return r;

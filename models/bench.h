@@ -37,6 +37,7 @@ struct BenchResult {
     // Under mpirun (data-parallel: --batch is the global batch, split over the processes).
     int processes = 1;
     double comm_ms_per_step = 0;  // wall time inside the gradient all-reduce, per step (rank 0's)
+    std::int64_t parameters = 0;  // the model's: the all-reduce sums this many floats per step
 };
 
 BenchResult run_seq2seq_bench(const BenchOptions& options);

@@ -25,6 +25,7 @@
 #include "core/distributed.h"
 #include "core/safetensors.h"
 #include "helpers.h"
+#include "models/bench_scaling.h"
 #include "models/data/toy_tasks.h"
 #include "models/fileio.h"
 
@@ -433,4 +434,42 @@ TEST_CASE("mpi: bench seq2seq runs data-parallel under mpirun and rank 0 alone p
                                dir, "small", 60);
     CHECK(small.exit_code == 2);
     CHECK(small.err == "seqgrad: error: rank 0: bench: --batch 1 is smaller than the 2 processes\n");
+}
+
+// ---- the cost model (models/bench_scaling.h) ------------------------------------------------------
+
+TEST_CASE("distributed: the scaling model's ring all-reduce and efficiency, by hand", "[distributed]") {
+    // 100 MB over 4 processes at 10 Gbit/s × 0.8 = 1e9 B/s: 2·3/4 · 1e8 / 1e9 = 0.15 s, plus
+    // 2·3 message steps of 5 µs for one bucket = 30 µs.
+    CHECK(models::ring_allreduce_seconds(1e8, 4, 1e9, 5e-6, 1) == Approx(0.15003).epsilon(1e-12));
+    CHECK(models::ring_allreduce_seconds(1e8, 1, 1e9, 5e-6, 1) == 0);  // alone: nothing to send
+    models::ScalingOptions o;
+    o.processes = {4};
+    o.gbit_per_s = {10};
+    const auto rows = models::predict_scaling(o, 150.03, 1e8, 1);
+    REQUIRE(rows.size() == 1);
+    CHECK(rows[0].comm_ms == Approx(150.03).epsilon(1e-12));
+    CHECK(rows[0].efficiency == Approx(0.5).epsilon(1e-12));          // compute as long as the all-reduce
+    CHECK(rows[0].efficiency_overlap == Approx(1.0).epsilon(1e-12));  // which overlap would hide entirely
+    models::ScalingResult none;
+    CHECK_THROWS_WITH(models::scaling_svg(none), "bench scaling: no rows to plot");
+    o.model = "lstm";
+    CHECK_THROWS_WITH(models::run_scaling(o), "bench scaling: unknown model 'lstm' (valid: seq2seq, transformer)");
+}
+
+TEST_CASE("distributed: bench scaling prints the table and refuses counts below 2 and rates of 0", "[distributed]") {
+    TempDir dir("scaling");
+    const Finished ok = run({binary(), "bench", "scaling", "--hidden", "8", "--batch", "2", "--steps", "1", "--processes",
+                             "4,64", "--out", (dir.path / "sc").string()},
+                            dir, "ok");
+    INFO(ok.err);
+    REQUIRE(ok.exit_code == 0);
+    CHECK_THAT(ok.out, Catch::Contains("| 64 |"));
+    CHECK(fs::exists(dir.path / "sc" / "scaling.svg"));
+    const Finished one = run({binary(), "bench", "scaling", "--processes", "1"}, dir, "one");
+    CHECK(one.exit_code == 2);
+    CHECK(one.err == "seqgrad: error: bench scaling: --processes must be at least 2 each, got 1\n");
+    const Finished zero = run({binary(), "bench", "scaling", "--gbits", "0"}, dir, "zero");
+    CHECK(zero.exit_code == 2);
+    CHECK(zero.err == "seqgrad: error: bench scaling: --gbits must be positive, got 0\n");
 }

@@ -335,12 +335,15 @@ void GradientReducer::reduce(double weight, double total) {
             p.zero_grad();
             continue;
         }
-        Tensor g = Tensor::empty(p.shape());
+        // A leaf's gradient buffer is its own (the engine accumulates into it in place): overwrite it.
+        Tensor g = p.grad();
+        const bool reuse = g.defined() && g.dtype() == DType::Float32;
+        if (!reuse) g = Tensor::empty(p.shape());
         float* out = g.data<float>();
         const float* in = flat_.data() + offsets_[i];
         const std::size_t n = static_cast<std::size_t>(p.numel());
         for (std::size_t k = 0; k < n; ++k) out[k] = in[k] * inv;
-        p.set_grad(g);
+        if (!reuse) p.set_grad(g);
     }
 }
 

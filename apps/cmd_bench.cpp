@@ -1,6 +1,7 @@
 // `seqgrad bench seq2seq|transformer|sweep|translate`: training-step speed on the PyTorch tutorial's
 // configuration and on torch.nn.Transformer's (bench/side_by_side_transformer.py), step time against
-// size, and greedy translation latency.
+// size, and greedy translation latency. Under mpirun, seq2seq and transformer run data-parallel
+// (models/bench.h) and rank 0 alone prints.
 #include <iostream>
 #include <nlohmann/json.hpp>
 
@@ -8,8 +9,10 @@
 #include "apps/commands.h"
 #include "apps/options.h"
 #include "core/blas.h"
+#include "core/distributed.h"
 #include "core/error.h"
 #include "models/bench.h"
+#include "models/bench_scaling.h"
 #include "models/translator.h"
 
 #include <chrono>
@@ -21,14 +24,21 @@ namespace {
 nlohmann::json result_json(const models::BenchResult& r) {
     return {{"pairs_per_s", r.pairs_per_s}, {"ms_per_step", r.ms_per_step}, {"cpu_ms_per_step", r.cpu_ms_per_step},
             {"gflops", r.gflops},           {"gflop_per_step", r.gflop_per_step}, {"peak_rss_mb", r.peak_rss_mb},
-            {"final_loss", r.final_loss}};
+            {"final_loss", r.final_loss},   {"processes", r.processes}, {"comm_ms_per_step", r.comm_ms_per_step}};
+}
+
+// Under mpirun: the processes and the share of the step spent in the all-reduce.
+std::string processes_note(const models::BenchResult& r) {
+    if (r.processes == 1) return "";
+    return fmt::format("   {} processes: all-reduce {:.2f} ms/step ({:.1f}% of the step)", r.processes, r.comm_ms_per_step,
+                       100 * r.comm_ms_per_step / r.ms_per_step);
 }
 
 void print_result(const models::BenchResult& r) {
     std::cout << fmt::format("  {:.0f} pairs/s   {:.2f} ms/step (CPU {:.2f} ms/step)   {:.2f} GFLOP/step   {:.1f} GFLOP/s   "
-                             "peak RSS {:.0f} MB   loss {:.4f}\n",
+                             "peak RSS {:.0f} MB   loss {:.4f}{}\n",
                              r.pairs_per_s, r.ms_per_step, r.cpu_ms_per_step, r.gflop_per_step, r.gflops, r.peak_rss_mb,
-                             r.final_loss);
+                             r.final_loss, processes_note(r));
 }
 
 void add_bench_transformer(CLI::App& bench) {
@@ -59,6 +69,7 @@ void add_bench_transformer(CLI::App& bench) {
                  *precision);
         o->fast_paths = !*plain;
         const models::BenchResult r = models::run_transformer_bench(*o);
+        if (dist::rank() != 0) return;
         if (*json) {
             nlohmann::json j = result_json(r);
             j.update({{"d_model", o->d_model}, {"heads", o->heads}, {"layers", o->layers}, {"ff", o->ff},
@@ -104,6 +115,7 @@ void add_bench(CLI::App& app) {
         if (!gemm->empty()) blas::set_backend(blas::parse_backend(*gemm));
         o->fast_paths = !*plain;
         models::BenchResult r = models::run_seq2seq_bench(*o);
+        if (dist::rank() != 0) return;
         if (*json) {
             nlohmann::json j = result_json(r);
             j.update({{"hidden", o->hidden}, {"batch", o->batch}, {"len", o->len}, {"threads", o->threads},
@@ -119,6 +131,42 @@ void add_bench(CLI::App& app) {
     });
 
     add_bench_transformer(*bench);
+
+    auto* sc = bench->add_subcommand(
+        "scaling", "Predicted data-parallel efficiency for 4-64 processes over 10/25/100 Gbit/s from this machine's step and all-reduce");
+    auto so_ = std::make_shared<models::ScalingOptions>();
+    auto sc_out = std::make_shared<std::string>();
+    sc->add_option("--model", so_->model, "The step: seq2seq or transformer (their default configurations)")
+        ->check(CLI::IsMember({"seq2seq", "transformer"}));
+    sc->add_option("--hidden", so_->seq2seq.hidden, "seq2seq: hidden size")->check(positive_integer());
+    sc->add_option_function<std::int64_t>(
+           "--batch", [so_](std::int64_t v) { so_->seq2seq.batch = so_->transformer.batch = v; },
+           "Global batch (split over the processes under mpirun)")
+        ->check(positive_integer())
+        ->default_str("128 (seq2seq), 64 (transformer)");
+    sc->add_option_function<std::int64_t>(
+           "--steps", [so_](std::int64_t v) { so_->seq2seq.steps = so_->transformer.steps = v; }, "Timed steps")
+        ->check(positive_integer())
+        ->default_str("50 (seq2seq), 10 (transformer)");
+    sc->add_option("--processes", so_->processes, "Process counts to predict")->delimiter(',');
+    sc->add_option("--gbits", so_->gbit_per_s, "Network line rates, Gbit/s")->delimiter(',');
+    sc->add_option("--link-efficiency", so_->link_efficiency, "Share of the line rate an all-reduce reaches")
+        ->check(number_range(0.01, 1.0));
+    sc->add_option("--latency-us", so_->latency_us, "Latency per message step, microseconds")->check(non_negative_number());
+    sc->add_option("--out", *sc_out, "Also write scaling.md and scaling.svg into this folder");
+    sc->callback([so_, sc_out] {
+        for (int n : so_->processes)
+            if (n < 2) fail("bench scaling: --processes must be at least 2 each, got {}", n);
+        for (double g : so_->gbit_per_s)
+            if (!(g > 0)) fail("bench scaling: --gbits must be positive, got {}", g);
+        const models::ScalingResult r = models::run_scaling(*so_);
+        if (dist::rank() != 0) return;
+        std::cout << models::scaling_markdown(r, *so_);
+        if (!sc_out->empty()) {
+            models::write_scaling(r, *so_, *sc_out);
+            std::cout << fmt::format("wrote {0}/scaling.md and {0}/scaling.svg\n", *sc_out);
+        }
+    });
 
     auto* sw = bench->add_subcommand("sweep", "Step time against hidden size, batch and length: table, CSV and SVG plots");
     auto so = std::make_shared<models::SweepOptions>();

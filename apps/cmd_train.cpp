@@ -8,6 +8,7 @@
 #include "apps/checks.h"
 #include "apps/commands.h"
 #include "core/blas.h"
+#include "core/distributed.h"
 #include "apps/options.h"
 #include "core/random.h"
 #include "layers/attention.h"
@@ -256,26 +257,31 @@ void add_train(CLI::App& app) {
     auto gemm = std::make_shared<std::string>();
     cmd->add_option("--gemm", *gemm, "Matrix-product backend: " + blas::built_backends_str() + " (default: the first)");
     cmd->callback([cmd, o, threads, gemm] {
-        if (!gemm->empty()) blas::set_backend(blas::parse_backend(*gemm));
-        // Before any data is read: a folder that must not or cannot be written costs nothing.
-        models::check_output_folder(o->out_dir, {.resume = o->resume, .force = o->force});
-        if (o->resume) {
-            resolve_resume(*cmd, *o);
-        } else {
-            // The Transformer's usual schedule: Noam (a linear warm-up over one epoch to --lr, then
-            // 1/sqrt(step) decay), unless --schedule is given.
-            if (o->architecture == "transformer" && cmd->count("--schedule") == 0) o->schedule = "noam";
-            check_architecture_flags(*cmd, *o);
-            prepare_train_options(*o);
-        }
+        // Under mpirun every rank runs this; a failure on any of them stops all (core/distributed.h).
+        dist::agree([&] {
+            if (!gemm->empty()) blas::set_backend(blas::parse_backend(*gemm));
+            // Before any data is read: a folder that must not or cannot be written costs nothing. Only
+            // rank 0 writes it; the other ranks read it when resuming.
+            if (dist::rank() == 0) models::check_output_folder(o->out_dir, {.resume = o->resume, .force = o->force});
+            if (o->resume) {
+                resolve_resume(*cmd, *o);
+            } else {
+                // The Transformer's usual schedule: Noam (a linear warm-up over one epoch to --lr, then
+                // 1/sqrt(step) decay), unless --schedule is given.
+                if (o->architecture == "transformer" && cmd->count("--schedule") == 0) o->schedule = "noam";
+                check_architecture_flags(*cmd, *o);
+                prepare_train_options(*o);
+            }
+        });
         models::set_num_threads(*threads);
         models::TrainResult r;
         {
             StopOnCtrlC ctrl_c;
             r = models::train(*o, std::cout);
         }
-        std::cout << fmt::format("stopped: {}; best epoch {} (validation loss {:.4f}); model folder {}\n", r.stop_reason,
-                                 r.best_epoch, r.best_valid_loss, o->out_dir);
+        if (dist::rank() == 0)
+            std::cout << fmt::format("stopped: {}; best epoch {} (validation loss {:.4f}); model folder {}\n",
+                                     r.stop_reason, r.best_epoch, r.best_valid_loss, o->out_dir);
         if (r.stop_reason == "NaN loss") set_exit_code(1);
         if (r.stop_reason == "interrupted") set_exit_code(130);
     });

@@ -1,4 +1,9 @@
 // The training-step benchmarks, seq2seq and Transformer, and the seq2seq sweep (see models/bench.h).
+//
+// Under mpirun the two training-step benchmarks run data-parallel as the trainer does: --batch is the
+// global batch, each rank takes its shard of rows (dist::shard), and the gradients are summed over
+// the ranks (dist::GradientReducer) before Adam's step; the time inside the all-reduce is reported
+// apart, as the step's communication share.
 #include "models/bench.h"
 
 #include <algorithm>
@@ -6,10 +11,12 @@
 #include <ctime>
 #include <filesystem>
 #include <fstream>
+#include <optional>
 #include <ostream>
 #include <sstream>
 
 #include "core/blas.h"
+#include "core/distributed.h"
 #include "core/fused_ops.h"
 #include "core/random.h"
 #include "models/transformer/transformer_translator.h"
@@ -36,11 +43,37 @@ double peak_rss_mb() {
 void set_num_threads(int threads) { blas::set_num_threads(threads); }
 
 namespace {
+// This rank's rows [begin, end) of a [B, T] id matrix (all of it for one process).
+Tensor rows_of(const std::vector<std::int64_t>& ids, std::int64_t T, dist::Range rows) {
+    const auto first = ids.begin() + static_cast<std::ptrdiff_t>(rows.begin) * T;
+    return Tensor::ids(std::vector<std::int64_t>(first, first + static_cast<std::ptrdiff_t>(rows.size()) * T),
+                       {static_cast<std::int64_t>(rows.size()), T});
+}
+
+// One data-parallel training step's pieces for `model` under mpirun: the same starting weights on
+// every rank, this rank's rows, and the gradient reducer (none for one process).
+struct DataParallel {
+    dist::Range rows;
+    std::optional<dist::GradientReducer> reducer;
+    DataParallel(std::int64_t batch, const std::vector<Tensor>& parameters)
+        : rows(dist::shard(static_cast<std::size_t>(batch), dist::rank(), dist::size())) {
+        if (!dist::active()) return;
+        dist::broadcast(parameters);
+        reducer.emplace(parameters);
+    }
+    void reduce(std::int64_t T, std::int64_t batch) {
+        if (reducer) reducer->reduce(static_cast<double>(rows.size()) * static_cast<double>(T),
+                                     static_cast<double>(batch * T));
+    }
+};
+
 // Runs `warmup` untimed steps, then `steps` timed ones; fills the wall and CPU times per step, pairs
 // per second (batch pairs per step), the last step's loss and the peak RSS.
 template <class Step>
 void time_steps(BenchResult& r, std::int64_t warmup, std::int64_t steps, std::int64_t batch, Step step) {
     for (std::int64_t i = 0; i < warmup; ++i) r.final_loss = step();
+    dist::barrier();  // the ranks start the timed steps together
+    dist::reset_comm_seconds();
     auto cpu_now = [] {
         timespec ts{};
         clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
@@ -53,13 +86,18 @@ void time_steps(BenchResult& r, std::int64_t warmup, std::int64_t steps, std::in
     r.cpu_ms_per_step = (cpu_now() - cpu0) * 1e3 / static_cast<double>(steps);
     r.ms_per_step = seconds * 1e3 / static_cast<double>(steps);
     r.pairs_per_s = static_cast<double>(steps * batch) / seconds;
+    r.comm_ms_per_step = dist::comm_seconds() * 1e3 / static_cast<double>(steps);
+    r.processes = dist::size();
     r.peak_rss_mb = peak_rss_mb();
 }
 }  // namespace
 
 BenchResult run_seq2seq_bench(const BenchOptions& o) {
-    if (o.hidden < 1 || o.batch < 1 || o.len < 1 || o.src_vocab < 5 || o.tgt_vocab < 5 || o.steps < 1)
-        fail("bench seq2seq: hidden, batch, len and steps must be positive and vocabularies at least 5");
+    dist::agree([&] {  // under mpirun: every rank's options are fine, or all stop
+        if (o.hidden < 1 || o.batch < 1 || o.len < 1 || o.src_vocab < 5 || o.tgt_vocab < 5 || o.steps < 1)
+            fail("bench seq2seq: hidden, batch, len and steps must be positive and vocabularies at least 5");
+        if (o.batch < dist::size()) fail("bench: --batch {} is smaller than the {} processes", o.batch, dist::size());
+    });
     set_num_threads(o.threads);
     FastPathGuard fast(o.fast_paths);
     Generator gen(0);
@@ -83,14 +121,16 @@ BenchResult run_seq2seq_bench(const BenchOptions& o) {
             tout[b * T + t] = 4 + static_cast<std::int64_t>(gen.randint(o.tgt_vocab - 4));
             tin[b * T + t] = t == 0 ? kSos : tout[b * T + t - 1];
         }
-    const Tensor s = Tensor::ids(src, {B, T}), ti = Tensor::ids(tin, {B, T}), to = Tensor::ids(tout, {B, T});
-    const std::vector<std::int64_t> lengths(B, T);
+    DataParallel dp(B, model.parameters());
+    const Tensor s = rows_of(src, T, dp.rows), ti = rows_of(tin, T, dp.rows), to = rows_of(tout, T, dp.rows);
+    const std::vector<std::int64_t> lengths(dp.rows.size(), T);
 
     BenchResult r;
     time_steps(r, o.warmup, o.steps, B, [&] {
         adam.zero_grad();
         Tensor loss = model.loss(s, lengths, ti, to);
         loss.backward();
+        dp.reduce(T, B);
         adam.step();
         return loss.item();
     });
@@ -103,6 +143,7 @@ BenchResult run_seq2seq_bench(const BenchOptions& o) {
     fwd += 2 * Bd * Td * H * H + 2 * Bd * Td * H * H;         // keys projection, query projection per step
     fwd += 2 * Bd * Td * Td * H * 2;                          // scores (v . tanh) and the context sum
     fwd += 2 * Bd * Td * H * V;                               // output projection
+    r.parameters = model.num_parameters();
     r.gflop_per_step = 3 * fwd / 1e9;
     r.gflops = r.gflop_per_step / (r.ms_per_step / 1e3);
     return r;
@@ -121,9 +162,13 @@ double transformer_forward_flop(const TransformerBenchOptions& o) {
 }
 
 BenchResult run_transformer_bench(const TransformerBenchOptions& o) {
-    if (o.d_model < 1 || o.heads < 1 || o.layers < 1 || o.ff < 1 || o.batch < 1 || o.len < 1 || o.steps < 1 ||
-        o.src_vocab < 5 || o.tgt_vocab < 5)
-        fail("bench transformer: d_model, heads, layers, ff, batch, len and steps must be positive and vocabularies at least 5");
+    dist::agree([&] {  // under mpirun: every rank's options are fine, or all stop
+        if (o.d_model < 1 || o.heads < 1 || o.layers < 1 || o.ff < 1 || o.batch < 1 || o.len < 1 || o.steps < 1 ||
+            o.src_vocab < 5 || o.tgt_vocab < 5)
+            fail("bench transformer: d_model, heads, layers, ff, batch, len and steps must be positive and vocabularies at "
+                 "least 5");
+        if (o.batch < dist::size()) fail("bench: --batch {} is smaller than the {} processes", o.batch, dist::size());
+    });
     set_num_threads(o.threads);
     FastPathGuard fast(o.fast_paths);
     Generator gen(0);
@@ -151,17 +196,20 @@ BenchResult run_transformer_bench(const TransformerBenchOptions& o) {
             tout[b * T + t] = 4 + static_cast<std::int64_t>(gen.randint(o.tgt_vocab - 4));
             tin[b * T + t] = t == 0 ? kSos : tout[b * T + t - 1];
         }
-    const Tensor s = Tensor::ids(src, {B, T}), ti = Tensor::ids(tin, {B, T}), to = Tensor::ids(tout, {B, T});
-    const std::vector<std::int64_t> lengths(B, T);
+    DataParallel dp(B, model.parameters());
+    const Tensor s = rows_of(src, T, dp.rows), ti = rows_of(tin, T, dp.rows), to = rows_of(tout, T, dp.rows);
+    const std::vector<std::int64_t> lengths(dp.rows.size(), T);
 
     BenchResult r;
     time_steps(r, o.warmup, o.steps, B, [&] {
         adam.zero_grad();
         Tensor loss = model.loss(s, lengths, ti, to);
         loss.backward();
+        dp.reduce(T, B);
         adam.step();
         return loss.item();
     });
+    r.parameters = model.num_parameters();
     r.gflop_per_step = 3 * transformer_forward_flop(o) / 1e9;
     r.gflops = r.gflop_per_step / (r.ms_per_step / 1e3);
     return r;

@@ -1,7 +1,9 @@
 // The training-step benchmarks behind `seqgrad bench seq2seq` (the PyTorch tutorial's configuration:
 // GRU encoder, additive-attention GRU decoder, Adam, teacher forcing) and `seqgrad bench transformer`
 // (the Transformer translator against torch.nn.Transformer, bench/side_by_side_transformer.py), on
-// random token ids; one step = forward + backward + optimizer update.
+// random token ids; one step = forward + backward + optimizer update. Under mpirun a step is
+// data-parallel (core/distributed.h): each process takes its rows of the batch and the gradients are
+// summed over the processes before the update.
 #pragma once
 #include <cstdint>
 #include <iosfwd>
@@ -32,6 +34,10 @@ struct BenchResult {
     double gflops = 0;          // achieved GFLOP/s
     double peak_rss_mb = 0;
     double final_loss = 0;
+    // Under mpirun (data-parallel: --batch is the global batch, split over the processes).
+    int processes = 1;
+    double comm_ms_per_step = 0;  // wall time inside the gradient all-reduce, per step (rank 0's)
+    std::int64_t parameters = 0;  // the model's: the all-reduce sums this many floats per step
 };
 
 BenchResult run_seq2seq_bench(const BenchOptions& options);

@@ -3,6 +3,13 @@
 //      back from the folder when resuming;
 //   2. the model folder (models/model_folder.h) writes and reads every file;
 //   3. the epoch loop: train one epoch, validate, save the checkpoints, stop when asked.
+//
+// Under mpirun (core/distributed.h) every rank runs all three stages on the same corpus and split.
+// Rank 0 alone writes the model folder and prints; each global batch of the plan is cut into one
+// shard per rank, and the gradients are summed over the ranks before clipping and the optimizer
+// step, so every rank holds the same weights after every step (the single-process update on the
+// whole batch, up to float rounding). Decisions that could differ between ranks (a stop request,
+// a NaN loss, the time limit) are agreed on collectively, so all ranks leave the loop together.
 #include "models/trainer.h"
 
 #include <chrono>
@@ -10,9 +17,12 @@
 #include <filesystem>
 #include <limits>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <ostream>
+#include <streambuf>
 
 #include "core/autograd.h"
+#include "core/distributed.h"
 #include "core/ops.h"
 #include "core/random.h"
 #include "models/data/batching.h"
@@ -106,7 +116,9 @@ struct Run {
     bool resuming = false;
 };
 
-Run prepare_run(const TrainOptions& o, const ModelFolder& folder, std::ostream& log) {
+// The corpus, before anything is written (under mpirun every rank reads its own copy and all of
+// them agree that it worked before rank 0 touches the folder).
+Run load_run_corpus(const TrainOptions& o, std::ostream& log) {
     Run run;
     run.source = o.data;
     if (o.max_pairs > 0) run.source.max_pairs = o.max_pairs;  // recorded in the model folder, so eval sees the same pairs
@@ -115,8 +127,14 @@ Run prepare_run(const TrainOptions& o, const ModelFolder& folder, std::ostream& 
     if (run.corpus.pairs.size() < 3)
         fail<Error>("train: {} has only {} usable sentence pairs; at least 3 are needed for train/valid/test",
                     run.corpus.report.origin, run.corpus.pairs.size());
+    return run;
+}
 
-    prepare_output_folder(folder.dir(), {.resume = o.resume, .force = o.force});  // checks: the command's, before the data
+// The split, the vocabularies and the model's configuration: new, or read back from the folder.
+void prepare_run(Run& run, const TrainOptions& o, const ModelFolder& folder) {
+    // Checks: the command's, before the data. Under mpirun only rank 0 writes the folder; the others
+    // read it only when resuming (it must then be on a file system that they see too).
+    if (dist::rank() == 0) prepare_output_folder(folder.dir(), {.resume = o.resume, .force = o.force});
     // A folder interrupted before its first epoch ended holds the run's definition but no optimizer
     // state: resuming it starts the run again from epoch 1 (the same run, as everything is seeded).
     run.resuming = o.resume && (folder.has_run() || folder.has("config.json"));
@@ -149,7 +167,6 @@ Run prepare_run(const TrainOptions& o, const ModelFolder& folder, std::ostream& 
         fail<Error>("train: the validation split of {} sentence pairs is empty ({:g}% of them rounds to none); use a "
                     "corpus of at least 5 pairs (a larger --max-pairs or --max-len)",
                     run.corpus.pairs.size(), 100 * o.valid_fraction);
-    return run;
 }
 
 std::string training_json(const TrainOptions& o) {
@@ -185,6 +202,7 @@ public:
           plateau_(o.schedule == "plateau") {
         state_.teacher_forcing = o.teacher_forcing;
         state_.best_valid_loss = std::numeric_limits<double>::infinity();
+        if (dist::active()) reducer_.emplace(model_.parameters());
     }
 
     // Continues from the folder's last complete epoch.
@@ -227,8 +245,9 @@ public:
             }
             if (stop_requested()) {
                 result_.stop_reason = "interrupted";
-                folder_.save_weights("interrupted.safetensors", model_,
-                                     {{"epoch", std::to_string(epoch)}, {"note", "weights at interruption, mid-epoch"}});
+                if (writer())
+                    folder_.save_weights("interrupted.safetensors", model_,
+                                         {{"epoch", std::to_string(epoch)}, {"note", "weights at interruption, mid-epoch"}});
                 // Only files that exist and a command that works: before the first epoch ends there is
                 // no last.safetensors, and --resume starts the run again.
                 if (epoch > 1)
@@ -254,7 +273,10 @@ public:
                     log_ << fmt::format("early stopping: no better validation loss for {} epochs\n", state_.bad_epochs);
                 break;
             }
-            if (o_.time_limit_s > 0 && std::chrono::duration<double>(Clock::now() - t_start).count() > o_.time_limit_s) {
+            bool out_of_time =
+                o_.time_limit_s > 0 && std::chrono::duration<double>(Clock::now() - t_start).count() > o_.time_limit_s;
+            if (o_.time_limit_s > 0 && dist::active()) out_of_time = dist::broadcast_value(out_of_time ? 1 : 0) > 0;  // rank 0's clock
+            if (out_of_time) {
                 result_.stop_reason = "time limit";
                 break;
             }
@@ -271,8 +293,12 @@ private:
 
     EpochPass train_epoch(std::int64_t epoch) {
         // Every random draw of this epoch comes from (seed, epoch): resume reproduces it exactly.
-        Generator coin(data::mix_seed(o_.seed, static_cast<std::uint64_t>(epoch)));
-        default_generator().manual_seed(data::mix_seed(o_.seed + 1, static_cast<std::uint64_t>(epoch)));
+        // Under mpirun each rank draws its own coins and dropout masks (rank 0's are a single process's).
+        auto per_rank = [](std::uint64_t seed) {
+            return dist::rank() == 0 ? seed : data::mix_seed(seed, static_cast<std::uint64_t>(dist::rank()));
+        };
+        Generator coin(per_rank(data::mix_seed(o_.seed, static_cast<std::uint64_t>(epoch))));
+        default_generator().manual_seed(per_rank(data::mix_seed(o_.seed + 1, static_cast<std::uint64_t>(epoch))));
         model_.train();
         const auto t0 = Clock::now();
         EpochPass p;
@@ -280,27 +306,31 @@ private:
                              {.interactive = o_.interactive && !o_.quiet, .plain_every_percent = 25});
         const auto plan = train_batches_.plan(static_cast<std::uint64_t>(epoch));
         for (const auto& idx : plan) {
-            if (stop_requested()) break;
-            const data::Batch b = train_batches_.make(idx);
-            optimizer_->zero_grad();
-            Tensor loss = model_.loss(ids_tensor(b.src, b.batch, b.src_len), b.src_lengths,
-                                      ids_tensor(b.tgt_in, b.batch, b.tgt_len), ids_tensor(b.tgt_out, b.batch, b.tgt_len),
-                                      {.teacher_forcing = state_.teacher_forcing, .generator = &coin});
-            const double l = loss.item();
-            if (!std::isfinite(l)) {
-                p.nan = true;
-                break;
+            if (reducer_) {
+                if (!data_parallel_step(idx, coin, p)) break;
+            } else {
+                if (stop_requested()) break;
+                const data::Batch b = train_batches_.make(idx);
+                optimizer_->zero_grad();
+                Tensor loss = model_.loss(ids_tensor(b.src, b.batch, b.src_len), b.src_lengths,
+                                          ids_tensor(b.tgt_in, b.batch, b.tgt_len), ids_tensor(b.tgt_out, b.batch, b.tgt_len),
+                                          {.teacher_forcing = state_.teacher_forcing, .generator = &coin});
+                const double l = loss.item();
+                if (!std::isfinite(l)) {
+                    p.nan = true;
+                    break;
+                }
+                loss.backward();
+                const auto params = model_.parameters();
+                p.norm_sum += o_.clip > 0 ? optim::clip_grad_norm(params, o_.clip) : optim::clip_grad_norm(params, 1e300);
+                optimizer_->step();
+                if (schedule_ && !plateau_) schedule_->step();
+                std::int64_t n = 0;
+                for (auto id : b.tgt_out) n += id != kPad;
+                p.loss_sum += l * static_cast<double>(n);
+                p.tokens += n;
+                ++p.steps;
             }
-            loss.backward();
-            const auto params = model_.parameters();
-            p.norm_sum += o_.clip > 0 ? optim::clip_grad_norm(params, o_.clip) : optim::clip_grad_norm(params, 1e300);
-            optimizer_->step();
-            if (schedule_ && !plateau_) schedule_->step();
-            std::int64_t n = 0;
-            for (auto id : b.tgt_out) n += id != kPad;
-            p.loss_sum += l * static_cast<double>(n);
-            p.tokens += n;
-            ++p.steps;
             const double secs = std::chrono::duration<double>(Clock::now() - t0).count();
             if (!o_.quiet)
                 bar.update(static_cast<long>(p.steps), {{"loss", p.loss_sum / static_cast<double>(p.tokens)},
@@ -314,6 +344,51 @@ private:
         return p;
     }
 
+    // One step under mpirun on the global batch `idx`: this rank's shard forward and backward, the
+    // gradients summed over the ranks (dist::GradientReducer), then the same clip and update as one
+    // process. False when the loop must stop (a stop request or a non-finite loss on any rank).
+    bool data_parallel_step(const std::vector<std::size_t>& idx, Generator& coin, EpochPass& p) {
+        const dist::Range mine = dist::shard(idx.size(), dist::rank(), dist::size());
+        // The global batch's target tokens (each pair: its words and <eos>), known to every rank.
+        std::int64_t total = 0;
+        for (auto i : idx) total += static_cast<std::int64_t>(train_batches_.pairs()[i].second.size()) + 1;
+        optimizer_->zero_grad();
+        // [loss · tokens, stop requests, non-finite losses], summed over the ranks.
+        double local[3] = {0, stop_requested() ? 1.0 : 0.0, 0};
+        Tensor loss;
+        std::int64_t n = 0;
+        if (!mine.empty() && local[1] == 0) {
+            const data::Batch b = train_batches_.make({idx.begin() + static_cast<std::ptrdiff_t>(mine.begin),
+                                                       idx.begin() + static_cast<std::ptrdiff_t>(mine.end)});
+            loss = model_.loss(ids_tensor(b.src, b.batch, b.src_len), b.src_lengths,
+                               ids_tensor(b.tgt_in, b.batch, b.tgt_len), ids_tensor(b.tgt_out, b.batch, b.tgt_len),
+                               {.teacher_forcing = state_.teacher_forcing, .generator = &coin});
+            for (auto id : b.tgt_out) n += id != kPad;
+            const double l = loss.item();
+            if (std::isfinite(l)) local[0] = l * static_cast<double>(n);
+            else local[2] = 1;
+        }
+        dist::allreduce_sum(std::span<double>(local, 3));
+        if (local[1] > 0) {
+            stop_requested() = true;  // every rank leaves at this batch
+            return false;
+        }
+        if (local[2] > 0) {
+            p.nan = true;
+            return false;
+        }
+        if (loss.defined()) loss.backward();
+        reducer_->reduce(static_cast<double>(n), static_cast<double>(total));
+        const auto params = model_.parameters();
+        p.norm_sum += o_.clip > 0 ? optim::clip_grad_norm(params, o_.clip) : optim::clip_grad_norm(params, 1e300);
+        optimizer_->step();
+        if (schedule_ && !plateau_) schedule_->step();
+        p.loss_sum += local[0];
+        p.tokens += total;
+        ++p.steps;
+        return true;
+    }
+
     EpochMetrics validate(std::int64_t epoch, const EpochPass& p, Clock::time_point t0) {
         EpochMetrics m;
         m.epoch = epoch;
@@ -324,15 +399,25 @@ private:
         m.lr = optimizer_->lr();
         m.grad_norm = p.steps ? p.norm_sum / static_cast<double>(p.steps) : 0;
         model_.eval();
-        m.valid_loss = mean_loss(model_, valid_batches_);
-        std::vector<std::vector<std::string>> srcs, refs;
-        for (auto i : take(run_.split.valid, o_.bleu_examples)) {
-            srcs.push_back(run_.corpus.pairs[i].source);
-            refs.push_back(run_.corpus.pairs[i].target);
+        // Under mpirun rank 0 validates (the same weights on every rank) and tells the others.
+        if (writer()) {
+            m.valid_loss = mean_loss(model_, valid_batches_);
+            std::vector<std::vector<std::string>> srcs, refs;
+            for (auto i : take(run_.split.valid, o_.bleu_examples)) {
+                srcs.push_back(run_.corpus.pairs[i].source);
+                refs.push_back(run_.corpus.pairs[i].target);
+            }
+            const auto hyps = translator_.translate_tokens(srcs);
+            m.valid_bleu = metrics::corpus_bleu(hyps, refs).bleu;
+            m.valid_exact = metrics::exact_match(hyps, refs);
         }
-        const auto hyps = translator_.translate_tokens(srcs);
-        m.valid_bleu = metrics::corpus_bleu(hyps, refs).bleu;
-        m.valid_exact = metrics::exact_match(hyps, refs);
+        if (dist::active()) {
+            double v[3] = {m.valid_loss, m.valid_bleu, m.valid_exact};
+            dist::broadcast(std::span<double>(v, 3));
+            m.valid_loss = v[0];
+            m.valid_bleu = v[1];
+            m.valid_exact = v[2];
+        }
         if (plateau_ && schedule_) schedule_->step(m.valid_loss);
         return m;
     }
@@ -348,15 +433,16 @@ private:
             result_.best_valid_loss = m.valid_loss;
             result_.best_epoch = m.epoch;
             state_.bad_epochs = 0;
-            folder_.save_weights("model.safetensors", model_, {{"epoch", std::to_string(m.epoch)}});
+            if (writer()) folder_.save_weights("model.safetensors", model_, {{"epoch", std::to_string(m.epoch)}});
         } else {
             ++state_.bad_epochs;
         }
         state_.teacher_forcing *= o_.teacher_forcing_decay;
-        folder_.save_weights("last.safetensors", model_, {{"epoch", std::to_string(m.epoch)}});
         state_.epoch = m.epoch;
         state_.best_valid_loss = result_.best_valid_loss;
         state_.best_epoch = result_.best_epoch;
+        if (!writer()) return best;
+        folder_.save_weights("last.safetensors", model_, {{"epoch", std::to_string(m.epoch)}});
         const auto scheduler = schedule_ ? schedule_->state_dict() : std::map<std::string, Tensor>();
         folder_.save_training_state(optimizer_->state_dict(), schedule_ ? &scheduler : nullptr, state_);
         folder_.write_metrics(result_.history, extras_);
@@ -364,6 +450,9 @@ private:
         if (folder_.has("interrupted.safetensors")) fs::remove(folder_.path("interrupted.safetensors"));
         return best;
     }
+
+    // Under mpirun only rank 0 writes the model folder.
+    static bool writer() { return dist::rank() == 0; }
 
     const TrainOptions& o_;
     Run& run_;
@@ -379,36 +468,68 @@ private:
     TrainerState state_;
     TrainResult result_;
     std::vector<std::string> extras_;
+    std::optional<dist::GradientReducer> reducer_;  // under mpirun
 };
+
+// Where the ranks other than 0 write their log: nowhere.
+std::ostream& null_log() {
+    struct Discard : std::streambuf {
+        int overflow(int c) override { return c; }
+    };
+    static Discard discard;
+    static std::ostream out(&discard);
+    return out;
+}
 
 }  // namespace
 
-TrainResult train(const TrainOptions& o, std::ostream& log) {
-    if (o.out_dir.empty()) fail("train: --out DIR is required");
-    if (o.batch_size < 1) fail("train: --batch must be at least 1, got {}", o.batch_size);
-    if (o.epochs < 1) fail("train: --epochs must be at least 1, got {}", o.epochs);
-    if (!(o.lr > 0)) fail("train: --lr must be positive, got {}", o.lr);
-    if (!(o.teacher_forcing >= 0 && o.teacher_forcing <= 1))
-        fail("train: --teacher-forcing must be in [0, 1], got {}", o.teacher_forcing);
-    if (o.clip < 0) fail("train: --clip must be >= 0, got {}", o.clip);
-    stop_requested() = false;
-
+TrainResult train(const TrainOptions& options, std::ostream& rank0_log) {
+    // Under mpirun the ranks other than 0 print nothing (unless they fail: that is main's).
+    TrainOptions o = options;
+    if (dist::rank() != 0) o.quiet = true;
+    // mpirun hands every rank a terminal of its own whether or not its own output is one: plain lines.
+    if (dist::active()) o.interactive = false;
+    std::ostream& log = dist::rank() == 0 ? rank0_log : null_log();
     const ModelFolder folder(o.out_dir);
-    Run run = prepare_run(o, folder, log);
-    Generator init_gen(o.seed);
-    Translator translator(run.config, run.sv, run.tv, run.source, &init_gen);
-    if (!run.resuming) {
-        folder.write_definition({.model = translator.model().model_config(), .data = run.source, .training_json = training_json(o)});
-        folder.write_vocabs(run.sv, run.tv);
-        folder.write_split(run.split);
-    }
-    EpochLoop loop(o, run, folder, translator, log);
-    if (run.resuming) loop.restore();
+    std::optional<Run> run;
+    std::optional<Translator> translator;
+    std::unique_ptr<EpochLoop> loop;
+    // Everything that can fail on bad input, agreed on by all ranks: one rank that cannot read its
+    // corpus stops every rank, with that rank's error.
+    dist::agree([&] {
+        if (o.out_dir.empty()) fail("train: --out DIR is required");
+        if (o.batch_size < 1) fail("train: --batch must be at least 1, got {}", o.batch_size);
+        if (o.epochs < 1) fail("train: --epochs must be at least 1, got {}", o.epochs);
+        if (!(o.lr > 0)) fail("train: --lr must be positive, got {}", o.lr);
+        if (!(o.teacher_forcing >= 0 && o.teacher_forcing <= 1))
+            fail("train: --teacher-forcing must be in [0, 1], got {}", o.teacher_forcing);
+        if (o.clip < 0) fail("train: --clip must be >= 0, got {}", o.clip);
+        stop_requested() = false;
+        run.emplace(load_run_corpus(o, log));
+    });
+    dist::agree([&] {
+        prepare_run(*run, o, folder);
+        Generator init_gen(o.seed);
+        translator.emplace(run->config, run->sv, run->tv, run->source, &init_gen);
+        if (!run->resuming && dist::rank() == 0) {
+            folder.write_definition(
+                {.model = translator->model().model_config(), .data = run->source, .training_json = training_json(o)});
+            folder.write_vocabs(run->sv, run->tv);
+            folder.write_split(run->split);
+        }
+        loop = std::make_unique<EpochLoop>(o, *run, folder, *translator, log);
+        if (run->resuming) loop->restore();
+    });
+    // Every rank starts from rank 0's weights (the same seed gives the same ones; this makes sure).
+    if (dist::active()) dist::broadcast(translator->model().parameters());
     if (!o.quiet)
-        log << fmt::format("{} train / {} valid / {} test pairs; vocab {} source, {} target; {} parameters\n",
-                           run.split.train.size(), run.split.valid.size(), run.split.test.size(), run.sv.size(),
-                           run.tv.size(), translator.model().num_parameters());
-    return loop.run();
+        log << fmt::format("{} train / {} valid / {} test pairs; vocab {} source, {} target; {} parameters{}\n",
+                           run->split.train.size(), run->split.valid.size(), run->split.test.size(), run->sv.size(),
+                           run->tv.size(), translator->model().num_parameters(),
+                           dist::active() ? fmt::format("; {} processes, {} pairs per process and batch", dist::size(),
+                                                        dist::shard(static_cast<std::size_t>(o.batch_size), 0, dist::size()).size())
+                                          : std::string());
+    return loop->run();
 }
 
 // Mean token cross-entropy over all batches (no grad).

@@ -6,6 +6,9 @@
 // Determinism: every source of randomness is seeded from (seed, epoch) at the start of each epoch
 // (batch order, teacher-forcing coins, dropout), and the optimizer and scheduler state is saved at
 // every epoch end, so training N epochs straight equals training k, stopping, --resume, and the rest.
+//
+// Under mpirun (core/distributed.h) train() runs data-parallel: each rank trains on its shard of
+// every global batch, the gradients are summed over the ranks, and rank 0 alone writes and logs.
 #pragma once
 #include <atomic>
 #include <cstdint>

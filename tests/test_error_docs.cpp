@@ -54,6 +54,8 @@ const std::vector<BuiltMessage> kBuiltMessages = {
      "{}: load_state_dict: missing [{}]; unexpected [{}]; mismatched: '{}' is {} {} in the state but {} {} in the model"},
     {"optim/optimizer.cpp", "ShapeError",
      "{}: load_state_dict: missing [{}]; unexpected [{}]; mismatched: '{}' is {} {} in the state but should be {} {}"},
+    // Under MPI, the ranks that did not fail learn which one did (core/distributed.h, agree).
+    {"core/distributed.cpp", "PeerFailed", "rank {} failed (its error is on its standard error)"},
 };
 
 // Helpers that fail with a format completed by string literals their callers pass: each call is its own

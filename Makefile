@@ -6,7 +6,7 @@
 # `make native-test` (the suite built with -march=native, in build-native/). CI passes
 # WERROR=ON so that any compiler warning fails its builds; users' builds only print warnings.
 
-PACKAGES := cmake g++ make pkg-config libopenblas-dev libdnnl-dev catch2 libfmt-dev libcli11-dev nlohmann-json3-dev libopenmpi-dev openmpi-bin
+PACKAGES := cmake g++ make pkg-config libopenblas-dev libdnnl-dev catch2 libfmt-dev libcli11-dev nlohmann-json3-dev libopenmpi-dev openmpi-bin libcpp-httplib-dev libsentencepiece-dev
 # libFuzzer and the sanitizer runtimes come with clang's compiler-rt; clang's OpenMP is libomp.
 FUZZ_PACKAGES := clang libclang-rt-14-dev libomp-14-dev
 BUILD    ?= build

@@ -27,7 +27,7 @@ void add_graph(CLI::App& app) {
         models::Translator t = models::Translator::load(o->model);
         std::string sentence = o->sentence;
         if (sentence.empty()) {
-            data::Corpus c = models::load_corpus(t.data_source());
+            data::Corpus c = models::load_corpus(t.data_source(), false, &t.tokenizers());
             sentence = c.pairs.front().source_text;
         }
         const auto tokens = t.source_tokenizer().tokenize(sentence);

@@ -53,14 +53,24 @@ void add_train_options(CLI::App& cmd, models::TrainOptions& o, int& threads) {
     // Left empty until prepare_train_options: a flag the user gave wins over the task's tokenizer.
     o.data.source_tokenizer.clear();
     o.data.target_tokenizer.clear();
+    const std::vector<std::string> tokenizers = {"word", "char", "sentencepiece"};
+    cmd.add_option("--tokenizer", o.tokenizer, "Tokenizer of both columns: word, char or sentencepiece (subwords)")
+        ->check(CLI::IsMember(tokenizers))
+        ->default_str("the task's: char for dates, else word");
     cmd.add_option("--source-tokenizer", o.data.source_tokenizer,
-                   "Tokenizer of the corpus's first column (the target's with --reverse): word or char")
-        ->check(CLI::IsMember({"word", "char"}))
-        ->default_str("the task's: char for dates, else word");
+                   "Tokenizer of the corpus's first column (the target's with --reverse): word, char or sentencepiece")
+        ->check(CLI::IsMember(tokenizers))
+        ->default_str("--tokenizer");
     cmd.add_option("--target-tokenizer", o.data.target_tokenizer,
-                   "Tokenizer of the corpus's second column (the source's with --reverse): word or char")
-        ->check(CLI::IsMember({"word", "char"}))
-        ->default_str("the task's: char for dates, else word");
+                   "Tokenizer of the corpus's second column (the source's with --reverse): word, char or sentencepiece")
+        ->check(CLI::IsMember(tokenizers))
+        ->default_str("--tokenizer");
+    cmd.add_option("--vocab-size", o.data.vocab_size,
+                   "Vocabulary per side: a sentencepiece model's size, or the most frequent word/char tokens kept")
+        ->check(non_negative_integer())
+        ->default_str("4000 (sentencepiece), 0 = all (word, char)");
+    cmd.add_option("--sp-model", o.data.sp_model, "SentencePiece model type: unigram or bpe")
+        ->check(CLI::IsMember({"unigram", "bpe"}));
     cmd.add_flag("--reverse", o.data.reverse, "Swap the columns: translate target -> source");
     cmd.add_option("--max-len", o.data.max_len, "Keep pairs with at most this many tokens per side (0 = all)")
         ->check(non_negative_integer());
@@ -146,6 +156,9 @@ void add_train_options(CLI::App& cmd, models::TrainOptions& o, int& threads) {
     cmd.add_option("--bleu-examples", o.bleu_examples, "Validation sentences decoded for BLEU each epoch (0 = all)")
         ->check(non_negative_integer());
     cmd.add_option("--time-limit", o.time_limit_s, "Stop after the epoch that passes this many seconds")->check(non_negative_number());
+    cmd.add_option("--log-every", o.log_every,
+                   "Also log train loss and perplexity every N steps (printed and in metrics.jsonl; 0 = per epoch only)")
+        ->check(non_negative_integer());
     cmd.add_flag("--detect-anomaly", o.detect_anomaly, "Check every op's output and gradient for NaN/Inf and name the op");
     cmd.add_option("--threads", threads, "Threads for BLAS and elementwise loops")->check(integer_range(1, 256));
 }
@@ -154,8 +167,10 @@ void prepare_train_options(models::TrainOptions& o) {
     if (o.data.task.empty() == o.data.file.empty()) fail("train: give exactly one of --task NAME or --data FILE.tsv");
     const auto [task_source, task_target] =
         o.data.task.empty() ? std::pair<std::string, std::string>{"word", "word"} : models::task_tokenizers(o.data.task);
-    if (o.data.source_tokenizer.empty()) o.data.source_tokenizer = task_source;
-    if (o.data.target_tokenizer.empty()) o.data.target_tokenizer = task_target;
+    if (o.data.source_tokenizer.empty()) o.data.source_tokenizer = o.tokenizer.empty() ? task_source : o.tokenizer;
+    if (o.data.target_tokenizer.empty()) o.data.target_tokenizer = o.tokenizer.empty() ? task_target : o.tokenizer;
+    if (o.data.vocab_size == 0 && (o.data.source_tokenizer == "sentencepiece" || o.data.target_tokenizer == "sentencepiece"))
+        o.data.vocab_size = 4000;
     if (o.model.embed_size == 0) o.model.embed_size = o.model.hidden_size;
     if (o.architecture == "transformer") {
         // Defaults that train the bundled tasks well (README, "The Transformer"); a flag given wins.
@@ -188,7 +203,7 @@ void check_architecture_flags(const CLI::App& cmd, const models::TrainOptions& o
 // Flags that are not part of the run: where it is, how it is shown, how long this session may take.
 bool outside_the_run(const std::string& flag) {
     for (const char* f : {"--out", "--resume", "--threads", "--epochs", "--patience", "--time-limit", "--detect-anomaly",
-                          "--bleu-examples", "--strict", "--force", "--gemm", "--help"})
+                          "--bleu-examples", "--strict", "--force", "--gemm", "--log-every", "--help"})
         if (flag == f) return true;
     return false;
 }
@@ -205,8 +220,8 @@ void resolve_resume(const CLI::App& cmd, models::TrainOptions& o) {
     // add_train_options leaves the tokenizers and --embed open (empty, 0) for prepare_train_options;
     // for a stored run, open means the stored value.
     auto keep_stored = [&stored](models::TrainOptions& t) {
-        if (t.data.source_tokenizer.empty()) t.data.source_tokenizer = stored.data.source_tokenizer;
-        if (t.data.target_tokenizer.empty()) t.data.target_tokenizer = stored.data.target_tokenizer;
+        if (t.data.source_tokenizer.empty()) t.data.source_tokenizer = t.tokenizer.empty() ? stored.data.source_tokenizer : t.tokenizer;
+        if (t.data.target_tokenizer.empty()) t.data.target_tokenizer = t.tokenizer.empty() ? stored.data.target_tokenizer : t.tokenizer;
         if (t.model.embed_size == 0) t.model.embed_size = stored.model.embed_size;
     };
     models::TrainOptions merged = stored;

@@ -20,6 +20,7 @@ void register_commands(CLI::App& app) {
     add_gradcheck(app);
     add_inspect(app);
     add_graph(app);
+    add_serve(app);
 }
 
 }  // namespace seqgrad::apps

@@ -33,5 +33,6 @@ void add_bench(CLI::App& app);
 void add_gradcheck(CLI::App& app);
 void add_inspect(CLI::App& app);
 void add_graph(CLI::App& app);
+void add_serve(CLI::App& app);
 
 }  // namespace seqgrad::apps

@@ -16,10 +16,39 @@ namespace {
 std::vector<float> row_of(const std::vector<float>& v, std::int64_t S, std::int64_t b) {
     return {v.begin() + b * S, v.begin() + (b + 1) * S};
 }
+
+// One step's layer_weights ([B, heads, S] per layer), copied out once per step.
+struct LayerRows {
+    std::vector<std::vector<float>> values;  // per layer, [B * heads * S]
+    std::vector<std::int64_t> heads, width;  // per layer
+    explicit LayerRows(const DecoderStep& o, bool wanted) {
+        if (!wanted) return;
+        for (const Tensor& w : o.layer_weights) {
+            values.push_back(w.to_float_vector());
+            heads.push_back(w.size(1));
+            width.push_back(w.size(2));
+        }
+    }
+    bool empty() const { return values.empty(); }
+    // Row b, its first `len` source positions: [layer][head][len].
+    LayerAttention row(std::int64_t b, std::size_t len) const {
+        LayerAttention out(values.size());
+        for (std::size_t l = 0; l < values.size(); ++l)
+            for (std::int64_t h = 0; h < heads[l]; ++h) {
+                const auto first = values[l].begin() + (b * heads[l] + h) * width[l];
+                out[l].emplace_back(first, first + static_cast<std::ptrdiff_t>(len));
+            }
+        return out;
+    }
+};
 }  // namespace
 
+double length_penalty(std::size_t len, double alpha) {
+    return std::pow((5.0 + static_cast<double>(len)) / 6.0, alpha);
+}
+
 std::vector<Hypothesis> greedy_batch(const TranslationModel& model, const std::vector<std::vector<std::int64_t>>& srcs,
-                                     std::int64_t max_len) {
+                                     std::int64_t max_len, double alpha, bool layer_attention) {
     NoGradGuard no_grad;
     const std::int64_t B = static_cast<std::int64_t>(srcs.size());
     std::vector<Hypothesis> hyps(srcs.size());
@@ -43,6 +72,7 @@ std::vector<Hypothesis> greedy_batch(const TranslationModel& model, const std::v
         const auto next = y.to_ids();
         const auto lpv = lp.to_vector();
         const auto weights = o.weights.defined() ? o.weights.to_float_vector() : std::vector<float>();
+        const LayerRows layers(o, layer_attention);
         bool all_done = true;
         for (std::int64_t b = 0; b < B; ++b) {
             if (done[b]) continue;
@@ -51,6 +81,7 @@ std::vector<Hypothesis> greedy_batch(const TranslationModel& model, const std::v
                 w.resize(srcs[b].size());
                 hyps[b].attention.push_back(std::move(w));
             }
+            if (!layers.empty()) hyps[b].layer_attention.push_back(layers.row(b, srcs[b].size()));
             hyps[b].log_prob += lpv[b * V + next[b]];
             if (next[b] == kEos) done[b] = 1;
             else hyps[b].ids.push_back(next[b]);
@@ -58,6 +89,7 @@ std::vector<Hypothesis> greedy_batch(const TranslationModel& model, const std::v
         }
         if (all_done) break;
     }
+    for (auto& h : hyps) h.score = h.log_prob / length_penalty(h.ids.size() + 1, alpha);
     return hyps;
 }
 
@@ -67,14 +99,18 @@ Hypothesis greedy(const TranslationModel& model, const std::vector<std::int64_t>
 
 // The k live beams run as one batch of k rows through the decoder; after each step the decoder keeps
 // the rows of the surviving hypotheses' parents (reorder), so its state follows them.
-Hypothesis beam_search(const TranslationModel& model, const std::vector<std::int64_t>& src, std::int64_t beam,
-                       std::int64_t max_len, double alpha) {
+std::vector<Hypothesis> decode_n_best(const TranslationModel& model, const std::vector<std::int64_t>& src,
+                                      const DecodeOptions& options) {
+    const std::int64_t beam = options.beam, max_len = options.max_len;
+    const double alpha = options.length_penalty;
     if (beam < 1) fail("beam_search: beam size must be at least 1, got {}", beam);
+    if (options.n_best < 1 || options.n_best > beam)
+        fail("beam_search: n-best {} must be from 1 to the beam size {}", options.n_best, beam);
     if (src.empty()) fail("beam_search: the source sentence is empty");
+    if (beam == 1) return {greedy_batch(model, {src}, max_len, alpha, options.layer_attention).front()};
     NoGradGuard no_grad;
     const std::int64_t S = static_cast<std::int64_t>(src.size()), V = model.target_vocab_size();
     std::unique_ptr<StepDecoder> decoder = model.start_decoding(Tensor::ids(src, {1, S}), {S});
-    auto penalty = [alpha](std::size_t len) { return std::pow((5.0 + static_cast<double>(len)) / 6.0, alpha); };
 
     struct Beam {
         Hypothesis hyp;
@@ -89,6 +125,7 @@ Hypothesis beam_search(const TranslationModel& model, const std::vector<std::int
         DecoderStep o = decoder->step(Tensor::ids(last, {k}));
         const auto lp = log_softmax(o.logits, 1).to_vector();
         const auto weights = o.weights.defined() ? o.weights.to_float_vector() : std::vector<float>();
+        const LayerRows layers(o, options.layer_attention);
         // Candidates: (score, beam index, token)
         std::vector<std::tuple<double, std::int64_t, std::int64_t>> cand;
         for (std::int64_t b = 0; b < k; ++b)
@@ -104,6 +141,7 @@ Hypothesis beam_search(const TranslationModel& model, const std::vector<std::int
             Hypothesis h = beams[b].hyp;
             h.log_prob = score;
             if (o.weights.defined()) h.attention.push_back(row_of(weights, o.weights.shape()[1], b));
+            if (!layers.empty()) h.layer_attention.push_back(layers.row(b, src.size()));
             if (v == kEos) {
                 finished.push_back(std::move(h));
                 continue;
@@ -118,9 +156,16 @@ Hypothesis beam_search(const TranslationModel& model, const std::vector<std::int
         beams = std::move(next);
     }
     for (auto& b : beams) finished.push_back(b.hyp);  // unfinished at max_len
-    auto score = [&](const Hypothesis& h) { return h.log_prob / penalty(h.ids.size() + 1); };
-    return *std::max_element(finished.begin(), finished.end(),
-                             [&](const Hypothesis& a, const Hypothesis& b) { return score(a) < score(b); });
+    for (auto& h : finished) h.score = h.log_prob / length_penalty(h.ids.size() + 1, alpha);
+    // Stable: of two equal scores the one found first (the more probable prefix) stays first.
+    std::stable_sort(finished.begin(), finished.end(), [](const Hypothesis& a, const Hypothesis& b) { return a.score > b.score; });
+    if (static_cast<std::int64_t>(finished.size()) > options.n_best) finished.resize(static_cast<std::size_t>(options.n_best));
+    return finished;
+}
+
+Hypothesis beam_search(const TranslationModel& model, const std::vector<std::int64_t>& src, std::int64_t beam,
+                       std::int64_t max_len, double alpha) {
+    return decode_n_best(model, src, {.beam = beam, .n_best = 1, .length_penalty = alpha, .max_len = max_len}).front();
 }
 
 TracedStep trace_step(const TranslationModel& model, const std::vector<std::int64_t>& src,

@@ -12,9 +12,9 @@ EvalResult evaluate(const Translator& t, const std::string& model_dir, const Eva
         DataSource s = t.data_source();
         s.task.clear();
         s.file = o.data_file;
-        pairs = load_corpus(s).pairs;
+        pairs = load_corpus(s, false, &t.tokenizers()).pairs;
     } else {
-        data::Corpus corpus = load_corpus(t.data_source());
+        data::Corpus corpus = load_corpus(t.data_source(), false, &t.tokenizers());
         const ModelFolder folder(model_dir);
         data::Split split = folder.read_split();
         if (split.n != corpus.pairs.size())
@@ -38,11 +38,43 @@ EvalResult evaluate(const Translator& t, const std::string& model_dir, const Eva
         r.sources.push_back(p.source_text);
         r.references.push_back(p.target_text);
     }
-    auto hyps = t.translate_tokens(srcs, o.beam);
-    for (auto& h : hyps) r.hypotheses.push_back(t.target_tokenizer().detokenize(h));
+    std::vector<std::vector<std::string>> hyps;
+    std::size_t i = 0;
+    for (Hypothesis& h : t.decode_tokens(srcs, {.beam = o.beam, .length_penalty = o.length_penalty,
+                                                .layer_attention = o.layer_attention})) {
+        Translation tr;
+        tr.source_tokens = srcs[i++];
+        tr.output_tokens = t.target_vocab().decode(h.ids);
+        tr.text = t.target_tokenizer().detokenize(tr.output_tokens);
+        tr.attention = std::move(h.attention);
+        tr.layer_attention = std::move(h.layer_attention);
+        tr.log_prob = h.log_prob;
+        tr.score = h.score;
+        r.hypotheses.push_back(tr.text);
+        hyps.push_back(tr.output_tokens);
+        r.translations.push_back(std::move(tr));
+    }
+    r.reference_tokens = refs;
+    // Scored on words for a sentencepiece target (Translator::scoring_tokens), so BLEU is comparable.
+    for (auto& h : hyps) h = t.scoring_tokens(h);
+    for (auto& ref : refs) ref = t.scoring_tokens(ref);
     r.bleu = metrics::corpus_bleu(hyps, refs).bleu;
     r.exact_match = metrics::exact_match(hyps, refs);
     r.token_accuracy = metrics::token_accuracy(hyps, refs);
+    // <unk> rates: the share of the evaluated sentences' tokens outside the model's vocabularies.
+    auto unk_rate = [](const std::vector<std::vector<std::string>>& sentences, const data::Vocab& vocab) {
+        std::size_t tokens = 0, unknown = 0;
+        for (const auto& s : sentences)
+            for (const auto& token : s) {
+                ++tokens;
+                unknown += vocab.contains(token) ? 0 : 1;
+            }
+        return tokens ? static_cast<double>(unknown) / static_cast<double>(tokens) : 0.0;
+    };
+    std::vector<std::vector<std::string>> target_tokens;
+    for (auto& p : pairs) target_tokens.push_back(p.target);
+    r.source_unk_rate = unk_rate(srcs, t.source_vocab());
+    r.target_unk_rate = unk_rate(target_tokens, t.target_vocab());
     data::Batcher batches(data::encode_pairs(pairs, t.source_vocab(), t.target_vocab()), {.batch_size = 64, .shuffle = false});
     r.perplexity = std::exp(mean_loss(t.model(), batches));
     return r;

@@ -1,6 +1,7 @@
 // The model folder's files and formats (see models/model_folder.h).
 #include "models/model_folder.h"
 
+#include <cmath>
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
@@ -23,11 +24,21 @@ nlohmann::json source_json(const DataSource& s) {
             {"eng_prefixes", s.eng_prefixes},
             {"max_pairs", s.max_pairs},
             {"source_tokenizer", s.source_tokenizer},
-            {"target_tokenizer", s.target_tokenizer}};
+            {"target_tokenizer", s.target_tokenizer},
+            {"vocab_size", s.vocab_size},
+            {"sp_model", s.sp_model}};
+}
+
+// exp(loss), JSON null when it overflows (a diverged run).
+nlohmann::json perplexity_json(double loss) {
+    const double p = std::exp(loss);
+    return std::isfinite(p) ? nlohmann::json(p) : nlohmann::json();
 }
 
 nlohmann::json metrics_json(const EpochMetrics& m) {
-    return {{"epoch", m.epoch},         {"train_loss", m.train_loss},       {"valid_loss", m.valid_loss},
+    return {{"kind", "epoch"},          {"epoch", m.epoch},
+            {"train_loss", m.train_loss}, {"train_perplexity", perplexity_json(m.train_loss)},
+            {"valid_loss", m.valid_loss}, {"valid_perplexity", perplexity_json(m.valid_loss)},
             {"valid_bleu", m.valid_bleu}, {"valid_exact_match", m.valid_exact}, {"lr", m.lr},
             {"teacher_forcing", m.teacher_forcing}, {"seconds", m.seconds}, {"tokens_per_s", m.tokens_per_s},
             {"grad_norm", m.grad_norm}};
@@ -71,6 +82,8 @@ FolderDefinition ModelFolder::read_definition() const {
         d.data.max_pairs = s.value("max_pairs", std::size_t{0});
         d.data.source_tokenizer = s.at("source_tokenizer").get<std::string>();
         d.data.target_tokenizer = s.at("target_tokenizer").get<std::string>();
+        d.data.vocab_size = s.value("vocab_size", std::size_t{0});  // folders written before subwords: no cap
+        d.data.sp_model = s.value("sp_model", std::string("unigram"));
     } catch (const nlohmann::json::exception& e) {
         fail<Error>("{}: bad \"data\" section: {}", config_path, e.what());
     }
@@ -104,6 +117,12 @@ data::Vocab ModelFolder::read_target_vocab() const { return data::Vocab::load(pa
 void ModelFolder::write_vocabs(const data::Vocab& source, const data::Vocab& target) const {
     source.save(path("source_vocab.json"));
     target.save(path("target_vocab.json"));
+}
+
+std::string ModelFolder::read_sentencepiece(const std::string& side) const { return read_file(path(sentencepiece_file(side))); }
+
+void ModelFolder::write_sentencepiece(const std::string& side, const std::string& serialized) const {
+    write_file_atomic(path(sentencepiece_file(side)), serialized);
 }
 
 data::Split ModelFolder::read_split() const { return data::load_split(path("split.json")); }
@@ -155,9 +174,16 @@ TrainerState ModelFolder::load_training_state(std::map<std::string, Tensor>& opt
     return t;
 }
 
-void ModelFolder::write_metrics(const std::vector<EpochMetrics>& history, const std::vector<std::string>& extras) const {
+void ModelFolder::write_metrics(const std::vector<EpochMetrics>& history, const std::vector<std::string>& extras,
+                                const std::vector<std::string>& steps) const {
     std::string lines;
+    std::size_t next_step = 0;
     for (std::size_t i = 0; i < history.size(); ++i) {
+        for (; next_step < steps.size(); ++next_step) {
+            const nlohmann::json step = nlohmann::json::parse(steps[next_step]);
+            if (step.value("epoch", std::int64_t{0}) > history[i].epoch) break;
+            lines += step.dump() + "\n";
+        }
         nlohmann::json j = metrics_json(history[i]);
         if (i < extras.size()) {
             const nlohmann::json extra = nlohmann::json::parse(extras[i]);  // (items() of a temporary would dangle)
@@ -179,13 +205,28 @@ void ModelFolder::write_metrics(const std::vector<EpochMetrics>& history, const 
                                                               .y_label = "cross-entropy per token"}));
 }
 
-std::vector<EpochMetrics> ModelFolder::read_metrics(std::int64_t upto, std::vector<std::string>& extras) const {
+// Best effort: the live line is for `tail -f`; the record is the atomic rewrite at the epoch's end,
+// which reports a full disk or an unwritable folder as every checkpoint write does.
+void ModelFolder::append_metrics_step(const std::string& record) const {
+    std::ofstream out(path("metrics.jsonl"), std::ios::app | std::ios::binary);
+    out << record << '\n';
+}
+
+std::vector<EpochMetrics> ModelFolder::read_metrics(std::int64_t upto, std::vector<std::string>& extras,
+                                                    std::vector<std::string>* steps) const {
     std::vector<EpochMetrics> out;
     std::ifstream in(path("metrics.jsonl"));
     std::string line;
-    while (std::getline(in, line) && static_cast<std::int64_t>(out.size()) < upto) {
+    std::vector<std::string> pending;  // step records of an epoch whose own line is still to come
+    while (static_cast<std::int64_t>(out.size()) < upto && std::getline(in, line)) {
         try {
             auto j = nlohmann::json::parse(line);
+            if (j.value("kind", std::string("epoch")) == "step") {
+                pending.push_back(j.dump());
+                continue;
+            }
+            if (steps) steps->insert(steps->end(), pending.begin(), pending.end());
+            pending.clear();
             EpochMetrics m;
             m.epoch = j.at("epoch");
             m.train_loss = j.at("train_loss");

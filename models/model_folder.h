@@ -6,13 +6,16 @@
 //                          the sentences come from and how they were filtered and tokenized),
 //                          "training" (the options of the run)
 //   source_vocab.json      target_vocab.json
+//   source.spm  target.spm the SentencePiece models of the sides that use one (serialized protocol
+//                          buffers, as spm_encode --model reads them)
 //   split.json             the train/valid/test split (indices into the filtered corpus), so eval
 //                          and resume use the same held-out sentences
 //   model.safetensors      best weights (by validation loss)
 //   last.safetensors       the last complete epoch's weights
 //   optimizer.safetensors  optimizer + scheduler + trainer state of the last complete epoch (--resume)
 //   interrupted.safetensors weights at a Ctrl-C, mid-epoch (not used by --resume)
-//   metrics.jsonl          one JSON object per epoch        loss.svg   loss curves
+//   metrics.jsonl          one JSON object per epoch ("kind": "epoch"), and with --log-every N one per N
+//                          steps ("kind": "step") before the epoch's own line    loss.svg   loss curves
 #pragma once
 #include <cstdint>
 #include <map>
@@ -35,8 +38,12 @@ struct DataSource {
     std::size_t max_len = 0;
     bool eng_prefixes = false;
     std::size_t max_pairs = 0;  // keep the first max_pairs pairs after filtering (0 = all)
-    std::string source_tokenizer = "word";  // of the file's first column (see side_tokenizers)
+    std::string source_tokenizer = "word";  // of the file's first column (see side_tokenizers): word, char, sentencepiece
     std::string target_tokenizer = "word";  // of the file's second column
+    // Vocabulary budget per side: the most frequent word/char tokens kept (specials included; 0 = all),
+    // or the size of a sentencepiece side's model.
+    std::size_t vocab_size = 0;
+    std::string sp_model = "unigram";       // a sentencepiece side's model type: unigram or bpe
 };
 
 struct EpochMetrics {
@@ -92,6 +99,10 @@ public:
     data::Vocab read_source_vocab() const;
     data::Vocab read_target_vocab() const;
     void write_vocabs(const data::Vocab& source, const data::Vocab& target) const;
+    // A sentencepiece side's model: `side` is "source" or "target" (the model's sides, after reverse).
+    std::string sentencepiece_file(const std::string& side) const { return side + ".spm"; }
+    std::string read_sentencepiece(const std::string& side) const;
+    void write_sentencepiece(const std::string& side, const std::string& serialized) const;
     data::Split read_split() const;
     void write_split(const data::Split& split) const;
 
@@ -108,9 +119,16 @@ public:
     TrainerState load_training_state(std::map<std::string, Tensor>& optimizer, std::map<std::string, Tensor>& scheduler) const;
 
     // metrics.jsonl (and loss.svg, drawn from it). `extras` holds per-epoch fields beyond EpochMetrics
-    // (per-parameter gradient norms), as JSON object text; read_metrics reads at most `upto` epochs.
-    void write_metrics(const std::vector<EpochMetrics>& history, const std::vector<std::string>& extras) const;
-    std::vector<EpochMetrics> read_metrics(std::int64_t upto, std::vector<std::string>& extras) const;
+    // (per-parameter gradient norms), as JSON object text; `steps` the per-N-steps records (JSON object
+    // text with an "epoch" key), each written before the line of its epoch. read_metrics reads at most
+    // `upto` epochs and the step records of those epochs.
+    void write_metrics(const std::vector<EpochMetrics>& history, const std::vector<std::string>& extras,
+                       const std::vector<std::string>& steps = {}) const;
+    std::vector<EpochMetrics> read_metrics(std::int64_t upto, std::vector<std::string>& extras,
+                                           std::vector<std::string>* steps = nullptr) const;
+    // Appends one per-N-steps record to metrics.jsonl as it happens (write_metrics rewrites the file
+    // at the epoch's end; read_metrics ignores the records of an epoch that never ended).
+    void append_metrics_step(const std::string& record) const;
 
 private:
     std::string dir_;

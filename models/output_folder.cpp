@@ -43,7 +43,7 @@ const std::vector<std::string>& model_folder_files() {
     static const std::vector<std::string> files = {
         "config.json",       "source_vocab.json", "target_vocab.json",     "split.json",
         "model.safetensors", "last.safetensors",  "optimizer.safetensors", "interrupted.safetensors",
-        "metrics.jsonl",     "loss.svg"};
+        "metrics.jsonl",     "loss.svg",          "source.spm",            "target.spm"};
     return files;
 }
 

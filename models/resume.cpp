@@ -60,7 +60,9 @@ std::map<std::string, std::string> run_settings(const TrainOptions& o) {
                   {"eng_prefixes", d.eng_prefixes},
                   {"max_pairs", o.max_pairs > 0 ? o.max_pairs : d.max_pairs},
                   {"source_tokenizer", d.source_tokenizer},
-                  {"target_tokenizer", d.target_tokenizer}});
+                  {"target_tokenizer", d.target_tokenizer},
+                  {"vocab_size", d.vocab_size},
+                  {"sp_model", d.sp_model}});
     add("training.", {{"batch_size", o.batch_size}, {"epochs", o.epochs}, {"lr", o.lr}, {"optimizer", o.optimizer},
                       {"schedule", o.schedule}, {"warmup_steps", o.warmup_steps}, {"clip", o.clip},
                       {"teacher_forcing", o.teacher_forcing}, {"teacher_forcing_decay", o.teacher_forcing_decay},

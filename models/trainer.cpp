@@ -26,6 +26,7 @@
 #include "core/ops.h"
 #include "core/random.h"
 #include "models/data/batching.h"
+#include "models/data/sentencepiece.h"
 #include "models/model_folder.h"
 #include "models/output_folder.h"
 #include "models/viz/terminal.h"
@@ -113,8 +114,28 @@ struct Run {
     data::Split split;
     data::Vocab sv, tv;
     ModelConfig config;
+    SideTokenizers tokenizers;  // the sentencepiece sides' models (null for the others)
     bool resuming = false;
 };
+
+// Trains the sentencepiece model of each side that uses one on the TRAINING split's texts only (the
+// held-out sentences stay unseen), then tokenizes every pair with it.
+SideTokenizers train_subwords(const TrainOptions& o, const Run& run) {
+    const auto [source_side, target_side] = side_tokenizers(run.source);
+    SideTokenizers t;
+    auto train_side = [&](bool source) {
+        std::vector<std::string> texts;
+        for (auto i : run.split.train)
+            texts.push_back(source ? run.corpus.pairs[i].source_text : run.corpus.pairs[i].target_text);
+        const data::SentencePieceOptions sp{.vocab_size = static_cast<std::int64_t>(run.source.vocab_size),
+                                            .model_type = run.source.sp_model, .seed = o.seed};
+        return std::make_shared<data::SentencePieceTokenizer>(data::train_sentencepiece(texts, sp),
+                                                              source ? "source.spm" : "target.spm");
+    };
+    if (source_side == "sentencepiece") t.source = train_side(true);
+    if (target_side == "sentencepiece") t.target = train_side(false);
+    return t;
+}
 
 // The corpus, before anything is written (under mpirun every rank reads its own copy and all of
 // them agree that it worked before rank 0 touches the folder).
@@ -132,6 +153,11 @@ Run load_run_corpus(const TrainOptions& o, std::ostream& log) {
 
 // The split, the vocabularies and the model's configuration: new, or read back from the folder.
 void prepare_run(Run& run, const TrainOptions& o, const ModelFolder& folder) {
+    if (!o.resume) {  // a new run: its split and subword models, before anything is written (they can fail)
+        run.split = data::split_corpus(run.corpus.pairs.size(), o.seed, 1.0 - o.valid_fraction - o.test_fraction,
+                                       o.valid_fraction);
+        run.tokenizers = train_subwords(o, run);
+    }
     // Checks: the command's, before the data. Under mpirun only rank 0 writes the folder; the others
     // read it only when resuming (it must then be on a file system that they see too).
     if (dist::rank() == 0) prepare_output_folder(folder.dir(), {.resume = o.resume, .force = o.force});
@@ -151,16 +177,20 @@ void prepare_run(Run& run, const TrainOptions& o, const ModelFolder& folder) {
         run.sv = std::move(previous.source_vocab);
         run.tv = std::move(previous.target_vocab);
         run.config = previous.definition.model;
+        run.tokenizers = read_side_tokenizers(folder, run.source);
+        retokenize(run.corpus, run.source, run.tokenizers);
     } else {
-        run.split = data::split_corpus(run.corpus.pairs.size(), o.seed, 1.0 - o.valid_fraction - o.test_fraction,
-                                       o.valid_fraction);
+        retokenize(run.corpus, run.source, run.tokenizers);
         std::vector<std::vector<std::string>> src_tokens, tgt_tokens;
         for (auto i : run.split.train) {
             src_tokens.push_back(run.corpus.pairs[i].source);
             tgt_tokens.push_back(run.corpus.pairs[i].target);
         }
-        run.sv = data::Vocab::build(src_tokens, {.min_freq = o.min_freq});
-        run.tv = data::Vocab::build(tgt_tokens, {.min_freq = o.min_freq});
+        // --vocab-size caps a word or char side's vocabulary; a sentencepiece side's model is its budget.
+        const auto [source_side, target_side] = side_tokenizers(run.source);
+        auto cap = [&](const std::string& side) { return side == "sentencepiece" ? std::size_t{0} : run.source.vocab_size; };
+        run.sv = data::Vocab::build(src_tokens, {.min_freq = o.min_freq, .max_size = cap(source_side)});
+        run.tv = data::Vocab::build(tgt_tokens, {.min_freq = o.min_freq, .max_size = cap(target_side)});
         run.config = o.model_config();
     }
     if (run.split.valid.empty())
@@ -216,7 +246,7 @@ public:
         optimizer_->load_state_dict(optimizer);
         if (schedule_) schedule_->load_state_dict(scheduler);
         folder_.load_weights("last.safetensors", model_);
-        result_.history = folder_.read_metrics(state_.epoch, extras_);
+        result_.history = folder_.read_metrics(state_.epoch, extras_, &steps_);
         if (!o_.quiet) log_ << fmt::format("resuming {} after epoch {}\n", folder_.dir(), state_.epoch);
     }
 
@@ -263,9 +293,10 @@ public:
             const EpochMetrics m = validate(epoch, pass, t0);
             const bool best = save_epoch(m, pass);
             if (!o_.quiet)
-                log_ << fmt::format("epoch {:>3}  train loss {:.4f}  valid loss {:.4f}  valid BLEU {:5.1f}  exact {:5.1f}%  "
-                                    "lr {:.2e}  {:.0f} tok/s  {:.1f}s{}\n",
-                                    epoch, m.train_loss, m.valid_loss, m.valid_bleu, 100 * m.valid_exact, m.lr,
+                log_ << fmt::format("epoch {:>3}  train loss {:.4f} (ppl {})  valid loss {:.4f} (ppl {})  valid BLEU {:5.1f}  "
+                                    "exact {:5.1f}%  lr {:.2e}  {:.0f} tok/s  {:.1f}s{}\n",
+                                    epoch, m.train_loss, perplexity_text(m.train_loss), m.valid_loss,
+                                    perplexity_text(m.valid_loss), m.valid_bleu, 100 * m.valid_exact, m.lr,
                                     m.tokens_per_s, m.seconds, best ? "  *best" : "");
             if (o_.patience > 0 && state_.bad_epochs >= o_.patience) {
                 result_.stop_reason = "early stopping";
@@ -285,6 +316,42 @@ public:
     }
 
 private:
+    // exp(loss) for the log: "12.34", or "inf" for a loss beyond exp's range.
+    static std::string perplexity_text(double loss) {
+        const double p = std::exp(loss);
+        return std::isfinite(p) ? fmt::format("{:.2f}", p) : "inf";
+    }
+
+    // --log-every: the window of steps since the last record.
+    struct Window {
+        double loss_sum = 0, norm_sum = 0;
+        std::int64_t tokens = 0, steps = 0;
+        Clock::time_point start = Clock::now();
+    };
+
+    // One per-N-steps record: printed, appended to metrics.jsonl, and kept for the epoch-end rewrite.
+    void log_steps(std::int64_t epoch, std::int64_t step, Window& w) {
+        const double loss = w.loss_sum / static_cast<double>(std::max<std::int64_t>(w.tokens, 1));
+        const double secs = std::chrono::duration<double>(Clock::now() - w.start).count();
+        const double ppl = std::exp(loss);
+        nlohmann::json j = {{"kind", "step"},
+                            {"epoch", epoch},
+                            {"step", step},
+                            {"train_loss", loss},
+                            {"train_perplexity", std::isfinite(ppl) ? nlohmann::json(ppl) : nlohmann::json()},
+                            {"lr", optimizer_->lr()},
+                            {"grad_norm", w.norm_sum / static_cast<double>(std::max<std::int64_t>(w.steps, 1))},
+                            {"tokens_per_s", static_cast<double>(w.tokens) / std::max(secs, 1e-9)},
+                            {"steps", w.steps}};
+        steps_.push_back(j.dump());
+        folder_.append_metrics_step(steps_.back());
+        if (!o_.quiet)  // on a terminal, over the progress line (which the next update draws again)
+            log_ << fmt::format("{}step {:>6}  epoch {}  train loss {:.4f} (ppl {})  lr {:.2e}  {:.0f} tok/s\n",
+                                o_.interactive ? "\r\033[2K" : "", step, epoch, loss, perplexity_text(loss),
+                                optimizer_->lr(), static_cast<double>(w.tokens) / std::max(secs, 1e-9));
+        w = Window{};
+    }
+
     std::vector<data::EncodedPair> encode(const std::vector<std::size_t>& idx) const {
         std::vector<data::SentencePair> p;
         for (auto i : idx) p.push_back(run_.corpus.pairs[i]);
@@ -305,7 +372,10 @@ private:
         viz::ProgressBar bar(static_cast<long>(per_epoch_), fmt::format("epoch {}/{}", epoch, o_.epochs), log_,
                              {.interactive = o_.interactive && !o_.quiet, .plain_every_percent = 25});
         const auto plan = train_batches_.plan(static_cast<std::uint64_t>(epoch));
+        Window window;
         for (const auto& idx : plan) {
+            const double loss_before = p.loss_sum, norm_before = p.norm_sum;
+            const std::int64_t tokens_before = p.tokens;
             if (reducer_) {
                 if (!data_parallel_step(idx, coin, p)) break;
             } else {
@@ -330,6 +400,18 @@ private:
                 p.loss_sum += l * static_cast<double>(n);
                 p.tokens += n;
                 ++p.steps;
+            }
+            if (o_.log_every > 0) {
+                window.loss_sum += p.loss_sum - loss_before;
+                window.norm_sum += p.norm_sum - norm_before;
+                window.tokens += p.tokens - tokens_before;
+                ++window.steps;
+                // Numbered over the whole run (the same numbers after --resume: every epoch has per_epoch_ steps).
+                const std::int64_t step = (epoch - 1) * per_epoch_ + p.steps;
+                if (step % o_.log_every == 0) {
+                    if (writer()) log_steps(epoch, step, window);  // under mpirun rank 0 alone logs
+                    else window = Window{};
+                }
             }
             const double secs = std::chrono::duration<double>(Clock::now() - t0).count();
             if (!o_.quiet)
@@ -405,9 +487,10 @@ private:
             std::vector<std::vector<std::string>> srcs, refs;
             for (auto i : take(run_.split.valid, o_.bleu_examples)) {
                 srcs.push_back(run_.corpus.pairs[i].source);
-                refs.push_back(run_.corpus.pairs[i].target);
+                refs.push_back(translator_.scoring_tokens(run_.corpus.pairs[i].target));
             }
-            const auto hyps = translator_.translate_tokens(srcs);
+            std::vector<std::vector<std::string>> hyps;
+            for (const auto& h : translator_.translate_tokens(srcs)) hyps.push_back(translator_.scoring_tokens(h));
             m.valid_bleu = metrics::corpus_bleu(hyps, refs).bleu;
             m.valid_exact = metrics::exact_match(hyps, refs);
         }
@@ -445,7 +528,7 @@ private:
         folder_.save_weights("last.safetensors", model_, {{"epoch", std::to_string(m.epoch)}});
         const auto scheduler = schedule_ ? schedule_->state_dict() : std::map<std::string, Tensor>();
         folder_.save_training_state(optimizer_->state_dict(), schedule_ ? &scheduler : nullptr, state_);
-        folder_.write_metrics(result_.history, extras_);
+        folder_.write_metrics(result_.history, extras_, steps_);
         // A complete epoch supersedes the weights of an earlier interruption.
         if (folder_.has("interrupted.safetensors")) fs::remove(folder_.path("interrupted.safetensors"));
         return best;
@@ -469,6 +552,7 @@ private:
     TrainResult result_;
     std::vector<std::string> extras_;
     std::optional<dist::GradientReducer> reducer_;  // under mpirun
+    std::vector<std::string> steps_;  // --log-every records (JSON text), in order
 };
 
 // Where the ranks other than 0 write their log: nowhere.
@@ -510,8 +594,12 @@ TrainResult train(const TrainOptions& options, std::ostream& rank0_log) {
     dist::agree([&] {
         prepare_run(*run, o, folder);
         Generator init_gen(o.seed);
-        translator.emplace(run->config, run->sv, run->tv, run->source, &init_gen);
+        translator.emplace(run->config, run->sv, run->tv, run->source, &init_gen, run->tokenizers);
         if (!run->resuming && dist::rank() == 0) {
+            for (const char* side : {"source", "target"}) {
+                const auto& t = std::string(side) == "source" ? run->tokenizers.source : run->tokenizers.target;
+                if (t) folder.write_sentencepiece(side, dynamic_cast<const data::SentencePieceTokenizer&>(*t).serialized());
+            }
             folder.write_definition(
                 {.model = translator->model().model_config(), .data = run->source, .training_json = training_json(o)});
             folder.write_vocabs(run->sv, run->tv);

@@ -25,7 +25,8 @@
 namespace seqgrad::models {
 
 struct TrainOptions {
-    DataSource data;                 // --task or --data, --reverse, --max-len, tokenizers
+    DataSource data;                 // --task or --data, --reverse, --max-len, tokenizers, --vocab-size, --sp-model
+    std::string tokenizer;           // --tokenizer: both sides' tokenizer unless a side's own flag is given
     std::string out_dir;             // --out
     std::string architecture = "rnn";  // make_model's name for the model (models/translation_model.h)
     Seq2SeqConfig model;             // the recurrent model's options; vocabulary sizes are filled in from the data
@@ -54,6 +55,7 @@ struct TrainOptions {
     bool resume = false;             // continue the run in out_dir
     bool force = false;              // first remove the model files an earlier run left in out_dir (models/output_folder.h)
     double time_limit_s = 0;         // stop after the epoch that crosses this budget (0 = none)
+    std::int64_t log_every = 0;      // also log (and append to metrics.jsonl) every N optimizer steps (0 = off)
     bool quiet = false;
     bool interactive = false;        // redraw one progress line (a terminal) instead of plain lines
 };
@@ -76,15 +78,22 @@ struct EvalResult {
     double exact_match = 0;
     double token_accuracy = 0;
     double perplexity = 0;
+    double source_unk_rate = 0;  // share of the sentences' source tokens that the source vocabulary lacks (0-1)
+    double target_unk_rate = 0;  // the same for the references and the target vocabulary
     std::size_t n = 0;
     std::vector<std::string> hypotheses;  // detokenized, in the order of the split
     std::vector<std::string> references;
     std::vector<std::string> sources;
+    // Each sentence's translation (tokens, scores, attention) and its reference's tokens, in the same order.
+    std::vector<Translation> translations;
+    std::vector<std::vector<std::string>> reference_tokens;
 };
 struct EvalOptions {
     std::string split = "test";  // test | valid | train (from the model folder's split.json)
     std::string data_file = {};  // evaluate on this TSV instead of the split
     std::int64_t beam = 1;
+    double length_penalty = kDefaultLengthPenalty;  // GNMT's alpha (models/decoding.h)
+    bool layer_attention = false;  // keep every layer's and head's attention in `translations`
     std::size_t limit = 0;       // at most this many sentences (0 = all)
 };
 EvalResult evaluate(const Translator& translator, const std::string& model_dir, const EvalOptions& options);

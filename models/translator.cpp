@@ -5,6 +5,7 @@
 #include <filesystem>
 
 #include "core/autograd.h"
+#include "models/data/sentencepiece.h"
 #include "models/data/toy_tasks.h"
 
 namespace seqgrad::models {
@@ -33,10 +34,28 @@ std::pair<std::string, std::string> side_tokenizers(const DataSource& source) {
     return {source.source_tokenizer, source.target_tokenizer};
 }
 
-data::Corpus load_corpus(const DataSource& source, bool strict) {
+SideTokenizers make_side_tokenizers(const DataSource& source, const SideTokenizers* trained) {
     const auto [source_side, target_side] = side_tokenizers(source);
-    auto src_tok = data::make_tokenizer(source_side);
-    auto tgt_tok = data::make_tokenizer(target_side);
+    auto one = [](const std::string& name, const std::shared_ptr<const data::Tokenizer>* model) -> std::shared_ptr<const data::Tokenizer> {
+        if (name != "sentencepiece") return data::make_tokenizer(name);
+        if (model && *model) return *model;
+        return std::make_shared<data::WordTokenizer>();
+    };
+    return {one(source_side, trained ? &trained->source : nullptr), one(target_side, trained ? &trained->target : nullptr)};
+}
+
+void retokenize(data::Corpus& corpus, const DataSource& source, const SideTokenizers& trained) {
+    const auto [source_side, target_side] = side_tokenizers(source);
+    for (auto& p : corpus.pairs) {
+        if (source_side == "sentencepiece") p.source = trained.source->tokenize(p.source_text);
+        if (target_side == "sentencepiece") p.target = trained.target->tokenize(p.target_text);
+    }
+}
+
+data::Corpus load_corpus(const DataSource& source, bool strict, const SideTokenizers* trained) {
+    const SideTokenizers readers = make_side_tokenizers(source);  // sentencepiece sides: words, for the filters
+    const data::Tokenizer* src_tok = readers.source.get();
+    const data::Tokenizer* tgt_tok = readers.target.get();
     data::CorpusOptions opt;
     opt.reverse = source.reverse;
     opt.max_len = source.max_len;
@@ -46,17 +65,25 @@ data::Corpus load_corpus(const DataSource& source, bool strict) {
     if (path.empty()) fail("no training data: give --task or --data FILE.tsv");
     data::Corpus c = data::read_corpus_file(path, *src_tok, *tgt_tok, opt);  // tokenizers of the sides after reverse
     if (source.max_pairs > 0 && c.pairs.size() > source.max_pairs) c.pairs.resize(source.max_pairs);
+    if (trained) retokenize(c, source, *trained);
     return c;
 }
 
 Translator::Translator(ModelConfig config, data::Vocab source_vocab, data::Vocab target_vocab, DataSource source,
-                       Generator* gen)
+                       Generator* gen, const SideTokenizers& trained)
     : source_vocab_(std::move(source_vocab)), target_vocab_(std::move(target_vocab)), source_(std::move(source)) {
     config.set_vocab_sizes(static_cast<std::int64_t>(source_vocab_.size()), static_cast<std::int64_t>(target_vocab_.size()));
     model_ = make_model(config, gen);
-    const auto [source_side, target_side] = side_tokenizers(source_);  // the same as load_corpus's
-    source_tokenizer_ = data::make_tokenizer(source_side);
-    target_tokenizer_ = data::make_tokenizer(target_side);
+    tokenizers_ = make_side_tokenizers(source_, &trained);  // the same as load_corpus's
+    const auto [source_side, target_side] = side_tokenizers(source_);
+    if ((source_side == "sentencepiece" && tokenizers_.source->name() != "sentencepiece") ||
+        (target_side == "sentencepiece" && tokenizers_.target->name() != "sentencepiece"))
+        fail("Translator: a sentencepiece side needs its trained model (SideTokenizers)");
+}
+
+std::vector<std::string> Translator::scoring_tokens(const std::vector<std::string>& target_tokens) const {
+    if (tokenizers_.target->name() != "sentencepiece") return target_tokens;
+    return data::WordTokenizer().tokenize(tokenizers_.target->detokenize(target_tokens));
 }
 
 void Translator::save_definition(const std::string& dir, const std::string& extra_json) const {
@@ -65,10 +92,23 @@ void Translator::save_definition(const std::string& dir, const std::string& extr
     folder.write_vocabs(source_vocab_, target_vocab_);
 }
 
+SideTokenizers read_side_tokenizers(const ModelFolder& folder, const DataSource& source) {
+    const auto [source_side, target_side] = side_tokenizers(source);
+    SideTokenizers t;
+    if (source_side == "sentencepiece")
+        t.source = std::make_shared<data::SentencePieceTokenizer>(folder.read_sentencepiece("source"),
+                                                                   folder.path(folder.sentencepiece_file("source")));
+    if (target_side == "sentencepiece")
+        t.target = std::make_shared<data::SentencePieceTokenizer>(folder.read_sentencepiece("target"),
+                                                                   folder.path(folder.sentencepiece_file("target")));
+    return t;
+}
+
 Translator Translator::load(const std::string& dir, const std::string& weights) {
     const ModelFolder folder(dir);
     FolderContents c = folder.read();
-    Translator t(c.definition.model, std::move(c.source_vocab), std::move(c.target_vocab), c.definition.data);
+    Translator t(c.definition.model, std::move(c.source_vocab), std::move(c.target_vocab), c.definition.data, nullptr,
+                 read_side_tokenizers(folder, c.definition.data));
     folder.load_weights(weights, t.model());
     t.model().eval();
     return t;
@@ -79,16 +119,27 @@ std::int64_t Translator::default_max_len(std::size_t source_len) const {
 }
 
 Translation Translator::translate(const std::string& sentence, std::int64_t beam, std::int64_t max_len) const {
-    Translation out;
-    out.source_tokens = source_tokenizer_->tokenize(sentence);
-    if (out.source_tokens.empty()) fail("translate: the sentence '{}' has no tokens", sentence);
-    std::vector<std::int64_t> ids = source_vocab_.encode(out.source_tokens);
-    if (max_len <= 0) max_len = default_max_len(ids.size());
-    Hypothesis h = beam <= 1 ? greedy(*model_, ids, max_len) : beam_search(*model_, ids, beam, max_len);
-    out.output_tokens = target_vocab_.decode(h.ids);
-    out.text = target_tokenizer_->detokenize(out.output_tokens);
-    out.attention = std::move(h.attention);
-    out.log_prob = h.log_prob;
+    return translate_n_best(sentence, {.beam = beam, .max_len = max_len}).front();
+}
+
+std::vector<Translation> Translator::translate_n_best(const std::string& sentence, const DecodeOptions& options) const {
+    std::vector<std::string> source_tokens = tokenizers_.source->tokenize(sentence);
+    if (source_tokens.empty()) fail("translate: the sentence '{}' has no tokens", sentence);
+    const std::vector<std::int64_t> ids = source_vocab_.encode(source_tokens);
+    DecodeOptions o = options;
+    if (o.max_len <= 0) o.max_len = default_max_len(ids.size());
+    std::vector<Translation> out;
+    for (Hypothesis& h : decode_n_best(*model_, ids, o)) {
+        Translation t;
+        t.source_tokens = source_tokens;
+        t.output_tokens = target_vocab_.decode(h.ids);
+        t.text = tokenizers_.target->detokenize(t.output_tokens);
+        t.attention = std::move(h.attention);
+        t.layer_attention = std::move(h.layer_attention);
+        t.log_prob = h.log_prob;
+        t.score = h.score;
+        out.push_back(std::move(t));
+    }
     return out;
 }
 
@@ -102,11 +153,11 @@ std::vector<AttentionMap> Translator::attention_maps(const Translation& t) const
                                   Tensor::ids(tgt_in, {1, static_cast<std::int64_t>(tgt_in.size())}));
 }
 
-std::vector<std::vector<std::string>> Translator::translate_tokens(const std::vector<std::vector<std::string>>& sources,
-                                                                   std::int64_t beam, std::int64_t max_len) const {
-    std::vector<std::vector<std::string>> out;
+std::vector<Hypothesis> Translator::decode_tokens(const std::vector<std::vector<std::string>>& sources,
+                                                  const DecodeOptions& options) const {
+    std::vector<Hypothesis> out;
     out.reserve(sources.size());
-    if (beam <= 1) {
+    if (options.beam <= 1) {
         const std::size_t chunk = 64;
         for (std::size_t start = 0; start < sources.size(); start += chunk) {
             std::vector<std::vector<std::int64_t>> ids;
@@ -115,16 +166,26 @@ std::vector<std::vector<std::string>> Translator::translate_tokens(const std::ve
                 ids.push_back(source_vocab_.encode(sources[i]));
                 longest = std::max(longest, sources[i].size());
             }
-            for (auto& h : greedy_batch(*model_, ids, max_len > 0 ? max_len : default_max_len(longest)))
-                out.push_back(target_vocab_.decode(h.ids));
+            for (auto& h : greedy_batch(*model_, ids, options.max_len > 0 ? options.max_len : default_max_len(longest),
+                                        options.length_penalty, options.layer_attention))
+                out.push_back(std::move(h));
         }
     } else {
         for (const auto& s : sources) {
-            auto ids = source_vocab_.encode(s);
-            out.push_back(target_vocab_.decode(
-                beam_search(*model_, ids, beam, max_len > 0 ? max_len : default_max_len(ids.size())).ids));
+            const auto ids = source_vocab_.encode(s);
+            DecodeOptions o = options;
+            o.n_best = 1;
+            if (o.max_len <= 0) o.max_len = default_max_len(ids.size());
+            out.push_back(std::move(decode_n_best(*model_, ids, o).front()));
         }
     }
+    return out;
+}
+
+std::vector<std::vector<std::string>> Translator::translate_tokens(const std::vector<std::vector<std::string>>& sources,
+                                                                   const DecodeOptions& options) const {
+    std::vector<std::vector<std::string>> out;
+    for (const Hypothesis& h : decode_tokens(sources, options)) out.push_back(target_vocab_.decode(h.ids));
     return out;
 }
 

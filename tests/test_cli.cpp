@@ -15,6 +15,7 @@
 
 #include <atomic>
 #include <cctype>
+#include <cmath>
 #include <chrono>
 #include <filesystem>
 #include <functional>
@@ -272,6 +273,21 @@ TEST_CASE("cli: the other subcommands' errors also give one line and exit code 2
         {"bench transformer --precision bf16", {"bench", "transformer", "--precision", "bf16"},
          "bench transformer: --precision bf16 is not available: this build computes in fp32 only (use --precision fp32)"},
         {"bench transformer --precision fp16", {"bench", "transformer", "--precision", "fp16"}, "--precision"},
+        {"translate --n-best above --beam", {"translate", "--model", model, "--n-best", "3", "1 2"},
+         "translate: --n-best 3 needs a beam at least as wide (--beam 3 or more; got --beam 1)"},
+        {"translate --n-best 0", {"translate", "--model", model, "--n-best", "0", "1 2"},
+         "--n-best: must be an integer from 1 to 64, got 0"},
+        {"translate --length-penalty -1", {"translate", "--model", model, "--length-penalty", "-1", "1 2"},
+         "--length-penalty: must be a number from 0 to 5, got -1"},
+        {"translate --json with --show-attention", {"translate", "--model", model, "--json", "--show-attention", "1 2"},
+         "--json excludes --show-attention"},
+        {"eval --length-penalty 9", {"eval", "--model", model, "--length-penalty", "9"},
+         "--length-penalty: must be a number from 0 to 5, got 9"},
+        {"train --log-every -1", {"train", "--data", corpus, "--out", dir / "never", "--log-every", "-1"},
+         "--log-every: must be an integer >= 0, got -1"},
+        {"serve --port 70000", {"serve", "--model", model, "--port", "70000"},
+         "--port: must be an integer from 0 to 65535, got 70000"},
+        {"serve --model without a model", {"serve", "--model", dir / "nowhere"}, "does not exist"},
     };
     for (const auto& c : cases) {
         INFO(c.what);
@@ -777,6 +793,106 @@ TEST_CASE("cli: translate from stdin gives one output line per input line and na
     CHECK(args.exit_code == 0);
     CHECK(std::count(args.out.begin(), args.out.end(), '\n') == 2);
     CHECK(args.err == "seqgrad translate: note: sentence 2: the model does not know xyzzy (1 of 1 tokens, read as <unk>)\n");
+}
+
+TEST_CASE("cli: translate --n-best lists K scored hypotheses, --json prints one object per line, eval --json-lines one per "
+          "sentence", "[cli][json]") {
+    REQUIRE(fs::exists(binary()));
+    TempDir dir("json");
+    const std::string corpus = write_corpus(dir, 120);
+    const std::string model = train_folder(dir, corpus, "model");
+    const models::Translator t = models::Translator::load(model);
+
+    // n-best: "N ||| text ||| score", K per input, numbered from 0; an empty input line prints nothing.
+    const std::string input = dir / "input.txt";
+    write_file_atomic(input, "1 2 3\n\n4 5\n");
+    const Outcome nb = run_cli(dir, {"translate", "--model", model, "--beam", "3", "--n-best", "3", "--length-penalty", "1"}, input);
+    INFO("stdout: " << nb.out << "\nstderr: " << nb.err);
+    CHECK(nb.exit_code == 0);
+    std::vector<std::string> lines;
+    std::istringstream nb_out(nb.out);
+    for (std::string line; std::getline(nb_out, line);) lines.push_back(line);
+    REQUIRE(lines.size() == 6);
+    const auto expect = t.translate_n_best("4 5", {.beam = 3, .n_best = 3, .length_penalty = 1.0});
+    REQUIRE(expect.size() == 3);
+    for (std::size_t k = 0; k < 3; ++k) {
+        CHECK_THAT(lines[k], Catch::StartsWith("0 ||| "));
+        CHECK(lines[3 + k] == fmt::format("2 ||| {} ||| {:.4f}", expect[k].text, expect[k].score));
+    }
+
+    // --json: one object per input line, the empty line's with no hypotheses.
+    const Outcome js = run_cli(dir, {"translate", "--model", model, "--json", "--beam", "2", "--n-best", "2"}, input);
+    CHECK(js.exit_code == 0);
+    std::vector<nlohmann::json> objects;
+    std::istringstream js_out(js.out);
+    for (std::string line; std::getline(js_out, line);) objects.push_back(nlohmann::json::parse(line));
+    REQUIRE(objects.size() == 3);
+    CHECK(objects[0]["id"] == 0);
+    CHECK(objects[0]["source_tokens"] == std::vector<std::string>{"1", "2", "3"});
+    CHECK(objects[0]["hypotheses"].size() == 2);
+    CHECK(objects[1]["hypotheses"].empty());
+    const auto two = t.translate_n_best("4 5", {.beam = 2, .n_best = 2});
+    CHECK(objects[2]["hypotheses"][0]["tokens"] == two[0].output_tokens);
+    CHECK(objects[2]["hypotheses"][0]["attention"].size() == two[0].attention.size());
+    CHECK(objects[2]["hypotheses"][0]["attention"][0].size() == 2);
+
+    // eval --json-lines: one object per evaluated sentence, with its reference.
+    const std::string jl = dir / "eval.jsonl";
+    const Outcome ev = run_cli(dir, {"eval", "--model", model, "--limit", "5", "--json-lines", jl, "--json"});
+    CHECK(ev.exit_code == 0);
+    const nlohmann::json summary = nlohmann::json::parse(ev.out);
+    CHECK(summary["n"] == 5);
+    std::vector<nlohmann::json> records;
+    std::istringstream jl_in(read_file(jl));
+    for (std::string line; std::getline(jl_in, line);) records.push_back(nlohmann::json::parse(line));
+    REQUIRE(records.size() == 5);
+    for (std::size_t i = 0; i < records.size(); ++i) {
+        CHECK(records[i]["id"] == i);
+        CHECK(records[i]["reference_tokens"].size() > 0);
+        CHECK(records[i]["reference"].is_string());
+        REQUIRE(records[i]["hypotheses"].size() == 1);
+        CHECK(records[i]["hypotheses"][0]["score"].is_number());
+        CHECK(records[i]["hypotheses"][0]["attention"].size() >= records[i]["hypotheses"][0]["tokens"].size());
+    }
+}
+
+TEST_CASE("cli: train prints perplexity, and --log-every adds step lines to metrics.jsonl that survive --resume",
+          "[cli][resume]") {
+    REQUIRE(fs::exists(binary()));
+    TempDir dir("log_every");
+    const std::string corpus = write_corpus(dir, 200);
+    const std::string out = dir / "run";
+    // 160 training pairs in batches of 16: 10 steps per epoch, a step line every 4.
+    const std::vector<std::string> args = {"train", "--data", corpus, "--out", out, "--hidden", "8", "--batch", "16",
+                                           "--epochs", "1", "--bleu-examples", "5", "--log-every", "4"};
+    const Outcome first = run_cli(dir, args);
+    INFO("stdout: " << first.out << "\nstderr: " << first.err);
+    REQUIRE(first.exit_code == 0);
+    CHECK_THAT(first.out, Catch::Contains("(ppl "));
+    CHECK_THAT(first.out, Catch::Contains("step      4  epoch 1  train loss "));
+    // --resume with a new --log-every is not a change of the run: it extends it to epoch 2.
+    const Outcome second = run_cli(dir, {"train", "--out", out, "--resume", "--epochs", "2", "--log-every", "5"});
+    INFO("resume stdout: " << second.out << "\nstderr: " << second.err);
+    REQUIRE(second.exit_code == 0);
+    std::vector<nlohmann::json> lines;
+    std::istringstream in(read_file(out + "/metrics.jsonl"));
+    for (std::string line; std::getline(in, line);) lines.push_back(nlohmann::json::parse(line));
+    std::vector<std::string> kinds;
+    std::vector<std::int64_t> steps;
+    for (const auto& j : lines) {
+        kinds.push_back(j["kind"]);
+        if (j["kind"] == "step") {
+            steps.push_back(j["step"]);
+            CHECK(j["train_perplexity"].get<double>() == Approx(std::exp(j["train_loss"].get<double>())));
+            for (const char* key : {"epoch", "lr", "grad_norm", "tokens_per_s", "steps"}) CHECK(j.contains(key));
+        } else {
+            CHECK(j["valid_perplexity"].get<double>() == Approx(std::exp(j["valid_loss"].get<double>())));
+            CHECK(j["train_perplexity"].get<double>() == Approx(std::exp(j["train_loss"].get<double>())));
+        }
+    }
+    // Epoch 1 (every 4 steps: 4, 8), then epoch 2 of the resumed run (every 5: 15, 20).
+    CHECK(kinds == std::vector<std::string>{"step", "step", "epoch", "step", "step", "epoch"});
+    CHECK(steps == std::vector<std::int64_t>{4, 8, 15, 20});
 }
 
 namespace {

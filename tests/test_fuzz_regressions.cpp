@@ -62,6 +62,10 @@ TEST_CASE("fuzz regressions: every seed and crash input of the four targets repl
     CHECK(replay("config_loader", [](const std::string& s) { fuzz::config_loader(s); }) >= 3);
 }
 
+TEST_CASE("fuzz regressions: serve's request handler answers every seed with 200 or 400 and one JSON line", "[fuzz][serve]") {
+    CHECK(replay("translate_request", [](const std::string& s) { fuzz::translate_request(s); }) >= 4);
+}
+
 TEST_CASE("fuzz regressions: the seeds exercise the success paths, not only errors", "[fuzz]") {
     // A seed corpus that only ever throws would not guide the fuzzer into the code after parsing.
     const fs::path root = fs::path(SEQGRAD_SOURCE_DIR) / "tests" / "fuzz" / "corpus";

@@ -19,7 +19,7 @@ build=${BUILD:-build-fuzz}
 jobs=${JOBS:-2}
 cxx=${CXX:-clang++}
 targets=("$@")
-[ ${#targets[@]} -eq 0 ] && targets=(corpus_reader vocab_loader safetensors_parser config_loader)
+[ ${#targets[@]} -eq 0 ] && targets=(corpus_reader vocab_loader safetensors_parser config_loader translate_request)
 
 if ! command -v "$cxx" > /dev/null; then
   echo "fuzz: $cxx not found; install clang libclang-rt-14-dev libomp-14-dev (or run: make fuzz)" >&2

@@ -17,6 +17,8 @@
 #include <string>
 #include <string_view>
 
+#include <nlohmann/json.hpp>
+
 #include "core/error.h"
 #include "core/safetensors.h"
 #include "models/data/corpus.h"
@@ -24,6 +26,8 @@
 #include "models/data/tokenizer.h"
 #include "models/data/utf8.h"
 #include "models/data/vocab.h"
+#include "models/translate_service.h"
+#include "models/translator.h"
 
 namespace seqgrad::fuzz {
 
@@ -153,6 +157,41 @@ inline void config_loader(std::string_view input) {
     c.validate();  // must not throw: from_json validated it
     const models::Seq2SeqConfig back = models::Seq2SeqConfig::from_json(c.to_json(), "round trip");
     require(back.to_json() == c.to_json(), "to_json/from_json round trip");
+}
+
+// ---- translate_request: models::handle_translate_request (seqgrad serve) ---------------------------
+// The input is a request body. The handler must never throw (every problem is a 400 with a reason),
+// and its body is one line of JSON: {"translations": [...]} for 200, {"error": "serve: ..."} for 400.
+// The translator is a small recurrent model with random weights over a few words (made once).
+inline const models::Translator& fuzz_translator() {
+    static const models::Translator t = [] {
+        models::ModelConfig c;
+        c.rnn.hidden_size = 4;
+        c.rnn.embed_size = 4;
+        models::DataSource source;
+        source.file = "fuzz.tsv";
+        Generator gen(1);
+        models::Translator tr(c, data::Vocab::build({{"le", "chat", "."}}), data::Vocab::build({{"the", "cat", "."}}),
+                              source, &gen);
+        tr.model().eval();
+        return tr;
+    }();
+    return t;
+}
+
+inline void translate_request(std::string_view input) {
+    const models::ServiceLimits limits{.max_sentences = 4, .max_sentence_bytes = 64, .max_beam = 3};
+    const models::ServiceReply r = models::handle_translate_request(fuzz_translator(), input, limits);
+    require(r.status == 200 || r.status == 400, "a request is answered 200 or 400");
+    require(!r.body.empty() && r.body.back() == '\n' && r.body.find('\n') == r.body.size() - 1, "one line");
+    const nlohmann::json j = nlohmann::json::parse(r.body, nullptr, false);
+    require(!j.is_discarded() && j.is_object(), "the body is a JSON object");
+    if (r.status == 400) {
+        require(j.contains("error") && j["error"].is_string(), "a 400 has an error string");
+        require(j["error"].get<std::string>().rfind("serve: ", 0) == 0, "the reason starts with serve:");
+    } else {
+        require(j.contains("translations") && j["translations"].is_array(), "a 200 has its translations");
+    }
 }
 
 }  // namespace seqgrad::fuzz

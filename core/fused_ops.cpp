@@ -3,8 +3,11 @@
 // step. Matrix products go through the matmul/linear ops (BLAS with transpose flags).
 #include "core/fused_ops.h"
 
+#include <algorithm>
 #include <cmath>
 #include <limits>
+#include <type_traits>
+#include <vector>
 
 #include "core/autograd.h"
 #include "core/kernels.h"
@@ -164,15 +167,43 @@ Tensor lstm_cell_fused(const Tensor& gx, const Tensor& h, const Tensor& c, const
 // forward:  e_ic = exp(x_ic - m_i), s_i = sum_c e_ic, lse_i = m_i + log s_i;  L = scale * sum_i (lse_i - x_i,t_i)
 // backward: dx_ic = dL * scale * (e_ic / s_i - [c == t_i])      (0 on ignored rows)
 // The forward keeps e (one exp per logit in all), so the backward is a scaling pass.
-Tensor cross_entropy_fused(const Tensor& logits, const Tensor& target, NllOptions options) {
+namespace {
+// sum_k x[k] with 16 partial sums, so that g++ vectorises it (the uniform part of the smoothed loss).
+template <typename T>
+double row_sum(const T* x, std::int64_t n) {
+    if constexpr (std::is_same_v<T, double>) {
+        double s = 0;
+        for (std::int64_t k = 0; k < n; ++k) s += x[k];
+        return s;
+    } else {
+        float part[16] = {};
+        std::int64_t k = 0;
+        for (; k + 16 <= n; k += 16)
+            for (int j = 0; j < 16; ++j) part[j] += x[k + j];
+        double s = 0;
+        for (int j = 0; j < 16; ++j) s += part[j];
+        for (; k < n; ++k) s += x[k];
+        return s;
+    }
+}
+}  // namespace
+
+// Per non-ignored row i with target t, lse = m + log sum_j exp(x_j - m):
+//   loss_i = (1 - ε)(lse - x_t) + ε (lse - mean_j x_j)      (ε = 0: the plain cross-entropy)
+//   dloss_i/dx_j = softmax_j - (1 - ε)[j = t] - ε / C
+// The forward keeps exp(x - m) per row, so the backward is one pass: no log-probabilities.
+Tensor cross_entropy_fused(const Tensor& logits, const Tensor& target, NllOptions options, double label_smoothing) {
     check_defined("cross_entropy", logits, "logits");
     check_defined("cross_entropy", target, "target");
     if (logits.dim() != 2) fail("cross_entropy: logits must be [N, C], got {}", shape_str(logits.shape()));
+    if (!(label_smoothing >= 0.0 && label_smoothing < 1.0))
+        fail("cross_entropy: label_smoothing must be in [0, 1), got {}", label_smoothing);
     const std::int64_t count = kernels::check_class_targets("cross_entropy", logits, "logits", target, options.ignore_index);
-    if (options.reduction == Reduction::None) return nll_loss(log_softmax(logits, 1), target, options);
+    if (options.reduction == Reduction::None) return cross_entropy(logits, target, options, label_smoothing);
     const std::int64_t N = logits.shape()[0], C = logits.shape()[1];
     const std::int64_t* pt = target.data<std::int64_t>();
     const double scale = options.reduction == Reduction::Mean ? (count ? 1.0 / static_cast<double>(count) : 0.0) : 1.0;
+    const double eps = label_smoothing;
     std::vector<double> inv_sum(static_cast<std::size_t>(N), 0.0);
     Tensor e = Tensor::empty({N, C}, logits.dtype());  // exp(x - m) per row
     double total = 0;
@@ -187,13 +218,16 @@ Tensor cross_entropy_fused(const Tensor& logits, const Tensor& target, NllOption
             const T m = kernels::row_max(row, C);
             const T s = kernels::exp_store_sum(pe + i * C, row, C, m);
             inv_sum[i] = 1.0 / static_cast<double>(s);
-            total += static_cast<double>(m) + std::log(static_cast<double>(s)) - static_cast<double>(row[pt[i]]);
+            const double lse = static_cast<double>(m) + std::log(static_cast<double>(s));
+            double loss = lse - (1.0 - eps) * static_cast<double>(row[pt[i]]);
+            if (eps != 0.0) loss -= eps * row_sum(row, C) / static_cast<double>(C);
+            total += loss;
         }
     });
     Tensor y = Tensor::scalar(total * scale, logits.dtype());
     return record("cross_entropy", y, {logits},
-                  [e, target, inv_sum = std::move(inv_sum), scale, ignore = options.ignore_index](const Tensor& dy,
-                                                                                                 Grads& g) {
+                  [e, target, inv_sum = std::move(inv_sum), scale, eps, ignore = options.ignore_index](const Tensor& dy,
+                                                                                                      Grads& g) {
                       const std::int64_t N = e.shape()[0], C = e.shape()[1];
                       Tensor dx = Tensor::empty({N, C}, e.dtype());
                       const std::int64_t* pt = target.data<std::int64_t>();
@@ -202,6 +236,7 @@ Tensor cross_entropy_fused(const Tensor& logits, const Tensor& target, NllOption
                           const T* pe = e.data<T>();
                           T* pd = dx.data<T>();
                           const double d = dy.item() * scale;
+                          const T uniform = static_cast<T>(d * eps / static_cast<double>(C));
 #pragma omp parallel for if (N * C >= kernels::kParallelThreshold) schedule(static)
                           for (std::int64_t i = 0; i < N; ++i) {
                               T* out = pd + i * C;
@@ -209,8 +244,14 @@ Tensor cross_entropy_fused(const Tensor& logits, const Tensor& target, NllOption
                                   std::fill_n(out, C, T(0));
                                   continue;
                               }
-                              kernels::scale_into(out, pe + i * C, C, static_cast<T>(d * inv_sum[i]));  // softmax * dL
-                              out[pt[i]] -= static_cast<T>(d);
+                              const T a = static_cast<T>(d * inv_sum[i]);
+                              if (eps == 0.0) {
+                                  kernels::scale_into(out, pe + i * C, C, a);  // softmax * dL
+                              } else {
+                                  const T* er = pe + i * C;
+                                  for (std::int64_t j = 0; j < C; ++j) out[j] = er[j] * a - uniform;
+                              }
+                              out[pt[i]] -= static_cast<T>(d * (1.0 - eps));
                           }
                       });
                       g[0] = dx;

@@ -186,6 +186,25 @@ double row_sum(const T* x, std::int64_t n) {
         return s;
     }
 }
+
+// sum_k a[k] b[k], the same way.
+template <typename T>
+double row_dot(const T* a, const T* b, std::int64_t n) {
+    if constexpr (std::is_same_v<T, double>) {
+        double s = 0;
+        for (std::int64_t k = 0; k < n; ++k) s += a[k] * b[k];
+        return s;
+    } else {
+        float part[16] = {};
+        std::int64_t k = 0;
+        for (; k + 16 <= n; k += 16)
+            for (int j = 0; j < 16; ++j) part[j] += a[k + j] * b[k + j];
+        double s = 0;
+        for (int j = 0; j < 16; ++j) s += part[j];
+        for (; k < n; ++k) s += a[k] * b[k];
+        return s;
+    }
+}
 }  // namespace
 
 // Per non-ignored row i with target t, lse = m + log sum_j exp(x_j - m):
@@ -426,6 +445,93 @@ Tensor attention_context_fused(const Tensor& w, const Tensor& values) {
                               g[1] = dv;
                           }
                       });
+                  });
+}
+
+}  // namespace seqgrad
+
+namespace seqgrad {
+
+// ---- layer norm ---------------------------------------------------------------------------------
+// Per row of N: μ = mean x, σ² = mean (x − μ)², r = 1/√(σ² + eps), x̂ = (x − μ) r, y = x̂ w + b.
+// backward: g = dy w;  dx = r (g − mean g − x̂ mean(g x̂));  dw = Σ_rows dy x̂;  db = Σ_rows dy.
+// The forward keeps x̂ and r, so the backward is two passes over each row.
+Tensor layer_norm_fused(const Tensor& x, const Tensor& weight, const Tensor& bias, double eps) {
+    check_defined("layer_norm", x);
+    if (x.dim() < 1) fail("layer_norm: input must have at least one dim, got {}", shape_str(x.shape()));
+    const std::int64_t N = x.size(-1), R = N == 0 ? 0 : x.numel() / N;
+    for (const Tensor* p : {&weight, &bias})
+        if (p->defined()) {
+            check_same_dtype("layer_norm", x, *p);
+            if (p->shape() != Shape{N})
+                fail("layer_norm: weight and bias must be [{}] to match input {}, got {}", N, shape_str(x.shape()),
+                     shape_str(p->shape()));
+        }
+    Tensor y = Tensor::empty(x.shape(), x.dtype());
+    Tensor xhat = Tensor::empty(x.shape(), x.dtype());
+    Tensor rstd = Tensor::empty({R}, x.dtype());
+    dispatch_floating(x.dtype(), "layer_norm", [&](auto tag) {
+        using T = decltype(tag);
+        const T* px = x.data<T>();
+        const T* pw = weight.defined() ? weight.data<T>() : nullptr;
+        const T* pb = bias.defined() ? bias.data<T>() : nullptr;
+        T *py = y.data<T>(), *ph = xhat.data<T>(), *pr = rstd.data<T>();
+#pragma omp parallel for if (R * N >= kernels::kParallelThreshold) schedule(static)
+        for (std::int64_t i = 0; i < R; ++i) {
+            const T* row = px + i * N;
+            T* h = ph + i * N;
+            T* out = py + i * N;
+            const T mu = static_cast<T>(row_sum(row, N) / static_cast<double>(N));
+            for (std::int64_t k = 0; k < N; ++k) h[k] = row[k] - mu;  // centred, for the variance
+            const T r = static_cast<T>(1.0 / std::sqrt(row_dot(h, h, N) / static_cast<double>(N) + eps));
+            pr[i] = r;
+            for (std::int64_t k = 0; k < N; ++k) h[k] *= r;
+            if (pw && pb)
+                for (std::int64_t k = 0; k < N; ++k) out[k] = h[k] * pw[k] + pb[k];
+            else if (pw)
+                for (std::int64_t k = 0; k < N; ++k) out[k] = h[k] * pw[k];
+            else if (pb)
+                for (std::int64_t k = 0; k < N; ++k) out[k] = h[k] + pb[k];
+            else
+                std::copy_n(h, N, out);
+        }
+    });
+    return record("layer_norm", y, {x, weight, bias},
+                  [xhat, rstd, w = weight.defined() ? weight.detach() : Tensor(), N, R](const Tensor& dy, Grads& g) {
+                      const DType dt = dy.dtype();
+                      Tensor dx = g.needs(0) ? Tensor::empty(xhat.shape(), dt) : Tensor();
+                      Tensor dw = g.needs(1) ? zeros({N}, {.dtype = dt}) : Tensor();
+                      Tensor db = g.needs(2) ? zeros({N}, {.dtype = dt}) : Tensor();
+                      dispatch_floating(dt, "layer_norm_backward", [&](auto tag) {
+                          using T = decltype(tag);
+                          const T *pdy = dy.data<T>(), *ph = xhat.data<T>(), *pr = rstd.data<T>();
+                          const T* pw = w.defined() ? w.data<T>() : nullptr;
+                          T* pdx = dx.defined() ? dx.data<T>() : nullptr;
+                          T* pdw = dw.defined() ? dw.data<T>() : nullptr;
+                          T* pdb = db.defined() ? db.data<T>() : nullptr;
+                          for (std::int64_t i = 0; i < R; ++i) {
+                              const T* d = pdy + i * N;
+                              const T* h = ph + i * N;
+                              if (pdw)
+                                  for (std::int64_t k = 0; k < N; ++k) pdw[k] += d[k] * h[k];
+                              if (pdb)
+                                  for (std::int64_t k = 0; k < N; ++k) pdb[k] += d[k];
+                              if (!pdx) continue;
+                              T* out = pdx + i * N;
+                              // g = dy w, written into dx first
+                              if (pw)
+                                  for (std::int64_t k = 0; k < N; ++k) out[k] = d[k] * pw[k];
+                              else
+                                  std::copy_n(d, N, out);
+                              const T mean_g = static_cast<T>(row_sum(out, N) / static_cast<double>(N));
+                              const T mean_gh = static_cast<T>(row_dot(out, h, N) / static_cast<double>(N));
+                              const T r = pr[i];
+                              for (std::int64_t k = 0; k < N; ++k) out[k] = r * (out[k] - mean_g - h[k] * mean_gh);
+                          }
+                      });
+                      if (g.needs(0)) g[0] = dx;
+                      if (g.needs(1)) g[1] = dw;
+                      if (g.needs(2)) g[2] = db;
                   });
 }
 

@@ -45,4 +45,10 @@ Tensor attention_context_fused(const Tensor& w, const Tensor& values);
 // Composite twin (layers/attention.cpp masked_softmax): softmax(masked_fill(e, keep == 0, -1e30)) * keep.
 Tensor masked_softmax_fused(const Tensor& scores, const Tensor& keep);
 
+// Layer normalisation over the last dim, in one node (the composite: LayerNorm::forward with
+// set_fast_paths(false), mean / centre / variance / divide / affine, about ten nodes):
+//   y = (x − mean x) / √(var x + eps) · weight + bias      x [..., N]; weight, bias [N] or undefined
+// with the biased variance, as PyTorch's layer_norm.
+Tensor layer_norm_fused(const Tensor& x, const Tensor& weight, const Tensor& bias, double eps);
+
 }  // namespace seqgrad

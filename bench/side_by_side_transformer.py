@@ -75,10 +75,11 @@ def build_torch_step(a):
 
 
 def torch_round(step, a):
-    t0 = time.perf_counter()
+    """Wall pairs/s and CPU ms per step (the process's CPU time: meaningful on a shared machine)."""
+    t0, c0 = time.perf_counter(), time.process_time()
     for _ in range(a.steps):
         step()
-    return a.steps * a.batch / (time.perf_counter() - t0)
+    return a.steps * a.batch / (time.perf_counter() - t0), 1e3 * (time.process_time() - c0) / a.steps
 
 
 def seqgrad_round(a):
@@ -118,13 +119,17 @@ def main():
         print("side_by_side_transformer: python3-torch is not installed; skipping (apt-get install python3-torch)")
         return 0
     step, version = build_torch_step(a)
-    ours, theirs, ratios = [], [], []
+    ours, theirs, ratios, ours_cpu, theirs_cpu, cpu_ratios = [], [], [], [], [], []
     for _ in range(a.rounds):
-        s = seqgrad_round(a)["pairs_per_s"]
-        t = torch_round(step, a)
+        r = seqgrad_round(a)
+        s, s_cpu = r["pairs_per_s"], r["cpu_ms_per_step"]
+        t, t_cpu = torch_round(step, a)
         ours.append(s)
         theirs.append(t)
         ratios.append(s / t)
+        ours_cpu.append(s_cpu)
+        theirs_cpu.append(t_cpu)
+        cpu_ratios.append(t_cpu / s_cpu)
     prec = "bf16" if a.bf16 else "fp32"
     print(f"config: d_model={a.d_model} heads={a.heads} layers={a.layers}+{a.layers} ff={a.ff} batch={a.batch} "
           f"len={a.len} vocab={a.src_vocab}/{a.tgt_vocab} threads={a.threads} {prec}, {a.rounds} rounds of {a.steps} steps")
@@ -133,6 +138,11 @@ def main():
     print(f"seqgrad:       median {statistics.median(ours):7.0f} pairs/s  (rounds: "
           + ", ".join(f"{x:.0f}" for x in ours) + ")")
     print(f"ratio seqgrad/torch: median {statistics.median(ratios):.2f}x (min {min(ratios):.2f}, max {max(ratios):.2f})")
+    # CPU time per step: what to quote when other jobs share the machine (wall time then measures them).
+    print("CPU ms/step: torch " + ", ".join(f"{x:.0f}" for x in theirs_cpu) + "; seqgrad "
+          + ", ".join(f"{x:.0f}" for x in ours_cpu))
+    print(f"ratio in CPU time (torch / seqgrad): median {statistics.median(cpu_ratios):.2f}x "
+          f"(min {min(cpu_ratios):.2f}, max {max(cpu_ratios):.2f})")
     return 0
 
 

@@ -3,8 +3,11 @@
 // step. Matrix products go through the matmul/linear ops (BLAS with transpose flags).
 #include "core/fused_ops.h"
 
+#include <algorithm>
 #include <cmath>
 #include <limits>
+#include <type_traits>
+#include <vector>
 
 #include "core/autograd.h"
 #include "core/kernels.h"
@@ -164,15 +167,62 @@ Tensor lstm_cell_fused(const Tensor& gx, const Tensor& h, const Tensor& c, const
 // forward:  e_ic = exp(x_ic - m_i), s_i = sum_c e_ic, lse_i = m_i + log s_i;  L = scale * sum_i (lse_i - x_i,t_i)
 // backward: dx_ic = dL * scale * (e_ic / s_i - [c == t_i])      (0 on ignored rows)
 // The forward keeps e (one exp per logit in all), so the backward is a scaling pass.
-Tensor cross_entropy_fused(const Tensor& logits, const Tensor& target, NllOptions options) {
+namespace {
+// sum_k x[k] with 16 partial sums, so that g++ vectorises it (the uniform part of the smoothed loss).
+template <typename T>
+double row_sum(const T* x, std::int64_t n) {
+    if constexpr (std::is_same_v<T, double>) {
+        double s = 0;
+        for (std::int64_t k = 0; k < n; ++k) s += x[k];
+        return s;
+    } else {
+        float part[16] = {};
+        std::int64_t k = 0;
+        for (; k + 16 <= n; k += 16)
+            for (int j = 0; j < 16; ++j) part[j] += x[k + j];
+        double s = 0;
+        for (int j = 0; j < 16; ++j) s += part[j];
+        for (; k < n; ++k) s += x[k];
+        return s;
+    }
+}
+
+// sum_k a[k] b[k], the same way.
+template <typename T>
+double row_dot(const T* a, const T* b, std::int64_t n) {
+    if constexpr (std::is_same_v<T, double>) {
+        double s = 0;
+        for (std::int64_t k = 0; k < n; ++k) s += a[k] * b[k];
+        return s;
+    } else {
+        float part[16] = {};
+        std::int64_t k = 0;
+        for (; k + 16 <= n; k += 16)
+            for (int j = 0; j < 16; ++j) part[j] += a[k + j] * b[k + j];
+        double s = 0;
+        for (int j = 0; j < 16; ++j) s += part[j];
+        for (; k < n; ++k) s += a[k] * b[k];
+        return s;
+    }
+}
+}  // namespace
+
+// Per non-ignored row i with target t, lse = m + log sum_j exp(x_j - m):
+//   loss_i = (1 - ε)(lse - x_t) + ε (lse - mean_j x_j)      (ε = 0: the plain cross-entropy)
+//   dloss_i/dx_j = softmax_j - (1 - ε)[j = t] - ε / C
+// The forward keeps exp(x - m) per row, so the backward is one pass: no log-probabilities.
+Tensor cross_entropy_fused(const Tensor& logits, const Tensor& target, NllOptions options, double label_smoothing) {
     check_defined("cross_entropy", logits, "logits");
     check_defined("cross_entropy", target, "target");
     if (logits.dim() != 2) fail("cross_entropy: logits must be [N, C], got {}", shape_str(logits.shape()));
+    if (!(label_smoothing >= 0.0 && label_smoothing < 1.0))
+        fail("cross_entropy: label_smoothing must be in [0, 1), got {}", label_smoothing);
     const std::int64_t count = kernels::check_class_targets("cross_entropy", logits, "logits", target, options.ignore_index);
-    if (options.reduction == Reduction::None) return nll_loss(log_softmax(logits, 1), target, options);
+    if (options.reduction == Reduction::None) return cross_entropy(logits, target, options, label_smoothing);
     const std::int64_t N = logits.shape()[0], C = logits.shape()[1];
     const std::int64_t* pt = target.data<std::int64_t>();
     const double scale = options.reduction == Reduction::Mean ? (count ? 1.0 / static_cast<double>(count) : 0.0) : 1.0;
+    const double eps = label_smoothing;
     std::vector<double> inv_sum(static_cast<std::size_t>(N), 0.0);
     Tensor e = Tensor::empty({N, C}, logits.dtype());  // exp(x - m) per row
     double total = 0;
@@ -187,13 +237,16 @@ Tensor cross_entropy_fused(const Tensor& logits, const Tensor& target, NllOption
             const T m = kernels::row_max(row, C);
             const T s = kernels::exp_store_sum(pe + i * C, row, C, m);
             inv_sum[i] = 1.0 / static_cast<double>(s);
-            total += static_cast<double>(m) + std::log(static_cast<double>(s)) - static_cast<double>(row[pt[i]]);
+            const double lse = static_cast<double>(m) + std::log(static_cast<double>(s));
+            double loss = lse - (1.0 - eps) * static_cast<double>(row[pt[i]]);
+            if (eps != 0.0) loss -= eps * row_sum(row, C) / static_cast<double>(C);
+            total += loss;
         }
     });
     Tensor y = Tensor::scalar(total * scale, logits.dtype());
     return record("cross_entropy", y, {logits},
-                  [e, target, inv_sum = std::move(inv_sum), scale, ignore = options.ignore_index](const Tensor& dy,
-                                                                                                 Grads& g) {
+                  [e, target, inv_sum = std::move(inv_sum), scale, eps, ignore = options.ignore_index](const Tensor& dy,
+                                                                                                      Grads& g) {
                       const std::int64_t N = e.shape()[0], C = e.shape()[1];
                       Tensor dx = Tensor::empty({N, C}, e.dtype());
                       const std::int64_t* pt = target.data<std::int64_t>();
@@ -202,6 +255,7 @@ Tensor cross_entropy_fused(const Tensor& logits, const Tensor& target, NllOption
                           const T* pe = e.data<T>();
                           T* pd = dx.data<T>();
                           const double d = dy.item() * scale;
+                          const T uniform = static_cast<T>(d * eps / static_cast<double>(C));
 #pragma omp parallel for if (N * C >= kernels::kParallelThreshold) schedule(static)
                           for (std::int64_t i = 0; i < N; ++i) {
                               T* out = pd + i * C;
@@ -209,8 +263,14 @@ Tensor cross_entropy_fused(const Tensor& logits, const Tensor& target, NllOption
                                   std::fill_n(out, C, T(0));
                                   continue;
                               }
-                              kernels::scale_into(out, pe + i * C, C, static_cast<T>(d * inv_sum[i]));  // softmax * dL
-                              out[pt[i]] -= static_cast<T>(d);
+                              const T a = static_cast<T>(d * inv_sum[i]);
+                              if (eps == 0.0) {
+                                  kernels::scale_into(out, pe + i * C, C, a);  // softmax * dL
+                              } else {
+                                  const T* er = pe + i * C;
+                                  for (std::int64_t j = 0; j < C; ++j) out[j] = er[j] * a - uniform;
+                              }
+                              out[pt[i]] -= static_cast<T>(d * (1.0 - eps));
                           }
                       });
                       g[0] = dx;
@@ -385,6 +445,93 @@ Tensor attention_context_fused(const Tensor& w, const Tensor& values) {
                               g[1] = dv;
                           }
                       });
+                  });
+}
+
+}  // namespace seqgrad
+
+namespace seqgrad {
+
+// ---- layer norm ---------------------------------------------------------------------------------
+// Per row of N: μ = mean x, σ² = mean (x − μ)², r = 1/√(σ² + eps), x̂ = (x − μ) r, y = x̂ w + b.
+// backward: g = dy w;  dx = r (g − mean g − x̂ mean(g x̂));  dw = Σ_rows dy x̂;  db = Σ_rows dy.
+// The forward keeps x̂ and r, so the backward is two passes over each row.
+Tensor layer_norm_fused(const Tensor& x, const Tensor& weight, const Tensor& bias, double eps) {
+    check_defined("layer_norm", x);
+    if (x.dim() < 1) fail("layer_norm: input must have at least one dim, got {}", shape_str(x.shape()));
+    const std::int64_t N = x.size(-1), R = N == 0 ? 0 : x.numel() / N;
+    for (const Tensor* p : {&weight, &bias})
+        if (p->defined()) {
+            check_same_dtype("layer_norm", x, *p);
+            if (p->shape() != Shape{N})
+                fail("layer_norm: weight and bias must be [{}] to match input {}, got {}", N, shape_str(x.shape()),
+                     shape_str(p->shape()));
+        }
+    Tensor y = Tensor::empty(x.shape(), x.dtype());
+    Tensor xhat = Tensor::empty(x.shape(), x.dtype());
+    Tensor rstd = Tensor::empty({R}, x.dtype());
+    dispatch_floating(x.dtype(), "layer_norm", [&](auto tag) {
+        using T = decltype(tag);
+        const T* px = x.data<T>();
+        const T* pw = weight.defined() ? weight.data<T>() : nullptr;
+        const T* pb = bias.defined() ? bias.data<T>() : nullptr;
+        T *py = y.data<T>(), *ph = xhat.data<T>(), *pr = rstd.data<T>();
+#pragma omp parallel for if (R * N >= kernels::kParallelThreshold) schedule(static)
+        for (std::int64_t i = 0; i < R; ++i) {
+            const T* row = px + i * N;
+            T* h = ph + i * N;
+            T* out = py + i * N;
+            const T mu = static_cast<T>(row_sum(row, N) / static_cast<double>(N));
+            for (std::int64_t k = 0; k < N; ++k) h[k] = row[k] - mu;  // centred, for the variance
+            const T r = static_cast<T>(1.0 / std::sqrt(row_dot(h, h, N) / static_cast<double>(N) + eps));
+            pr[i] = r;
+            for (std::int64_t k = 0; k < N; ++k) h[k] *= r;
+            if (pw && pb)
+                for (std::int64_t k = 0; k < N; ++k) out[k] = h[k] * pw[k] + pb[k];
+            else if (pw)
+                for (std::int64_t k = 0; k < N; ++k) out[k] = h[k] * pw[k];
+            else if (pb)
+                for (std::int64_t k = 0; k < N; ++k) out[k] = h[k] + pb[k];
+            else
+                std::copy_n(h, N, out);
+        }
+    });
+    return record("layer_norm", y, {x, weight, bias},
+                  [xhat, rstd, w = weight.defined() ? weight.detach() : Tensor(), N, R](const Tensor& dy, Grads& g) {
+                      const DType dt = dy.dtype();
+                      Tensor dx = g.needs(0) ? Tensor::empty(xhat.shape(), dt) : Tensor();
+                      Tensor dw = g.needs(1) ? zeros({N}, {.dtype = dt}) : Tensor();
+                      Tensor db = g.needs(2) ? zeros({N}, {.dtype = dt}) : Tensor();
+                      dispatch_floating(dt, "layer_norm_backward", [&](auto tag) {
+                          using T = decltype(tag);
+                          const T *pdy = dy.data<T>(), *ph = xhat.data<T>(), *pr = rstd.data<T>();
+                          const T* pw = w.defined() ? w.data<T>() : nullptr;
+                          T* pdx = dx.defined() ? dx.data<T>() : nullptr;
+                          T* pdw = dw.defined() ? dw.data<T>() : nullptr;
+                          T* pdb = db.defined() ? db.data<T>() : nullptr;
+                          for (std::int64_t i = 0; i < R; ++i) {
+                              const T* d = pdy + i * N;
+                              const T* h = ph + i * N;
+                              if (pdw)
+                                  for (std::int64_t k = 0; k < N; ++k) pdw[k] += d[k] * h[k];
+                              if (pdb)
+                                  for (std::int64_t k = 0; k < N; ++k) pdb[k] += d[k];
+                              if (!pdx) continue;
+                              T* out = pdx + i * N;
+                              // g = dy w, written into dx first
+                              if (pw)
+                                  for (std::int64_t k = 0; k < N; ++k) out[k] = d[k] * pw[k];
+                              else
+                                  std::copy_n(d, N, out);
+                              const T mean_g = static_cast<T>(row_sum(out, N) / static_cast<double>(N));
+                              const T mean_gh = static_cast<T>(row_dot(out, h, N) / static_cast<double>(N));
+                              const T r = pr[i];
+                              for (std::int64_t k = 0; k < N; ++k) out[k] = r * (out[k] - mean_g - h[k] * mean_gh);
+                          }
+                      });
+                      if (g.needs(0)) g[0] = dx;
+                      if (g.needs(1)) g[1] = dw;
+                      if (g.needs(2)) g[2] = db;
                   });
 }
 

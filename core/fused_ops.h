@@ -22,9 +22,13 @@ Tensor gru_cell_fused(const Tensor& gx, const Tensor& h, const Tensor& w_hh, con
 // Returns [B, 2H]: h' in the first H columns, c' in the last H.
 Tensor lstm_cell_fused(const Tensor& gx, const Tensor& h, const Tensor& c, const Tensor& w_hh, const Tensor& b_hh);
 
-// cross_entropy(logits, target) in one pass: log_softmax and nll_loss fused, never materialising
-// the [N, C] log-probabilities. Same options and semantics as nll_loss (mean over non-ignored).
-Tensor cross_entropy_fused(const Tensor& logits, const Tensor& target, NllOptions options = {});
+// cross_entropy(logits, target, options, label_smoothing) in one pass: log_softmax and nll_loss
+// fused, never materialising the [N, C] log-probabilities. Same options and semantics as nll_loss
+// (mean over non-ignored); with label_smoothing ε each row's loss is
+// (1 - ε)·(−log p[target]) + ε·mean_c(−log p[c]), as PyTorch's F.cross_entropy(label_smoothing=ε).
+// Composite twin: cross_entropy in core/ops.h.
+Tensor cross_entropy_fused(const Tensor& logits, const Tensor& target, NllOptions options = {},
+                           double label_smoothing = 0.0);
 
 // Additive (Bahdanau) attention scores from the projected query and keys:
 //   e[b, s] = sum_a v[a] tanh(qp[b, a] + kp[b, s, a])       qp [B, A], kp [B, S, A], v [A] -> [B, S]
@@ -40,5 +44,11 @@ Tensor attention_context_fused(const Tensor& w, const Tensor& values);
 //   p = softmax(e restricted to keep != 0) (0 at masked positions);  α = p ⊙ keep
 // Composite twin (layers/attention.cpp masked_softmax): softmax(masked_fill(e, keep == 0, -1e30)) * keep.
 Tensor masked_softmax_fused(const Tensor& scores, const Tensor& keep);
+
+// Layer normalisation over the last dim, in one node (the composite: LayerNorm::forward with
+// set_fast_paths(false), mean / centre / variance / divide / affine, about ten nodes):
+//   y = (x − mean x) / √(var x + eps) · weight + bias      x [..., N]; weight, bias [N] or undefined
+// with the biased variance, as PyTorch's layer_norm.
+Tensor layer_norm_fused(const Tensor& x, const Tensor& weight, const Tensor& bias, double eps);
 
 }  // namespace seqgrad

@@ -1,5 +1,6 @@
 // Neural-net primitives: softmax, log_softmax and logsumexp along a dim (numerically stable: the
 // maximum is subtracted first), nll_loss / cross_entropy with ignore_index, and dropout.
+#include <algorithm>
 #include <cmath>
 #include <limits>
 
@@ -170,10 +171,23 @@ Tensor nll_loss(const Tensor& log_probs, const Tensor& target, NllOptions option
                   });
 }
 
-Tensor cross_entropy(const Tensor& logits, const Tensor& target, NllOptions options) {
+Tensor cross_entropy(const Tensor& logits, const Tensor& target, NllOptions options, double label_smoothing) {
     check_defined("cross_entropy", logits, "logits");
     if (logits.dim() != 2) fail("cross_entropy: logits must be [N, C], got {}", shape_str(logits.shape()));
-    return nll_loss(log_softmax(logits, 1), target, options);
+    if (!(label_smoothing >= 0.0 && label_smoothing < 1.0))
+        fail("cross_entropy: label_smoothing must be in [0, 1), got {}", label_smoothing);
+    Tensor lp = log_softmax(logits, 1);
+    Tensor nll = nll_loss(lp, target, options);
+    if (label_smoothing == 0.0) return nll;
+    // The uniform part: each non-ignored row's mean of −log p over the classes, reduced as nll is.
+    check_defined("cross_entropy", target, "target");
+    const std::int64_t count =
+        kernels::check_class_targets("cross_entropy", logits, "logits", target, options.ignore_index);
+    Tensor real = ne(target.to(lp.dtype()), static_cast<double>(options.ignore_index));  // [N], 1 = counted
+    Tensor uniform = -(mean(lp, {1}) * real);                                                // [N]
+    if (options.reduction == Reduction::Sum) uniform = sum(uniform);
+    else if (options.reduction == Reduction::Mean) uniform = sum(uniform) / static_cast<double>(std::max<std::int64_t>(count, 1));
+    return nll * (1.0 - label_smoothing) + uniform * label_smoothing;
 }
 
 // dropout:  y = x * m / (1 - p),  m_i ~ Bernoulli(1 - p)      dx = dy * m / (1 - p)

@@ -119,8 +119,10 @@ struct NllOptions {
 };
 // log_probs [N, C], target int64 [N] -> loss (0-d, or [N] for Reduction::None).
 Tensor nll_loss(const Tensor& log_probs, const Tensor& target, NllOptions options = {});
-// nll_loss(log_softmax(logits, 1), target): the composite form.
-Tensor cross_entropy(const Tensor& logits, const Tensor& target, NllOptions options = {});
+// nll_loss(log_softmax(logits, 1), target): the composite form. With label_smoothing ε in [0, 1)
+// the target is mixed with the uniform distribution, as PyTorch's F.cross_entropy(label_smoothing=ε):
+//   (1 - ε)·nll_loss(lp, target) + ε·(mean over non-ignored rows of mean_c(−lp[:, c]))   lp = log_softmax
+Tensor cross_entropy(const Tensor& logits, const Tensor& target, NllOptions options = {}, double label_smoothing = 0.0);
 // Zeroes each element with probability p and scales the rest by 1/(1-p); identity when
 // training is false or grad mode is off.
 Tensor dropout(const Tensor& x, double p, bool training, Generator* gen = nullptr);

@@ -1,6 +1,8 @@
 // LayerNorm from core ops: mean, centred square, rsqrt, affine. Autograd gives the backward.
 #include "layers/layer_norm.h"
 
+#include "core/autograd.h"
+#include "core/fused_ops.h"
 #include "core/ops.h"
 
 namespace seqgrad::nn {
@@ -17,6 +19,8 @@ Tensor LayerNorm::forward(const Tensor& x) const {
     check_defined("LayerNorm", x);
     if (x.dim() < 1 || x.size(-1) != options_.normalized_size)
         fail("LayerNorm: input {} must end in normalized_size = {}", shape_str(x.shape()), options_.normalized_size);
+    // The fused op (one node, core/fused_ops.h); set_fast_paths(false) runs the composite below.
+    if (fast_paths_enabled()) return layer_norm_fused(x, weight, bias, options_.eps);
     Tensor mu = mean(x, {-1}, /*keepdim=*/true);            // [..., 1]
     Tensor centred = x - mu;                                  // [..., N]
     Tensor var = mean(centred * centred, {-1}, true);         // biased variance [..., 1]

@@ -112,6 +112,41 @@ TEST_CASE("fused: cross_entropy equals log_softmax + nll_loss, with ignore_index
     CHECK_THROWS_AS(cross_entropy_fused(big, Tensor::ids({1, 2, 3, 99}, {4})), IndexError);
 }
 
+TEST_CASE("fused: label-smoothed cross_entropy equals its composite twin and passes gradcheck", "[fused]") {
+    Tensor logits = param({5, 7}, 15, -3, 3);
+    Tensor target = Tensor::ids({1, 0, 6, 3, 0}, {5});  // rows 1 and 4 ignored
+    for (Reduction red : {Reduction::Mean, Reduction::Sum}) {
+        NllOptions opt{.ignore_index = 0, .reduction = red};
+        auto fused = [&](const std::vector<Tensor>& x) { return cross_entropy_fused(x[0], target, opt, 0.1); };
+        auto composite = [&](const std::vector<Tensor>& x) { return cross_entropy(x[0], target, opt, 0.1); };
+        require_same(value_and_grads(fused, {logits}), value_and_grads(composite, {logits}), 1e-12);
+        require_gradcheck(fused, {logits});
+        require_gradcheck(composite, {logits});
+    }
+    // By hand: one row of 2 classes, logits (0, 0), target 0, ε = 0.5: −log p = log 2 for both classes,
+    // so the loss is log 2; its gradient is softmax − (1 − ε)·onehot − ε/C = (0.5 − 0.5 − 0.25, 0.5 − 0.25).
+    Tensor x = zeros({1, 2}, {.dtype = DType::Float64, .requires_grad = true});
+    Tensor y = cross_entropy_fused(x, Tensor::ids({0}, {1}), {}, 0.5);
+    CHECK(y.item() == Approx(std::log(2.0)));
+    y.backward();
+    CHECK(x.grad().at({0, 0}) == Approx(-0.25));
+    CHECK(x.grad().at({0, 1}) == Approx(0.25));
+    // ε = 0 is the plain loss; a per-row loss (Reduction::None) takes the composite path.
+    auto plain = [&](const std::vector<Tensor>& in) { return cross_entropy(in[0], target, {.ignore_index = 0}); };
+    auto eps0 = [&](const std::vector<Tensor>& in) { return cross_entropy_fused(in[0], target, {.ignore_index = 0}, 0.0); };
+    require_same(value_and_grads(eps0, {logits}), value_and_grads(plain, {logits}), 1e-12);
+    NllOptions none{.ignore_index = 0, .reduction = Reduction::None};
+    CHECK(allclose(cross_entropy_fused(logits, target, none, 0.2), cross_entropy(logits, target, none, 0.2), 1e-12, 1e-12));
+    // float32 over a wide row: the fused form matches the composite within float rounding.
+    Tensor wide = param({6, 300}, 16, -4, 4).detach().to(DType::Float32);
+    Tensor tw = Tensor::ids({5, 299, 0, 17, 3, 100}, {6});
+    auto f32 = [&](const std::vector<Tensor>& in) { return cross_entropy_fused(in[0], tw, {.ignore_index = 3}, 0.1); };
+    auto c32 = [&](const std::vector<Tensor>& in) { return cross_entropy(in[0], tw, {.ignore_index = 3}, 0.1); };
+    require_same(value_and_grads(f32, {wide}), value_and_grads(c32, {wide}), 1e-5);
+    CHECK_THROWS_WITH(cross_entropy_fused(logits, target, {}, 1.0), "cross_entropy: label_smoothing must be in [0, 1), got 1");
+    CHECK_THROWS_WITH(cross_entropy(logits, target, {}, -0.5), "cross_entropy: label_smoothing must be in [0, 1), got -0.5");
+}
+
 TEST_CASE("fused: additive attention scores equal the composite twin", "[fused]") {
     std::vector<Tensor> in = {param({2, 3}, 12), param({2, 4, 3}, 13), param({3}, 14)};
     auto fused = [](const std::vector<Tensor>& x) { return additive_scores_fused(x[0], x[1], x[2]); };

@@ -2,6 +2,7 @@
 #include "helpers.h"
 #include "layers/dropout.h"
 #include "layers/embedding.h"
+#include "core/fused_ops.h"
 #include "layers/layer_norm.h"
 
 using namespace seqgrad;
@@ -61,4 +62,46 @@ TEST_CASE("layer_norm: golden values and gradcheck", "[layer_norm]") {
     ln2.weight.copy_(param({4}, 6, 0.5, 1.5).detach());
     seqgrad::testing::require_gradcheck([&](const std::vector<Tensor>& in) { return ln2(in[0]); }, {x, ln2.weight, ln2.bias});
     CHECK_THROWS_WITH(ln2(zeros({3, 5}, {.dtype = DType::Float64})), Catch::Contains("LayerNorm") && Catch::Contains("[3, 5]"));
+}
+
+TEST_CASE("layer_norm: the fused op equals the composite, with and without affine, and passes gradcheck",
+          "[layer_norm][fused]") {
+    nn::LayerNorm ln({.normalized_size = 5, .dtype = DType::Float64});
+    ln.weight.copy_(param({5}, 7, 0.5, 1.5).detach());
+    ln.bias.copy_(param({5}, 8).detach());
+    nn::LayerNorm bare({.normalized_size = 5, .elementwise_affine = false, .dtype = DType::Float64});
+    Tensor x = param({2, 3, 5}, 9, -2, 2);
+    Tensor w = param({2, 3, 5}, 10).detach();
+    for (const nn::LayerNorm* layer : {&ln, &bare}) {
+        auto run = [&](bool fast) {
+            FastPathGuard guard(fast);
+            x.zero_grad();
+            if (layer->weight.defined()) layer->weight.zero_grad(), layer->bias.zero_grad();
+            Tensor y = layer->forward(x);
+            sum(y * w).backward();
+            std::vector<Tensor> out{y.detach(), x.grad()};
+            if (layer->weight.defined()) out.push_back(layer->weight.grad()), out.push_back(layer->bias.grad());
+            return out;
+        };
+        auto fast = run(true), plain = run(false);
+        for (std::size_t i = 0; i < fast.size(); ++i) {
+            INFO("tensor " << i);
+            CHECK(allclose(fast[i], plain[i], 1e-12, 1e-12));
+        }
+    }
+    seqgrad::testing::require_gradcheck(
+        [&](const std::vector<Tensor>& in) { return layer_norm_fused(in[0], in[1], in[2], 1e-5); },
+        {x, ln.weight, ln.bias});
+    // float32: the fused row loops (partial sums) against the composite in float
+    nn::LayerNorm ln32({.normalized_size = 40});
+    Tensor x32 = param({7, 40}, 11, -3, 3).detach().to(DType::Float32);
+    Tensor y32 = ln32(x32);
+    {
+        FastPathGuard plain(false);
+        CHECK(allclose(y32, ln32(x32), 1e-5, 1e-5));
+    }
+    CHECK_THROWS_WITH(layer_norm_fused(Tensor::scalar(1.0), Tensor(), Tensor(), 1e-5),
+                      "layer_norm: input must have at least one dim, got []");
+    CHECK_THROWS_WITH(layer_norm_fused(x, zeros({4}, {.dtype = DType::Float64}), Tensor(), 1e-5),
+                      "layer_norm: weight and bias must be [5] to match input [2, 3, 5], got [4]");
 }

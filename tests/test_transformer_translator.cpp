@@ -89,6 +89,30 @@ TEST_CASE("transformer translator: parameter names, tying, and the smoothed loss
     CHECK(sum_nll == Approx(nll).epsilon(1e-12));
 }
 
+TEST_CASE("transformer translator: the fast paths (fused loss and layers) give the plain path's loss and gradients",
+          "[transformer][translator][fused]") {
+    Generator gen(6);
+    TransformerTranslator model(tiny(false, true), &gen);
+    model.to(DType::Float64);
+    Batch b;
+    auto run = [&](bool fast) {
+        FastPathGuard guard(fast);
+        for (auto& p : model.parameters()) p.zero_grad();
+        Tensor loss = model.loss(b.src, b.lengths, b.tgt_in, b.tgt_out);
+        loss.backward();
+        std::vector<Tensor> out{loss.detach()};
+        for (auto& p : model.parameters()) out.push_back(p.grad());
+        out.push_back(Tensor::scalar(model.nll_sum(b.src, b.lengths, b.tgt_in, b.tgt_out).first, DType::Float64));
+        return out;
+    };
+    auto fast = run(true), plain = run(false);
+    REQUIRE(fast.size() == plain.size());
+    for (std::size_t i = 0; i < fast.size(); ++i) {
+        INFO("tensor " << i);
+        CHECK(allclose(fast[i], plain[i], 1e-10, 1e-12));
+    }
+}
+
 TEST_CASE("transformer translator: the one-pass teacher-forced logits equal incremental decoding step by step",
           "[transformer][translator][decoding]") {
     Generator gen(5);

@@ -6,6 +6,7 @@
 #include <cmath>
 
 #include "core/autograd.h"
+#include "core/fused_ops.h"
 #include "core/ops.h"
 #include "models/rnn/seq2seq.h"  // the special ids kPad, kSos, kEos shared with data::Vocab
 
@@ -104,15 +105,12 @@ Tensor TransformerTranslator::loss(const Tensor& src, const std::vector<std::int
         fail("TransformerTranslator: tgt_out {} must have tgt_in's shape {}", shape_str(tgt_out.shape()),
              shape_str(tgt_in.shape()));
     Tensor target = reshape(tgt_out, {N});
-    Tensor lp = log_softmax(reshape(z, {N, V}), 1);  // [N, V]
-    Tensor nll = nll_loss(lp, target, {.ignore_index = kPad});
-    const double eps = config_.label_smoothing;
-    if (eps == 0.0) return nll;
-    // ε · mean over real tokens of mean_v(−log p[v]): the uniform part of the smoothed target.
-    Tensor real = ne(target.to(lp.dtype()), static_cast<double>(kPad));  // [N], 1 = real token
-    const double count = std::max(1.0, sum(real).item());
-    Tensor uniform = -sum(mean(lp, {1}) * real) / count;
-    return nll * (1.0 - eps) + uniform * eps;
+    // Label-smoothed cross-entropy (core/ops.h cross_entropy). The fused form never materialises
+    // the [N, V] log-probabilities or their gradient; set_fast_paths(false) runs the composite.
+    const NllOptions options{.ignore_index = kPad};
+    Tensor flat = reshape(z, {N, V});
+    if (fast_paths_enabled()) return cross_entropy_fused(flat, target, options, config_.label_smoothing);
+    return cross_entropy(flat, target, options, config_.label_smoothing);
 }
 
 std::pair<double, std::int64_t> TransformerTranslator::nll_sum(const Tensor& src, const std::vector<std::int64_t>& lengths,
@@ -121,8 +119,9 @@ std::pair<double, std::int64_t> TransformerTranslator::nll_sum(const Tensor& src
     Tensor z = logits(src, lengths, tgt_in);
     const std::int64_t N = z.size(0) * z.size(1), V = z.size(2);
     Tensor target = reshape(tgt_out, {N});
-    Tensor total = nll_loss(log_softmax(reshape(z, {N, V}), 1), target,
-                            {.ignore_index = kPad, .reduction = Reduction::Sum});
+    const NllOptions options{.ignore_index = kPad, .reduction = Reduction::Sum};
+    Tensor flat = reshape(z, {N, V});
+    Tensor total = fast_paths_enabled() ? cross_entropy_fused(flat, target, options) : cross_entropy(flat, target, options);
     std::int64_t count = 0;
     for (std::int64_t id : target.to_ids()) count += id != kPad;
     return {total.item(), count};

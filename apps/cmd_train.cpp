@@ -60,11 +60,11 @@ void add_train_options(CLI::App& cmd, models::TrainOptions& o, int& threads) {
     cmd.add_option("--source-tokenizer", o.data.source_tokenizer,
                    "Tokenizer of the corpus's first column (the target's with --reverse): word, char or sentencepiece")
         ->check(CLI::IsMember(tokenizers))
-        ->default_str("--tokenizer");
+        ->default_str("--tokenizer, else the task's");
     cmd.add_option("--target-tokenizer", o.data.target_tokenizer,
                    "Tokenizer of the corpus's second column (the source's with --reverse): word, char or sentencepiece")
         ->check(CLI::IsMember(tokenizers))
-        ->default_str("--tokenizer");
+        ->default_str("--tokenizer, else the task's");
     cmd.add_option("--vocab-size", o.data.vocab_size,
                    "Vocabulary per side: a sentencepiece model's size, or the most frequent word/char tokens kept")
         ->check(non_negative_integer())

@@ -1,5 +1,10 @@
 // `seqgrad train`: train a translator on a bundled task or a TSV corpus into a model folder.
+#include <pthread.h>
+#include <signal.h>
+
+#include <atomic>
 #include <csignal>
+#include <thread>
 #include <iostream>
 
 #include <fmt/ranges.h>
@@ -21,11 +26,43 @@
 namespace seqgrad::apps {
 
 namespace {
+// For a SIGINT delivered to a thread that does not block it (one a library started before us).
 extern "C" void on_sigint(int) { models::stop_requested() = true; }
 }  // namespace
 
-StopOnCtrlC::StopOnCtrlC() { std::signal(SIGINT, on_sigint); }
-StopOnCtrlC::~StopOnCtrlC() { std::signal(SIGINT, SIG_DFL); }
+struct StopOnCtrlC::Watcher {
+    sigset_t set{};
+    sigset_t previous{};
+    std::atomic<bool> done{false};
+    std::thread thread;
+};
+
+StopOnCtrlC::StopOnCtrlC() : watcher_(new Watcher) {
+    std::signal(SIGINT, on_sigint);
+    sigemptyset(&watcher_->set);
+    sigaddset(&watcher_->set, SIGINT);
+    pthread_sigmask(SIG_BLOCK, &watcher_->set, &watcher_->previous);
+    watcher_->thread = std::thread([w = watcher_] {
+        while (!w->done.load()) {
+            int sig = 0;
+            if (sigwait(&w->set, &sig) == 0 && !w->done.load()) models::stop_requested() = true;
+        }
+    });
+}
+
+StopOnCtrlC::~StopOnCtrlC() {
+    watcher_->done = true;
+    pthread_kill(watcher_->thread.native_handle(), SIGINT);  // wakes the sigwait
+    watcher_->thread.join();
+    std::signal(SIGINT, SIG_DFL);
+    // A Ctrl-C that came while we were leaving is still pending: discard it rather than die of it
+    // once unblocked (training has already stopped).
+    struct timespec zero {};
+    while (sigtimedwait(&watcher_->set, nullptr, &zero) == SIGINT) {
+    }
+    pthread_sigmask(SIG_SETMASK, &watcher_->previous, nullptr);
+    delete watcher_;
+}
 
 std::string listed(const std::vector<std::string>& names) { return fmt::format("{}", fmt::join(names, ", ")); }
 

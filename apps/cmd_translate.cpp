@@ -1,5 +1,5 @@
 // `seqgrad translate`: translate sentences with a trained model folder, optionally showing the
-// attention as a terminal heatmap and writing it as an SVG.
+// attention as a terminal heatmap and writing it, or the saliency (models/saliency.h), as an SVG.
 #include <algorithm>
 #include <iostream>
 
@@ -39,7 +39,7 @@ void add_translate(CLI::App& app) {
         std::string model;
         std::int64_t beam = 1;
         bool show = false;
-        std::string svg;
+        std::string svg, saliency_svg;
         std::vector<std::string> sentences;
     };
     auto o = std::make_shared<Opts>();
@@ -47,8 +47,13 @@ void add_translate(CLI::App& app) {
     cmd->add_option("--beam", o->beam, "Beam size (1 = greedy)")->check(integer_range(1, 64));
     cmd->add_flag("--show-attention", o->show, "Print the attention of each translation as a heatmap");
     cmd->add_option("--attention-svg", o->svg, "Write the attention of the (last) translation as an SVG file");
+    cmd->add_option("--saliency-svg", o->saliency_svg,
+                    "Write the saliency of the (last) translation (‖∂ log p(y_t)/∂e_s‖, gradient × input) beside its "
+                    "attention as an SVG file");
     cmd->add_option("sentences", o->sentences, "Sentences to translate; none: read stdin");
     cmd->callback([o] {
+        if (!o->svg.empty()) check_output_file(o->svg, "--attention-svg");
+        if (!o->saliency_svg.empty()) check_output_file(o->saliency_svg, "--saliency-svg");
         const models::Translator t = models::Translator::load(o->model);
         // One output line per input line, always: an empty line gives an empty line, and a line that
         // cannot be translated gives an empty line on stdout, its number and reason on stderr, and
@@ -71,6 +76,7 @@ void add_translate(CLI::App& app) {
                 note_unknown_tokens(t, tr, where);
                 if (o->show) print_attention(t, tr, std::cout);
                 if (!o->svg.empty()) write_attention_svg(t, tr, o->svg, s);
+                if (!o->saliency_svg.empty()) write_saliency_svg(t, tr, o->saliency_svg, s);
             } catch (const std::invalid_argument& e) {
                 failed(e);
             } catch (const std::out_of_range& e) {

@@ -52,8 +52,12 @@ std::vector<Hypothesis> greedy_batch(const TranslationModel& model, const std::v
                 hyps[b].attention.push_back(std::move(w));
             }
             hyps[b].log_prob += lpv[b * V + next[b]];
-            if (next[b] == kEos) done[b] = 1;
-            else hyps[b].ids.push_back(next[b]);
+            if (next[b] == kEos) {
+                done[b] = 1;
+                hyps[b].ended = true;
+            } else {
+                hyps[b].ids.push_back(next[b]);
+            }
             all_done = all_done && done[b];
         }
         if (all_done) break;
@@ -105,6 +109,7 @@ Hypothesis beam_search(const TranslationModel& model, const std::vector<std::int
             h.log_prob = score;
             if (o.weights.defined()) h.attention.push_back(row_of(weights, o.weights.shape()[1], b));
             if (v == kEos) {
+                h.ended = true;
                 finished.push_back(std::move(h));
                 continue;
             }

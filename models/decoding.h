@@ -14,6 +14,7 @@ struct Hypothesis {
     std::vector<std::int64_t> ids;              // without <sos>/<eos>
     std::vector<std::vector<float>> attention;  // [len(ids)+1][S] incl. the <eos> step (empty without attention)
     double log_prob = 0;
+    bool ended = false;  // ends with <eos> (not cut at max_len)
 };
 
 // Greedy decoding of one source sentence (ids without specials) under NoGradGuard.

@@ -86,9 +86,11 @@ Translation Translator::translate(const std::string& sentence, std::int64_t beam
     if (max_len <= 0) max_len = default_max_len(ids.size());
     Hypothesis h = beam <= 1 ? greedy(*model_, ids, max_len) : beam_search(*model_, ids, beam, max_len);
     out.output_tokens = target_vocab_.decode(h.ids);
+    out.output_ids = h.ids;
     out.text = target_tokenizer_->detokenize(out.output_tokens);
     out.attention = std::move(h.attention);
     out.log_prob = h.log_prob;
+    out.ended = h.ended;
     return out;
 }
 

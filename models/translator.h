@@ -31,10 +31,12 @@ data::Corpus load_corpus(const DataSource& source, bool strict = false);
 
 struct Translation {
     std::vector<std::string> source_tokens;
-    std::vector<std::string> output_tokens;
+    std::vector<std::string> output_tokens;      // the output's words (<pad>, <sos> the model may emit are left out)
+    std::vector<std::int64_t> output_ids;        // every token decoded, without <eos>: one per attention row
     std::string text;                            // detokenized output
     std::vector<std::vector<float>> attention;   // [output tokens + <eos>][source tokens]
     double log_prob = 0;
+    bool ended = false;                          // the model produced <eos> (not stopped by the length limit)
 };
 
 class Translator {

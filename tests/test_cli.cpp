@@ -484,18 +484,18 @@ TEST_CASE("cli: experiment implicit-vs-explicit writes its table, the agreement 
           "[cli][saliency]") {
     TempDir dir("implicit_vs_explicit");
     Outcome r = run_cli(dir, {"experiment", "implicit-vs-explicit", "--out", dir / "exp", "--tasks", "reverse",
-                              "--variants", "additive,transformer", "--max-pairs", "60", "--max-len", "6", "--sentences",
+                              "--variants", "dot,transformer", "--max-pairs", "60", "--max-len", "6", "--sentences",
                               "3", "--epochs", "1", "--hidden", "8", "--embed", "4", "--d-model", "8", "--heads", "2",
                               "--layers", "1", "--ff", "16", "--threads", "1"});
     INFO("stdout: " << r.out << "\nstderr: " << r.err);
     REQUIRE(r.exit_code == 0);
     const std::string table = read_file(dir / "exp/table.txt");
-    CHECK_THAT(table, Catch::Contains("rnn: bidirectional GRU, hidden 8, embed 4"));
+    CHECK_THAT(table, Catch::Contains("rnn: GRU (one direction, so dot attention fits), hidden 8, embed 4"));
     CHECK_THAT(table, Catch::Contains("transformer: d_model 8, 2 heads, 1+1 layers, ff 16"));
     CHECK_THAT(table, Catch::Contains("argmax ‖∇‖") && Catch::Contains("chance"));
     CHECK(std::count(table.begin(), table.end(), '\n') == 4);  // settings, header, two runs
     CHECK_THAT(read_file(dir / "exp/agreement.svg"), Catch::Contains("reverse: transformer"));
-    CHECK_THAT(read_file(dir / "exp/saliency_reverse_additive.svg"), Catch::Contains("explicit: attention α"));
+    CHECK_THAT(read_file(dir / "exp/saliency_reverse_dot.svg"), Catch::Contains("explicit: attention α"));
     CHECK(fs::exists(dir / "exp/saliency_reverse_transformer.svg"));
     CHECK(fs::exists(dir / "exp/reverse_transformer/model.safetensors"));
     require_one_error_line(run_cli(dir, {"experiment", "implicit-vs-explicit", "--out", dir / "bad", "--d-model", "10",

@@ -6,6 +6,8 @@
 //                    several lengths, same data and epochs: held-out exact match and seconds per epoch
 //   hard-vs-soft     soft vs stochastic hard attention: learning curves (apps/cmd_hard_vs_soft.cpp)
 //   visual-attention MLP vs soft attention vs glimpses on cluttered digits (apps/cmd_visual_attention.cpp)
+//   implicit-vs-explicit  explicit attention α against the saliency ∂ log p(y_t)/∂e_s per attention type
+//                    (apps/cmd_implicit_vs_explicit.cpp)
 #include <chrono>
 #include <cmath>
 #include <filesystem>
@@ -74,7 +76,7 @@ double mean_entropy(const models::Translator& t, const std::vector<std::string>&
 }  // namespace
 
 void add_experiment(CLI::App& app) {
-    auto* exp = app.add_subcommand("experiment", "Reproducible experiments: bottleneck, attention-types, rnn-vs-transformer, hard-vs-soft, visual-attention");
+    auto* exp = app.add_subcommand("experiment", "Reproducible experiments: bottleneck, attention-types, rnn-vs-transformer, hard-vs-soft, visual-attention, implicit-vs-explicit");
     exp->require_subcommand(1);
 
     // ---- bottleneck ----
@@ -375,6 +377,9 @@ void add_experiment(CLI::App& app) {
 
     // ---- visual-attention ----
     add_visual_attention(*exp);
+
+    // ---- implicit-vs-explicit ----
+    add_implicit_vs_explicit(*exp);
 }
 
 }  // namespace seqgrad::apps

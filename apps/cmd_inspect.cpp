@@ -1,7 +1,8 @@
 // `seqgrad inspect`: one self-contained HTML page (inline SVG, no scripts, nothing from the network)
 // showing one decoder step of one translation with the forward and the backward side by side:
-// scores e, weights α, ∂L/∂α, ∂L/∂e, the gradient reaching each encoder state, and a numeric check of
-// the softmax-Jacobian identity ∂L/∂e_j = α_j (∂L/∂α_j − Σ_k α_k ∂L/∂α_k).
+// scores e, weights α and beside them the saliency of the step (implicit attention, models/saliency.h),
+// ∂L/∂α, ∂L/∂e, the gradient reaching each encoder state, and a numeric check of the softmax-Jacobian
+// identity ∂L/∂e_j = α_j (∂L/∂α_j − Σ_k α_k ∂L/∂α_k).
 #include <algorithm>
 #include <cmath>
 #include <iostream>
@@ -25,7 +26,7 @@ std::string row_svg(const std::string& name, const std::vector<double>& values, 
     o.scale = scale;
     o.cell_size = 40;
     o.show_values = viz::HeatmapOptions::Values::Always;
-    if (name == "α") {  // weights are probabilities: a fixed 0..1 scale; gradients scale to their data
+    if (name == "α" || name == "saliency") {  // shares of 1: a fixed 0..1 scale; gradients scale to their data
         o.vmin = 0.0;
         o.vmax = 1.0;
     }
@@ -71,6 +72,23 @@ std::string heads_section(const models::StepInspection& r) {
     return html;
 }
 
+// Implicit attention beside α: the saliency row of the step (models/saliency.h).
+std::string saliency_figures(const models::StepInspection& r) {
+    using viz::ColourScale;
+    if (r.saliency.empty())
+        return "<p id=\"saliency-missing\">No saliency: " + esc(r.saliency_note) + "</p>\n";
+    std::string html = figure("fig-saliency",
+                              "Implicit attention: ‖∂ log p(y<sub>t</sub>)/∂e<sub>s</sub>‖ over the source embeddings, divided by "
+                              "its sum so it reads on α's scale. Where α and this row disagree, the weights are not what "
+                              "the output depends on.",
+                              row_svg("saliency", r.saliency, r.source_tokens, ColourScale::Sequential, "saliency ‖∇e log p‖ (row sums to 1)"));
+    html += figure("fig-gradient-x-input",
+                   "Gradient × input e<sub>s</sub> · ∂ log p(y<sub>t</sub>)/∂e<sub>s</sub>, divided by the sum of its absolute "
+                   "values: how much log p(y<sub>t</sub>) would lose (red) or gain (blue) to first order if e<sub>s</sub> were zero.",
+                   row_svg("e·∇", r.gradient_x_input, r.source_tokens, ColourScale::Diverging, "gradient × input"));
+    return html;
+}
+
 std::string page(const models::StepInspection& r, const std::string& sentence, const std::string& model_dir) {
     using viz::ColourScale;
     const auto& src = r.source_tokens;
@@ -100,11 +118,13 @@ td, th { border: 1px solid #ccc; padding: 2px 8px; text-align: right; }
     if (heads) {
         html += figure("fig-weights", "The last layer's cross-attention averaged over its heads (what translate draws as one heatmap): no softmax produced it, so its gradients are per head above.",
                        row_svg("α", r.weights, src, ColourScale::Sequential, "mean attention weights"));
+        html += saliency_figures(r);
     } else {
         html += figure("fig-scores", "Scores e<sub>s</sub> (before the softmax).",
                        row_svg("e", r.scores, src, ColourScale::Diverging, "scores e"));
         html += figure("fig-weights", "Weights α = softmax(e): how much each source token feeds the context c = Σ α<sub>s</sub> h<sub>s</sub>.",
                        row_svg("α", r.weights, src, ColourScale::Sequential, "attention weights α"));
+        html += saliency_figures(r);
     }
     html += "</div>\n<div class=\"col\" id=\"backward\"><h2>Backward</h2>\n";
     if (!heads) {

@@ -1,7 +1,8 @@
 // `seqgrad translate`: translate sentences with a trained model folder, optionally showing the
 // attention as a terminal heatmap and writing it as an SVG; --n-best lists the K best hypotheses with
 // their scores ("N ||| text ||| score", as Moses and Marian write n-best lists) and --json prints one
-// JSON object per sentence (models/translation_json.h).
+// JSON object per sentence (models/translation_json.h); --saliency-svg draws the saliency
+// (models/saliency.h) as an SVG.
 #include <algorithm>
 #include <iostream>
 
@@ -43,7 +44,7 @@ void add_translate(CLI::App& app) {
         std::int64_t beam = 1, n_best = 1;
         double length_penalty = models::kDefaultLengthPenalty;
         bool show = false, json = false;
-        std::string svg;
+        std::string svg, saliency_svg;
         std::vector<std::string> sentences;
     };
     auto o = std::make_shared<Opts>();
@@ -58,11 +59,16 @@ void add_translate(CLI::App& app) {
                                "One JSON object per sentence: tokens, hypotheses, scores, attention (README schema)");
     cmd->add_flag("--show-attention", o->show, "Print the attention of each translation as a heatmap")->excludes(json);
     cmd->add_option("--attention-svg", o->svg, "Write the attention of the (last) translation as an SVG file");
+    cmd->add_option("--saliency-svg", o->saliency_svg,
+                    "Write the saliency of the (last) translation (‖∂ log p(y_t)/∂e_s‖, gradient × input) beside its "
+                    "attention as an SVG file");
     cmd->add_option("sentences", o->sentences, "Sentences to translate; none: read stdin");
     cmd->callback([o] {
         if (o->n_best > o->beam)
             fail("translate: --n-best {} needs a beam at least as wide (--beam {} or more; got --beam {})", o->n_best,
                  o->n_best, o->beam);
+        if (!o->svg.empty()) check_output_file(o->svg, "--attention-svg");
+        if (!o->saliency_svg.empty()) check_output_file(o->saliency_svg, "--saliency-svg");
         const models::Translator t = models::Translator::load(o->model);
         const models::DecodeOptions decode{.beam = o->beam,
                                            .n_best = o->n_best,
@@ -103,6 +109,7 @@ void add_translate(CLI::App& app) {
                 note_unknown_tokens(t, tr, where);
                 if (o->show) print_attention(t, tr, std::cout);
                 if (!o->svg.empty()) write_attention_svg(t, tr, o->svg, s);
+                if (!o->saliency_svg.empty()) write_saliency_svg(t, tr, o->saliency_svg, s);
             } catch (const std::invalid_argument& e) {
                 failed(e);
             } catch (const std::out_of_range& e) {

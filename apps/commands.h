@@ -37,6 +37,8 @@ void add_experiment(CLI::App& app);
 void add_hard_vs_soft(CLI::App& experiment);
 // `experiment visual-attention` (apps/cmd_visual_attention.cpp), likewise.
 void add_visual_attention(CLI::App& experiment);
+// `experiment implicit-vs-explicit` (apps/cmd_implicit_vs_explicit.cpp), likewise.
+void add_implicit_vs_explicit(CLI::App& experiment);
 void add_bench(CLI::App& app);
 void add_gradcheck(CLI::App& app);
 void add_inspect(CLI::App& app);

@@ -1,11 +1,13 @@
 // Attention views shared by the subcommands (see apps/views.h).
 #include "apps/views.h"
 
+#include <filesystem>
 #include <ostream>
 
 #include <fmt/format.h>
 
 #include "models/fileio.h"
+#include "models/saliency.h"
 #include "models/viz/terminal.h"
 
 namespace seqgrad::apps {
@@ -93,6 +95,33 @@ void write_attention_svg(const models::Translator& translator, const models::Tra
                                                 .x_label = l.x_label, .y_label = l.y_label, .vmin = 0.0, .vmax = 1.0}));
     }
     write_file_atomic(path, viz::figure_svg(sections, title));
+}
+
+void write_saliency_svg(const models::Translator& translator, const models::Translation& t, const std::string& path,
+                        const std::string& title) {
+    const models::TranslationSaliency s = models::translation_saliency(translator, t);
+    std::vector<std::string> pictures;
+    if (!t.attention.empty())
+        pictures.push_back(viz::heatmap_svg(attention_matrix(t), s.source_tokens, s.output_tokens,
+                                            {.title = "explicit: attention α", .x_label = "source", .y_label = "output",
+                                             .vmin = 0.0, .vmax = 1.0}));
+    pictures.push_back(viz::heatmap_svg(s.saliency, s.source_tokens, s.output_tokens,
+                                        {.title = "implicit: ‖∂ log p(y_t)/∂e_s‖, row sums 1", .x_label = "source",
+                                         .y_label = "output", .vmin = 0.0, .vmax = 1.0}));
+    pictures.push_back(viz::heatmap_svg(s.gradient_x_input, s.source_tokens, s.output_tokens,
+                                        {.title = "gradient × input e_s · ∂ log p(y_t)/∂e_s, row |sum| 1",
+                                         .x_label = "source", .y_label = "output",
+                                         .scale = viz::ColourScale::Diverging}));
+    write_file_atomic(path, viz::figure_svg({{"what the output depends on: the Jacobian over the source embeddings", {pictures}}},
+                                            title));
+}
+
+void check_output_file(const std::string& path, const std::string& flag) {
+    namespace fs = std::filesystem;
+    const fs::path folder = fs::path(path).parent_path();
+    std::error_code ec;
+    if (!folder.empty() && !fs::is_directory(folder, ec))
+        fail<Error>("{} {}: the folder {} does not exist", flag, path, folder.string());
 }
 
 }  // namespace seqgrad::apps

@@ -30,7 +30,11 @@ TransformerEmbedding::TransformerEmbedding(const TransformerEmbeddingOptions& o)
 }
 
 Tensor TransformerEmbedding::forward(const Tensor& ids, std::int64_t offset) const {
-    Tensor x = embedding->forward(ids);  // [B, T, D]
+    return from_lookup(embedding->forward(ids), offset);  // [B, T, D]
+}
+
+Tensor TransformerEmbedding::from_lookup(const Tensor& looked_up, std::int64_t offset) const {
+    Tensor x = looked_up;
     if (options_.scale) x = x * std::sqrt(static_cast<double>(options_.d_model));
     return positional->forward(x, offset);
 }

@@ -33,6 +33,9 @@ public:
     // ids int64 [B, T] -> [B, T, D]; offset: the position of the first id (incremental decoding).
     Tensor forward(const Tensor& ids, std::int64_t offset = 0) const;
     Tensor operator()(const Tensor& ids, std::int64_t offset = 0) const { return forward(ids, offset); }
+    // The rest of forward from the lookup E[ids] [B, T, D]: the scale, the positions and dropout
+    // (forward(ids) = from_lookup(embedding->forward(ids))). Saliency differentiates the lookup.
+    Tensor from_lookup(const Tensor& looked_up, std::int64_t offset = 0) const;
 
     std::shared_ptr<Embedding> embedding;            // "embedding.weight" [V, D]
     std::shared_ptr<PositionalEncoding> positional;  // buffer "positional.pe" [max_len, D]

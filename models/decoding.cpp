@@ -83,8 +83,12 @@ std::vector<Hypothesis> greedy_batch(const TranslationModel& model, const std::v
             }
             if (!layers.empty()) hyps[b].layer_attention.push_back(layers.row(b, srcs[b].size()));
             hyps[b].log_prob += lpv[b * V + next[b]];
-            if (next[b] == kEos) done[b] = 1;
-            else hyps[b].ids.push_back(next[b]);
+            if (next[b] == kEos) {
+                done[b] = 1;
+                hyps[b].ended = true;
+            } else {
+                hyps[b].ids.push_back(next[b]);
+            }
             all_done = all_done && done[b];
         }
         if (all_done) break;
@@ -143,6 +147,7 @@ std::vector<Hypothesis> decode_n_best(const TranslationModel& model, const std::
             if (o.weights.defined()) h.attention.push_back(row_of(weights, o.weights.shape()[1], b));
             if (!layers.empty()) h.layer_attention.push_back(layers.row(b, src.size()));
             if (v == kEos) {
+                h.ended = true;
                 finished.push_back(std::move(h));
                 continue;
             }

@@ -27,6 +27,7 @@ struct Hypothesis {
     std::vector<LayerAttention> layer_attention;
     double log_prob = 0;
     double score = 0;  // log_prob / length_penalty(len(ids) + 1, alpha)
+    bool ended = false;  // ends with <eos> (not cut at max_len)
 };
 
 // How to decode: beam 1 is greedy; n_best <= beam hypotheses are returned, best first.

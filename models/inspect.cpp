@@ -8,6 +8,7 @@
 #include "core/autograd.h"
 #include "core/ops.h"
 #include "models/decoding.h"
+#include "models/saliency.h"
 
 namespace seqgrad::models {
 
@@ -34,12 +35,10 @@ StepInspection inspect_step(const Translator& tr, const std::string& sentence, s
     Translation greedy = tr.translate(sentence);
     StepInspection r;
     r.source_tokens = greedy.source_tokens;
-    r.output_tokens = greedy.output_tokens;
-    std::vector<std::int64_t> targets = tr.target_vocab().encode(greedy.output_tokens);
-    if (greedy.attention.size() > greedy.output_tokens.size()) {
-        targets.push_back(kEos);
-        r.output_tokens.push_back("<eos>");
-    }
+    // Every token decoded (a special the model emitted included, so step t is the t-th decoder step), then <eos>.
+    std::vector<std::int64_t> targets = greedy.output_ids;
+    if (greedy.ended) targets.push_back(kEos);
+    for (std::int64_t id : targets) r.output_tokens.push_back(tr.target_vocab().token(id));
     const auto T = static_cast<std::int64_t>(targets.size());
     if (step < 0 || step >= T)
         fail("inspect: --step {} is out of range: the translation has {} steps (0 to {})", step, T, T - 1);
@@ -95,6 +94,13 @@ StepInspection inspect_step(const Translator& tr, const std::string& sentence, s
             hi.identity_max_error = softmax_identity(hi.weights, hi.dweights, hi.dscores, hi.identity_rhs);
             r.heads.push_back(std::move(hi));
         }
+    }
+    try {
+        const TranslationSaliency sal = translation_saliency(tr, greedy);
+        r.saliency = sal.saliency.at(static_cast<std::size_t>(step));
+        r.gradient_x_input = sal.gradient_x_input.at(static_cast<std::size_t>(step));
+    } catch (const Error& e) {  // an architecture without saliency: the page says so instead
+        r.saliency_note = e.what();
     }
     return r;
 }

@@ -1,6 +1,7 @@
 // One decoder step of one translation, forward and backward side by side: what `seqgrad inspect`
 // draws. The loss is L = -log p(y_t), the negative log-probability of the token the model chose at
 // step t; its gradient flows back through the attention of that step (and of the steps before it).
+// Beside α, the saliency of the same step (models/saliency.h): what the Jacobian says the step looks at.
 #pragma once
 #include <string>
 #include <vector>
@@ -40,6 +41,12 @@ struct StepInspection {
     // own softmax and identity check. Empty for a single attention. `weights` above is then the
     // model's summary for drawing (e.g. the last layer's head average), which no softmax produced.
     std::vector<HeadInspection> heads;
+    // Implicit attention at step t (models/saliency.h), normalised per row: ‖∂ log p(y_t)/∂e_s‖ and
+    // e_s · ∂ log p(y_t)/∂e_s over the source embeddings, beside α. Empty with saliency_note saying why
+    // when the architecture does not expose its source embeddings.
+    std::vector<double> saliency;           // [S], sums to 1
+    std::vector<double> gradient_x_input;   // [S], |values| sum to 1
+    std::string saliency_note;
 };
 
 StepInspection inspect_step(const Translator& translator, const std::string& sentence, std::int64_t step);

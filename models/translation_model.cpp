@@ -1,4 +1,4 @@
-// ModelConfig's JSON, the default nll_sum and attention_maps, and the architecture registry behind make_model.
+// ModelConfig's JSON, the default nll_sum, attention_maps and teacher_forced_with_embeddings, and the architecture registry behind make_model.
 #include "models/translation_model.h"
 
 #include <algorithm>
@@ -94,6 +94,12 @@ std::pair<double, std::int64_t> TranslationModel::nll_sum(const Tensor& src, con
 }
 
 std::vector<AttentionMap> TranslationModel::attention_maps(const Tensor&, const Tensor&) const { return {}; }
+
+SaliencyPass TranslationModel::teacher_forced_with_embeddings(const Tensor&, const Tensor&) const {
+    fail<Error>("saliency: the {} architecture does not expose its source embeddings (it does not implement "
+                "TranslationModel::teacher_forced_with_embeddings)",
+                model_config().architecture);
+}
 
 void register_architecture(const std::string& name, ModelFactory factory) {
     std::lock_guard lock(registry_mutex());

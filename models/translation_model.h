@@ -13,6 +13,9 @@
 //   trace      a StepDecoder runs under grad mode as well: memory() is the encoder output the steps
 //              read, and DecoderStep's weights/scores are graph tensors, so `seqgrad inspect` can
 //              retain_grad() them, backpropagate one step's loss and read the gradients.
+//   saliency   teacher_forced_with_embeddings: one teacher-forced pass computed from the source
+//              embeddings as a leaf of the graph, so models/saliency.h can differentiate each output
+//              token's log-probability with respect to each source token's embedding.
 //
 // Tensor names of a model's state_dict are the model's own (register_module in its constructor):
 // the interface registers nothing, so the RNN's checkpoints keep their names.
@@ -80,6 +83,15 @@ struct AttentionMap {
     std::vector<std::vector<float>> weights;
 };
 
+// A teacher-forced pass over one sentence pair for models/saliency.h.
+struct SaliencyPass {
+    // [1, S, E]: the source embedding lookup E_src[src] — before any scaling, positional encoding or
+    // dropout — detached and marked requires_grad, so it is a leaf the rest of the pass is computed
+    // from: after a backward, embeddings.grad()[0, s] is the gradient with respect to e_s.
+    Tensor embeddings;
+    Tensor log_probs;  // [1, T, V]: log p(· | source, tgt_in[0..t]) at every target position t
+};
+
 class StepDecoder {
 public:
     virtual ~StepDecoder() = default;
@@ -115,6 +127,12 @@ public:
     // = <sos> y_1 .. y_{T-1}), per kind, layer and head, without gradients. The default gives none:
     // a model with a single attention has nothing beyond the weights its decoder steps report.
     virtual std::vector<AttentionMap> attention_maps(const Tensor& src, const Tensor& tgt_in) const;
+
+    // A teacher-forced pass over one sentence pair (src [1, S], tgt_in [1, T] = <sos> y_1 .. y_{T-1})
+    // under grad mode, computed from the source embeddings as a leaf (SaliencyPass). The model's
+    // training mode is its own (call eval() first: dropout would make the gradients random). The
+    // default throws: an architecture that does not override it has no saliency.
+    virtual SaliencyPass teacher_forced_with_embeddings(const Tensor& src, const Tensor& tgt_in) const;
 
     // Encodes the batch and returns its decoder, positioned before the first target token.
     virtual std::unique_ptr<StepDecoder> start_decoding(const Tensor& src,

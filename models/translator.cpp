@@ -133,6 +133,8 @@ std::vector<Translation> Translator::translate_n_best(const std::string& sentenc
         Translation t;
         t.source_tokens = source_tokens;
         t.output_tokens = target_vocab_.decode(h.ids);
+        t.output_ids = h.ids;
+        t.ended = h.ended;
         t.text = tokenizers_.target->detokenize(t.output_tokens);
         t.attention = std::move(h.attention);
         t.layer_attention = std::move(h.layer_attention);

@@ -41,12 +41,14 @@ void retokenize(data::Corpus& corpus, const DataSource& source, const SideTokeni
 
 struct Translation {
     std::vector<std::string> source_tokens;
-    std::vector<std::string> output_tokens;
+    std::vector<std::string> output_tokens;      // the output's words (<pad>, <sos> the model may emit are left out)
+    std::vector<std::int64_t> output_ids;        // every token decoded, without <eos>: one per attention row
     std::string text;                            // detokenized output
     std::vector<std::vector<float>> attention;   // [output tokens + <eos>][source tokens]
     std::vector<LayerAttention> layer_attention; // [output tokens + <eos>][layer][head][source tokens], when asked
     double log_prob = 0;
     double score = 0;                            // log_prob / length penalty (models/decoding.h)
+    bool ended = false;                          // the model produced <eos> (not stopped by the length limit)
 };
 
 // The trained sentencepiece models of a model folder's sentencepiece sides (empty for the others).

@@ -496,6 +496,74 @@ TEST_CASE("cli: experiment bottleneck writes its table and plot with the setting
     CHECK(fs::exists(dir / "exp/dot_6/model.safetensors"));
 }
 
+TEST_CASE("cli: experiment implicit-vs-explicit writes its table, the agreement heatmap and one example per run",
+          "[cli][saliency]") {
+    TempDir dir("implicit_vs_explicit");
+    Outcome r = run_cli(dir, {"experiment", "implicit-vs-explicit", "--out", dir / "exp", "--tasks", "reverse",
+                              "--variants", "dot,transformer", "--max-pairs", "60", "--max-len", "6", "--sentences",
+                              "3", "--epochs", "1", "--hidden", "8", "--embed", "4", "--d-model", "8", "--heads", "2",
+                              "--layers", "1", "--ff", "16", "--threads", "1"});
+    INFO("stdout: " << r.out << "\nstderr: " << r.err);
+    REQUIRE(r.exit_code == 0);
+    const std::string table = read_file(dir / "exp/table.txt");
+    CHECK_THAT(table, Catch::Contains("rnn: GRU (one direction, so dot attention fits), hidden 8, embed 4"));
+    CHECK_THAT(table, Catch::Contains("transformer: d_model 8, 2 heads, 1+1 layers, ff 16"));
+    CHECK_THAT(table, Catch::Contains("argmax ‖∇‖") && Catch::Contains("chance"));
+    CHECK(std::count(table.begin(), table.end(), '\n') == 4);  // settings, header, two runs
+    CHECK_THAT(read_file(dir / "exp/agreement.svg"), Catch::Contains("reverse: transformer"));
+    CHECK_THAT(read_file(dir / "exp/saliency_reverse_dot.svg"), Catch::Contains("explicit: attention α"));
+    CHECK(fs::exists(dir / "exp/saliency_reverse_transformer.svg"));
+    CHECK(fs::exists(dir / "exp/reverse_transformer/model.safetensors"));
+    require_one_error_line(run_cli(dir, {"experiment", "implicit-vs-explicit", "--out", dir / "bad", "--d-model", "10",
+                                         "--heads", "4"}),
+                           "experiment implicit-vs-explicit: --d-model 10 is not a multiple of --heads 4");
+    CHECK_FALSE(fs::exists(dir / "bad"));
+}
+
+TEST_CASE("cli: translate --saliency-svg draws the saliency beside the attention, any attention or none",
+          "[cli][saliency]") {
+    REQUIRE(fs::exists(binary()));
+    TempDir dir("saliency_svg");
+    const std::string corpus = write_corpus(dir, 120);
+    const std::string model = train_folder(dir, corpus, "model");
+    const Outcome r = run_cli(dir, {"translate", "--model", model, "--saliency-svg", dir / "s.svg", "3 1 4"});
+    INFO("stdout: " << r.out << "\nstderr: " << r.err);
+    REQUIRE(r.exit_code == 0);
+    const std::string svg = read_file(dir / "s.svg");
+    CHECK_THAT(svg, Catch::Contains("explicit: attention α") && Catch::Contains("implicit: ‖∂ log p(y_t)/∂e_s‖"));
+    CHECK_THAT(svg, Catch::Contains("gradient × input"));
+
+    models::TrainOptions o;
+    o.data.file = corpus;
+    o.out_dir = dir / "plain";
+    o.model.hidden_size = 16;
+    o.model.embed_size = 16;
+    o.model.attention = "none";
+    o.epochs = 1;
+    o.bleu_examples = 10;
+    o.quiet = true;
+    std::ostringstream log;
+    models::train(o, log);
+    const Outcome plain = run_cli(dir, {"translate", "--model", o.out_dir, "--saliency-svg", dir / "p.svg", "3 1 4"});
+    INFO("stderr: " << plain.err);
+    REQUIRE(plain.exit_code == 0);
+    const std::string implicit_only = read_file(dir / "p.svg");
+    CHECK_THAT(implicit_only, Catch::Contains("implicit: ‖∂ log p(y_t)/∂e_s‖"));
+    CHECK_THAT(implicit_only, !Catch::Contains("explicit: attention α"));
+
+    // inspect shows the step's saliency beside α.
+    const Outcome page = run_cli(dir, {"inspect", "--model", model, "--out", dir / "i.html", "--step", "1", "3 1 4"});
+    REQUIRE(page.exit_code == 0);
+    CHECK_THAT(read_file(dir / "i.html"), Catch::Contains("id=\"fig-saliency\"") && Catch::Contains("gradient × input"));
+
+    // A folder that does not exist: one line, exit 2, nothing translated and nothing created.
+    const std::string missing = dir / "missing";
+    const Outcome bad = run_cli(dir, {"translate", "--model", model, "--saliency-svg", missing + "/s.svg", "3 1 4"});
+    require_one_error_line(bad, "--saliency-svg " + missing + "/s.svg: the folder " + missing + " does not exist");
+    CHECK(bad.out.empty());
+    CHECK_FALSE(fs::exists(missing));
+}
+
 TEST_CASE("cli: experiment rnn-vs-transformer writes its table and both plots", "[cli][transformer]") {
     TempDir dir("rnn_vs_transformer");
     Outcome r = run_cli(dir, {"experiment", "rnn-vs-transformer", "--out", dir / "exp", "--lengths", "4,6", "--pairs",

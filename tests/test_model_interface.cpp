@@ -102,13 +102,17 @@ public:
 
     // memory [B, S, D] and the mask of real tokens [B, S]
     std::pair<Tensor, Tensor> encode(const Tensor& src, const std::vector<std::int64_t>& lengths) const {
-        const std::int64_t B = src.size(0), S = src.size(1);
+        return encode_lookup((*src_embed)(src), lengths);
+    }
+    // The same from the source lookup E_src[src] [B, S, D].
+    std::pair<Tensor, Tensor> encode_lookup(const Tensor& lookup, const std::vector<std::int64_t>& lengths) const {
+        const std::int64_t B = lookup.size(0), S = lookup.size(1);
         std::vector<float> keep(static_cast<std::size_t>(B * S), 0.0f);
         for (std::int64_t b = 0; b < B; ++b)
             for (std::int64_t s = 0; s < lengths.at(static_cast<std::size_t>(b)); ++s) keep[b * S + s] = 1.0f;
         std::vector<std::int64_t> pos(static_cast<std::size_t>(S));
         for (std::int64_t s = 0; s < S; ++s) pos[s] = std::min(s, c_.max_len - 1);
-        Tensor memory = add((*src_embed)(src), (*src_pos)(Tensor::ids(pos, {S})));
+        Tensor memory = add(lookup, (*src_pos)(Tensor::ids(pos, {S})));
         return {memory, Tensor::from_float(keep, {B, S})};
     }
     // queries h [B, T, D] against memory -> (logits [B, T, V], weights [B, T, S], scores [B, T, S])
@@ -125,6 +129,24 @@ public:
                 const models::LossOptions& = {}) const override {
         const std::int64_t B = tgt_in.size(0), T = tgt_in.size(1);
         auto [memory, keep] = encode(src, lengths);
+        return cross_entropy(reshape(logits(memory, keep, lengths, tgt_in), {B * T, c_.tgt_vocab}), reshape(tgt_out, {B * T}),
+                             {.ignore_index = models::kPad});
+    }
+
+    // Saliency (models/saliency.h): the one-pass teacher forcing from the source lookup as a leaf.
+    models::SaliencyPass teacher_forced_with_embeddings(const Tensor& src, const Tensor& tgt_in) const override {
+        models::SaliencyPass pass;
+        pass.embeddings = (*src_embed)(src).detach();
+        pass.embeddings.set_requires_grad(true);
+        auto [memory, keep] = encode_lookup(pass.embeddings, {src.size(1)});
+        pass.log_probs = log_softmax(logits(memory, keep, {src.size(1)}, tgt_in), 2);
+        return pass;
+    }
+
+    // Every target position in one pass -> logits [B, T, V].
+    Tensor logits(const Tensor& memory, const Tensor& keep, const std::vector<std::int64_t>& lengths,
+                  const Tensor& tgt_in) const {
+        const std::int64_t B = tgt_in.size(0), T = tgt_in.size(1);
         // h_t = sum_{u <= t} E[y_u] + P[t]: all positions at once, by a triangular product over the
         // positions: bagᵀ [B, D, T] = Eᵀ [B, D, T] x U [T, T] with U[u, t] = 1 for u <= t.
         std::vector<double> upper(static_cast<std::size_t>(T * T), 0.0);
@@ -138,9 +160,7 @@ public:
         for (std::int64_t b = 0; b < B; ++b)
             for (std::int64_t t = 0; t < T; ++t) rem[b * T + t] = remaining_index(lengths.at(static_cast<std::size_t>(b)), t);
         Tensor h = add(add(bag, (*tgt_pos)(Tensor::ids(pos, {T}))), (*remaining)(Tensor::ids(rem, {B, T})));
-        auto [logits, weights, scores] = attend(h, memory, keep);
-        return cross_entropy(reshape(logits, {B * T, c_.tgt_vocab}), reshape(tgt_out, {B * T}),
-                             {.ignore_index = models::kPad});
+        return std::get<0>(attend(h, memory, keep));
     }
 
     std::unique_ptr<models::StepDecoder> start_decoding(const Tensor& src,
@@ -322,6 +342,12 @@ TEST_CASE("model interface: inspect traces a step of any architecture", "[model]
     double norm = 0;
     for (double v : r.dencoder_norm) norm += v;
     CHECK(norm > 0);  // the gradient reaches the memory
+    // Beside α, the step's saliency: the bag model gives its source embeddings (teacher_forced_with_embeddings).
+    CHECK(r.saliency_note.empty());
+    REQUIRE(r.saliency.size() == 3);
+    double total = 0;
+    for (double v : r.saliency) total += v;
+    CHECK(total == Approx(1.0));
 }
 
 TEST_CASE("model interface: model configs name their architecture, old ones load as rnn, unknown ones are refused",

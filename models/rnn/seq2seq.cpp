@@ -36,7 +36,11 @@ Encoder::Encoder(const Seq2SeqConfig& c, Generator* gen) : config_(c) {
 
 EncoderOutput Encoder::forward(const Tensor& src, const std::vector<std::int64_t>& lengths) const {
     if (src.dim() != 2) fail("Encoder: src must be [B, S] token ids, got {}", shape_str(src.shape()));
-    const std::int64_t B = src.shape()[0], S = src.shape()[1], H = config_.hidden_size, L = config_.num_layers;
+    return forward_embedded((*embedding)(src), lengths);  // [B, S, E]
+}
+
+EncoderOutput Encoder::forward_embedded(const Tensor& x, const std::vector<std::int64_t>& lengths) const {
+    const std::int64_t B = x.shape()[0], S = x.shape()[1], H = config_.hidden_size, L = config_.num_layers;
     EncoderOutput out;
     out.lengths = lengths;
     std::vector<float> mask(static_cast<std::size_t>(B * S), 0.0f);
@@ -44,7 +48,6 @@ EncoderOutput Encoder::forward(const Tensor& src, const std::vector<std::int64_t
         for (std::int64_t s = 0; s < std::min(lengths.at(b), S); ++s) mask[b * S + s] = 1.0f;
     out.mask = Tensor::from_float(mask, {B, S}, {.dtype = embedding->weight.dtype()});
 
-    Tensor x = (*embedding)(src);  // [B, S, E]
     nn::RNNOutput r = config_.cell == CellKind::GRU
                           ? static_cast<const nn::GRU&>(*rnn).forward(x, Tensor(), lengths)
                           : static_cast<const nn::LSTM&>(*rnn).forward(x, nn::LSTMState{}, lengths);
@@ -181,10 +184,13 @@ void check_batch(const Tensor& src, const std::vector<std::int64_t>& lengths, co
             fail("Seq2Seq: source length {} out of range 1..{} (src {})", l, src.shape()[1], shape_str(src.shape()));
 }
 
-EncoderOutput encode(const Seq2Seq& m, const Tensor& src, const std::vector<std::int64_t>& lengths) {
-    EncoderOutput enc = m.encoder->forward(src, lengths);
+EncoderOutput with_prepared_keys(const Seq2Seq& m, EncoderOutput enc) {
     if (m.decoder->attention) enc.prepared = m.decoder->attention->prepare(enc.outputs);
     return enc;
+}
+
+EncoderOutput encode(const Seq2Seq& m, const Tensor& src, const std::vector<std::int64_t>& lengths) {
+    return with_prepared_keys(m, m.encoder->forward(src, lengths));
 }
 }  // namespace
 
@@ -254,6 +260,25 @@ Tensor Seq2Seq::loss(const Tensor& src, const std::vector<std::int64_t>& src_len
     Tensor surrogate = hard->reinforce_surrogate(Tensor::from(reward, {B}, {.dtype = dt}),
                                                  {.step_mask = Tensor::from(step_mask, {B, T}, {.dtype = dt})});
     return ce + (surrogate - surrogate.detach());
+}
+
+// ---- saliency -------------------------------------------------------------------------------------
+
+SaliencyPass Seq2Seq::teacher_forced_with_embeddings(const Tensor& src, const Tensor& tgt_in) const {
+    if (src.dim() != 2 || src.size(0) != 1 || tgt_in.dim() != 2 || tgt_in.size(0) != 1)
+        fail("Seq2Seq::teacher_forced_with_embeddings: one sentence pair, src [1, S] and tgt_in [1, T]; got {} and {}",
+             shape_str(src.shape()), shape_str(tgt_in.shape()));
+    check_batch(src, {src.size(1)}, tgt_in, tgt_in);
+    SaliencyPass pass;
+    pass.embeddings = (*encoder->embedding)(src).detach();  // [1, S, E]
+    pass.embeddings.set_requires_grad(true);
+    EncoderOutput enc = with_prepared_keys(*this, encoder->forward_embedded(pass.embeddings, {src.size(1)}));
+    DecoderState state = decoder->initial_state(enc);
+    std::vector<Tensor> logits;
+    for (std::int64_t t = 0; t < tgt_in.size(1); ++t)
+        logits.push_back(decoder->step(select(tgt_in, 1, t), state, enc, t).logits);  // [1, V]
+    pass.log_probs = log_softmax(stack(logits, 1), 2);  // [1, T, V]
+    return pass;
 }
 
 // ---- step decoding --------------------------------------------------------------------------------

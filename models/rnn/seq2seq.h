@@ -62,6 +62,8 @@ public:
     std::string type_name() const override { return "Encoder"; }
     // src ids [B, S] (int64, 0 = padding), lengths per row
     EncoderOutput forward(const Tensor& src, const std::vector<std::int64_t>& lengths) const;
+    // The same from the embedded source x = embedding(src) [B, S, E] (saliency differentiates it).
+    EncoderOutput forward_embedded(const Tensor& x, const std::vector<std::int64_t>& lengths) const;
 
     std::shared_ptr<nn::Embedding> embedding;
     std::shared_ptr<nn::Module> rnn;  // nn::GRU or nn::LSTM
@@ -114,6 +116,8 @@ public:
     bool weights_are_softmax() const override { return config_.attends() && config_.attention != "local-p"; }
     // The encoder's output and final states, then the decoder state per row (h, c, h~).
     std::unique_ptr<StepDecoder> start_decoding(const Tensor& src, const std::vector<std::int64_t>& src_lengths) const override;
+    // The decoder's steps over tgt_in from Encoder::forward_embedded of the source lookup (any attention, `none` too).
+    SaliencyPass teacher_forced_with_embeddings(const Tensor& src, const Tensor& tgt_in) const override;
 
     std::shared_ptr<Encoder> encoder;
     std::shared_ptr<Decoder> decoder;

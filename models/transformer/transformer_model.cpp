@@ -154,6 +154,17 @@ std::vector<AttentionMap> TransformerModel::attention_maps(const Tensor& src, co
     return out;
 }
 
+SaliencyPass TransformerModel::teacher_forced_with_embeddings(const Tensor& src, const Tensor& tgt_in) const {
+    if (src.dim() != 2 || src.size(0) != 1 || tgt_in.dim() != 2 || tgt_in.size(0) != 1)
+        fail("TransformerModel::teacher_forced_with_embeddings: one sentence pair, src [1, S] and tgt_in [1, T]; got {} and {}",
+             shape_str(src.shape()), shape_str(tgt_in.shape()));
+    SaliencyPass pass;
+    pass.embeddings = net_->src_embed->embedding->forward(src).detach();  // [1, S, D]
+    pass.embeddings.set_requires_grad(true);
+    pass.log_probs = log_softmax(net_->logits_from_lookup(src, pass.embeddings, {src.size(1)}, tgt_in), 2);  // [1, T, V]
+    return pass;
+}
+
 std::shared_ptr<TranslationModel> make_transformer_model(const ModelConfig& config, Generator* gen) {
     return std::make_shared<TransformerModel>(transformer_config_from_json(config.options_json, "model config"), gen);
 }

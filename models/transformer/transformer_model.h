@@ -49,6 +49,8 @@ public:
                                                 const std::vector<std::int64_t>& src_lengths) const override;
     // Every layer's and head's encoder self-, decoder self- and cross-attention of one pass.
     std::vector<AttentionMap> attention_maps(const Tensor& src, const Tensor& tgt_in) const override;
+    // The one-pass teacher forcing from the source lookup E_src[src] (before the √D scale and the positions).
+    SaliencyPass teacher_forced_with_embeddings(const Tensor& src, const Tensor& tgt_in) const override;
 
     // The network itself: every attention map of a teacher-forced pass (translate's drawings).
     const TransformerTranslator& net() const { return *net_; }

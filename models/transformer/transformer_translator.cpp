@@ -65,23 +65,39 @@ void check_batch(const Tensor& src, const std::vector<std::int64_t>& lengths) {
 }
 }  // namespace
 
-TransformerMemory TransformerTranslator::encode(const Tensor& src, const std::vector<std::int64_t>& lengths) const {
-    check_batch(src, lengths);
-    const std::int64_t B = src.size(0), S = src.size(1);
+namespace {
+// The encoder over the embedded source x [B, S, D] (src_embed's output) with lengths checked by check_batch.
+TransformerMemory encode_embedded(const nn::Transformer& transformer, const Tensor& x,
+                                  const std::vector<std::int64_t>& lengths, DType dtype) {
+    const std::int64_t B = x.size(0), S = x.size(1);
     std::vector<double> mask(static_cast<std::size_t>(B * S), 0.0);
     for (std::int64_t b = 0; b < B; ++b)
         for (std::int64_t s = 0; s < lengths[b]; ++s) mask[b * S + s] = 1.0;
     TransformerMemory m;
-    m.mask = Tensor::from(mask, {B, S}, {.dtype = dtype()});
-    nn::TransformerEncoderOutput enc = transformer->encoder->forward(src_embed->forward(src), m.mask);
+    m.mask = Tensor::from(mask, {B, S}, {.dtype = dtype});
+    nn::TransformerEncoderOutput enc = transformer.encoder->forward(x, m.mask);
     m.memory = enc.output;
     m.self_weights = std::move(enc.self_weights);
     return m;
 }
+}  // namespace
+
+TransformerMemory TransformerTranslator::encode(const Tensor& src, const std::vector<std::int64_t>& lengths) const {
+    check_batch(src, lengths);
+    return encode_embedded(*transformer, src_embed->forward(src), lengths, dtype());
+}
 
 Tensor TransformerTranslator::logits(const Tensor& src, const std::vector<std::int64_t>& lengths, const Tensor& tgt_in,
                                      TransformerAttentionMaps* maps) const {
-    TransformerMemory m = encode(src, lengths);
+    check_batch(src, lengths);
+    return logits_from_lookup(src, src_embed->embedding->forward(src), lengths, tgt_in, maps);
+}
+
+Tensor TransformerTranslator::logits_from_lookup(const Tensor& src, const Tensor& src_lookup,
+                                                 const std::vector<std::int64_t>& lengths, const Tensor& tgt_in,
+                                                 TransformerAttentionMaps* maps) const {
+    check_batch(src, lengths);
+    TransformerMemory m = encode_embedded(*transformer, src_embed->from_lookup(src_lookup), lengths, dtype());
     check_defined("TransformerTranslator", tgt_in, "tgt_in");
     if (tgt_in.dim() != 2 || tgt_in.size(0) != src.size(0))
         fail("TransformerTranslator: tgt_in must be [B, T] with B = {}, got {}", src.size(0), shape_str(tgt_in.shape()));

@@ -81,6 +81,10 @@ public:
     // `maps` is given).
     Tensor logits(const Tensor& src, const std::vector<std::int64_t>& src_lengths, const Tensor& tgt_in,
                   TransformerAttentionMaps* maps = nullptr) const;
+    // The same pass from the source lookup E_src[src] [B, S, D] (before the √D scale and the
+    // positions), which saliency differentiates; src gives the lengths checked.
+    Tensor logits_from_lookup(const Tensor& src, const Tensor& src_lookup, const std::vector<std::int64_t>& src_lengths,
+                              const Tensor& tgt_in, TransformerAttentionMaps* maps = nullptr) const;
     // Label-smoothed mean cross-entropy over tgt_out's real tokens (0 = padding ignored).
     Tensor loss(const Tensor& src, const std::vector<std::int64_t>& src_lengths, const Tensor& tgt_in,
                 const Tensor& tgt_out) const;

@@ -26,7 +26,7 @@ double svg_size(std::string_view tag, std::string_view name) {
     const std::string value(tag.substr(at + key.size(), tag.find('"', at + key.size()) - at - key.size()));
     char* end = nullptr;
     const double v = std::strtod(value.c_str(), &end);
-    if (end == value.c_str() || !(v > 0)) fail("figure_svg: a picture's {} is '{}', not a positive number", name, value);
+    if (end == value.c_str() || *end != '\0' || !(v > 0)) fail("figure_svg: a picture's {} is '{}', not a positive number", name, value);
     return v;
 }
 

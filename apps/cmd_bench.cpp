@@ -41,6 +41,10 @@ void print_result(const models::BenchResult& r) {
                              r.final_loss, processes_note(r));
 }
 
+// --precision of the benches (and train): the products in bf16 with fp32 accumulation (core/blas.h).
+const char* const kPrecisionHelp =
+    "fp32, or bf16: matrix products on bf16 inputs with fp32 accumulation, the rest fp32 (needs oneDNN and avx512_bf16)";
+
 void add_bench_transformer(CLI::App& bench) {
     auto* cmd = bench.add_subcommand(
         "transformer", "Pairs per second of a Transformer training step (forward + backward + Adam), torch.nn.Transformer's configuration");
@@ -60,13 +64,14 @@ void add_bench_transformer(CLI::App& bench) {
     cmd->add_option("--threads", o->threads, "Threads")->check(integer_range(1, 256));
     cmd->add_option("--steps", o->steps, "Timed steps")->check(positive_integer());
     cmd->add_option("--warmup", o->warmup, "Untimed steps first")->check(non_negative_integer());
-    cmd->add_option("--precision", *precision, "fp32 (bf16 is not built in yet)")->check(CLI::IsMember({"fp32", "bf16"}));
+    cmd->add_option("--precision", *precision, kPrecisionHelp)->check(CLI::IsMember({"fp32", "bf16"}));
     cmd->add_flag("--plain", *plain, "Switch the fused fast paths off (the composite path)");
     cmd->add_flag("--json", *json, "Print exactly one JSON object");
-    cmd->callback([o, json, plain, precision] {
-        if (*precision != "fp32")
-            fail("bench transformer: --precision {} is not available: this build computes in fp32 only (use --precision fp32)",
-                 *precision);
+    auto gemm = std::make_shared<std::string>();
+    cmd->add_option("--gemm", *gemm, "Matrix-product backend: " + blas::built_backends_str() + " (default: the first)");
+    cmd->callback([o, json, plain, precision, gemm] {
+        if (!gemm->empty()) blas::set_backend(blas::parse_backend(*gemm));
+        blas::set_precision(blas::parse_precision(*precision));
         o->fast_paths = !*plain;
         const models::BenchResult r = models::run_transformer_bench(*o);
         if (dist::rank() != 0) return;
@@ -75,7 +80,7 @@ void add_bench_transformer(CLI::App& bench) {
             j.update({{"d_model", o->d_model}, {"heads", o->heads}, {"layers", o->layers}, {"ff", o->ff},
                       {"dropout", o->dropout}, {"batch", o->batch}, {"len", o->len}, {"src_vocab", o->src_vocab},
                       {"tgt_vocab", o->tgt_vocab}, {"threads", o->threads}, {"precision", *precision},
-                      {"fast_paths", o->fast_paths}});
+                      {"fast_paths", o->fast_paths}, {"gemm", blas::backend_name(blas::backend())}});
             std::cout << j.dump() << "\n";
         } else {
             std::cout << fmt::format("transformer d_model {}, {} heads, {}+{} layers, ff {}, dropout {}, batch {}, length {}, "
@@ -111,21 +116,26 @@ void add_bench(CLI::App& app) {
     cmd->add_flag("--json", *json, "Print exactly one JSON object");
     auto gemm = std::make_shared<std::string>();
     cmd->add_option("--gemm", *gemm, "Matrix-product backend: " + blas::built_backends_str() + " (default: the first)");
-    cmd->callback([o, json, plain, gemm] {
+    auto precision = std::make_shared<std::string>("fp32");
+    cmd->add_option("--precision", *precision, kPrecisionHelp)->check(CLI::IsMember({"fp32", "bf16"}));
+    cmd->callback([o, json, plain, gemm, precision] {
         if (!gemm->empty()) blas::set_backend(blas::parse_backend(*gemm));
+        blas::set_precision(blas::parse_precision(*precision));
         o->fast_paths = !*plain;
         models::BenchResult r = models::run_seq2seq_bench(*o);
         if (dist::rank() != 0) return;
         if (*json) {
             nlohmann::json j = result_json(r);
             j.update({{"hidden", o->hidden}, {"batch", o->batch}, {"len", o->len}, {"threads", o->threads},
-                      {"cell", o->cell}, {"attention", o->attention}, {"fast_paths", o->fast_paths}, {"gemm", blas::backend_name(blas::backend())}});
+                      {"cell", o->cell}, {"attention", o->attention}, {"fast_paths", o->fast_paths}, {"gemm", blas::backend_name(blas::backend())},
+                      {"precision", *precision}});
             std::cout << j.dump() << "\n";
         } else {
             std::cout << fmt::format("seq2seq {} + {} attention, hidden {}, batch {}, length {}, vocab {}/{}, {} thread(s), "
-                                     "gemm {}{}\n",
+                                     "gemm {}, {}{}\n",
                                      o->cell, o->attention, o->hidden, o->batch, o->len, o->src_vocab, o->tgt_vocab,
-                                     o->threads, blas::backend_name(blas::backend()), o->fast_paths ? "" : ", plain path");
+                                     o->threads, blas::backend_name(blas::backend()), *precision,
+                                     o->fast_paths ? "" : ", plain path");
             print_result(r);
         }
     });

@@ -240,7 +240,7 @@ void check_architecture_flags(const CLI::App& cmd, const models::TrainOptions& o
 // Flags that are not part of the run: where it is, how it is shown, how long this session may take.
 bool outside_the_run(const std::string& flag) {
     for (const char* f : {"--out", "--resume", "--threads", "--epochs", "--patience", "--time-limit", "--detect-anomaly",
-                          "--bleu-examples", "--strict", "--force", "--gemm", "--log-every", "--help"})
+                          "--bleu-examples", "--strict", "--force", "--gemm", "--log-every", "--precision", "--help"})
         if (flag == f) return true;
     return false;
 }
@@ -270,7 +270,7 @@ void resolve_resume(const CLI::App& cmd, models::TrainOptions& o) {
         if (opt->get_expected_max() != 0)
             for (const auto& r : opt->results()) args.push_back(r);
         if (outside_the_run(flag)) {
-            if (flag != "--out" && flag != "--resume" && flag != "--gemm") free_args.insert(free_args.end(), args.begin(), args.end());
+            if (flag != "--out" && flag != "--resume" && flag != "--gemm" && flag != "--precision") free_args.insert(free_args.end(), args.begin(), args.end());
             continue;
         }
         models::TrainOptions probe = stored;
@@ -308,10 +308,16 @@ void add_train(CLI::App& app) {
     add_train_options(*cmd, *o, *threads);
     auto gemm = std::make_shared<std::string>();
     cmd->add_option("--gemm", *gemm, "Matrix-product backend: " + blas::built_backends_str() + " (default: the first)");
-    cmd->callback([cmd, o, threads, gemm] {
+    auto precision = std::make_shared<std::string>("fp32");
+    cmd->add_option("--precision", *precision,
+                    "fp32, or bf16: matrix products on bf16 inputs with fp32 accumulation, the rest fp32 (needs oneDNN "
+                    "and avx512_bf16)")
+        ->check(CLI::IsMember({"fp32", "bf16"}));
+    cmd->callback([cmd, o, threads, gemm, precision] {
         // Under mpirun every rank runs this; a failure on any of them stops all (core/distributed.h).
         dist::agree([&] {
             if (!gemm->empty()) blas::set_backend(blas::parse_backend(*gemm));
+            blas::set_precision(blas::parse_precision(*precision));
             // Before any data is read: a folder that must not or cannot be written costs nothing. Only
             // rank 0 writes it; the other ranks read it when resuming.
             if (dist::rank() == 0) models::check_output_folder(o->out_dir, {.resume = o->resume, .force = o->force});

@@ -12,8 +12,18 @@
 #include <cstdlib>
 #include <type_traits>
 
+#include <cmath>
+#include <cstring>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <tuple>
+
+#include <immintrin.h>
+
 #ifdef SEQGRAD_HAVE_ONEDNN
 #include <dnnl.h>
+#include <dnnl.hpp>
 #endif
 
 #include "core/error.h"
@@ -254,7 +264,7 @@ void gemm_split(bool ta, bool tb, int M, int N, int K, const T* A, int lda, cons
 
 void gemm(bool ta, bool tb, int M, int N, int K, const float* A, int lda, const float* B, int ldb, float beta, float* C,
           int ldc) {
-    gemm_split(ta, tb, M, N, K, A, lda, B, ldb, beta, C, ldc);
+    gemm(ta, tb, M, N, K, A, lda, B, ldb, beta, C, ldc, Bf16Inputs{});
 }
 void gemm(bool ta, bool tb, int M, int N, int K, const double* A, int lda, const double* B, int ldb, double beta,
           double* C, int ldc) {
@@ -280,6 +290,244 @@ void gemv(bool tx, int rows, int cols, const double* X, int ldx, const double* x
           int incy) {
     if (backend() == Backend::Reference) reference_gemv(tx, rows, cols, X, ldx, x, incx, beta, y, incy);
     else openblas_gemv(tx, rows, cols, X, ldx, x, incx, beta, y, incy);
+}
+
+// ---- bf16 mixed precision -------------------------------------------------------------------------
+namespace {
+std::atomic<int> g_precision{static_cast<int>(Precision::FP32)};
+
+// Round to nearest even: add 0x7fff plus the lowest kept bit, keep the high half.
+inline bf16_t round_bf16(float x) {
+    std::uint32_t bits;
+    std::memcpy(&bits, &x, sizeof bits);
+    if ((bits & 0x7fffffffu) > 0x7f800000u) return static_cast<bf16_t>((bits >> 16) | 0x40);  // NaN stays quiet NaN
+    bits += 0x7fffu + ((bits >> 16) & 1u);
+    return static_cast<bf16_t>(bits >> 16);
+}
+
+__attribute__((target("avx512f,avx512bf16,avx512vl"))) void to_bf16_avx512(const float* x, bf16_t* out, std::int64_t n) {
+    std::int64_t i = 0;
+    for (; i + 16 <= n; i += 16) {
+        const __m256bh v = _mm512_cvtneps_pbh(_mm512_loadu_ps(x + i));
+        _mm256_storeu_si256(reinterpret_cast<__m256i*>(out + i), reinterpret_cast<const __m256i&>(v));
+    }
+    for (; i < n; ++i) out[i] = round_bf16(x[i]);
+}
+
+bool cpu_has_bf16() {
+    __builtin_cpu_init();
+    return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bf16");
+}
+}  // namespace
+
+const char* precision_name(Precision p) { return p == Precision::BF16 ? "bf16" : "fp32"; }
+
+Precision parse_precision(std::string_view name) {
+    if (name == "fp32") return Precision::FP32;
+    if (name == "bf16") return Precision::BF16;
+    fail("precision '{}' is unknown: use fp32 or bf16", name);
+}
+
+std::string bf16_unavailable_reason() {
+#ifndef SEQGRAD_HAVE_ONEDNN
+    return "this build has no oneDNN (configure with libdnnl-dev installed and -DSEQGRAD_ONEDNN=ON)";
+#else
+    if (!cpu_has_bf16()) return "this CPU has no avx512_bf16 instructions";
+    return "";
+#endif
+}
+
+Precision precision() { return static_cast<Precision>(g_precision.load(std::memory_order_relaxed)); }
+
+void set_precision(Precision p) {
+    if (p == Precision::BF16) {
+        const std::string why = bf16_unavailable_reason();
+        if (!why.empty()) fail("--precision bf16 is not available: {}; use --precision fp32", why);
+    }
+    g_precision.store(static_cast<int>(p), std::memory_order_relaxed);
+}
+
+void to_bf16(const float* x, bf16_t* out, std::int64_t n) {
+    static const bool fast = cpu_has_bf16();
+    if (fast) {
+        to_bf16_avx512(x, out, n);
+        return;
+    }
+    for (std::int64_t i = 0; i < n; ++i) out[i] = round_bf16(x[i]);
+}
+
+float from_bf16(bf16_t v) {
+    const std::uint32_t bits = static_cast<std::uint32_t>(v) << 16;
+    float x;
+    std::memcpy(&x, &bits, sizeof x);
+    return x;
+}
+
+#ifdef SEQGRAD_HAVE_ONEDNN
+namespace {
+// One oneDNN matmul primitive per product shape (creating one costs microseconds; a training step
+// repeats the same few dozen shapes), with a scratchpad of the caller's so that two threads may run
+// the same primitive at once.
+struct Bf16Matmul {
+    dnnl::matmul prim;
+    dnnl::memory::desc a, b, c;
+    std::size_t scratch_bytes = 0;
+};
+// M, N, K, ta, tb, lda, ldb, ldc, accumulate, batch, batch strides of A, B, C
+using Bf16Key = std::tuple<int, int, int, bool, bool, int, int, int, bool, int, long, long, long>;
+
+dnnl::engine& cpu_engine() {
+    static dnnl::engine eng(dnnl::engine::kind::cpu, 0);
+    return eng;
+}
+
+const Bf16Matmul& bf16_matmul(const Bf16Key& key) {
+    static std::mutex mutex;
+    static std::map<Bf16Key, std::unique_ptr<Bf16Matmul>> cache;
+    std::lock_guard lock(mutex);
+    auto& slot = cache[key];
+    if (!slot) {
+        const auto [M, N, K, ta, tb, lda, ldb, ldc, accumulate, batch, sa, sb, sc] = key;
+        using dt = dnnl::memory::data_type;
+        using dims = dnnl::memory::dims;
+        auto m = std::make_unique<Bf16Matmul>();
+        if (batch == 1) {
+            m->a = dnnl::memory::desc({M, K}, dt::bf16, ta ? dims{1, lda} : dims{lda, 1});
+            m->b = dnnl::memory::desc({K, N}, dt::bf16, tb ? dims{1, ldb} : dims{ldb, 1});
+            m->c = dnnl::memory::desc({M, N}, dt::f32, dims{ldc, 1});
+        } else {
+            m->a = dnnl::memory::desc({batch, M, K}, dt::bf16, ta ? dims{sa, 1, lda} : dims{sa, lda, 1});
+            m->b = dnnl::memory::desc({batch, K, N}, dt::bf16, tb ? dims{sb, 1, ldb} : dims{sb, ldb, 1});
+            m->c = dnnl::memory::desc({batch, M, N}, dt::f32, dims{sc, ldc, 1});
+        }
+        dnnl::primitive_attr attr;
+        attr.set_scratchpad_mode(dnnl::scratchpad_mode::user);
+        if (accumulate) {
+            dnnl::post_ops ops;
+            ops.append_sum(1.0f);
+            attr.set_post_ops(ops);
+        }
+        dnnl::matmul::primitive_desc pd(dnnl::matmul::desc(m->a, m->b, m->c), attr, cpu_engine());
+        m->scratch_bytes = pd.scratchpad_desc().get_size();
+        m->prim = dnnl::matmul(pd);
+        slot = std::move(m);
+    }
+    return *slot;
+}
+}  // namespace
+#endif
+
+void gemm_bf16_batched(int batch, bool ta, bool tb, int M, int N, int K, const bf16_t* A, int lda, long stride_a,
+                       const bf16_t* B, int ldb, long stride_b, float beta, float* C, int ldc, long stride_c) {
+    if (M == 0 || N == 0 || batch == 0) return;
+    if (K == 0 || (beta != 0.0f && beta != 1.0f)) {  // nothing to multiply, or a beta oneDNN's sum post-op is not given
+        for (int b = 0; b < batch; ++b)
+            for (int i = 0; i < M; ++i)
+                for (int j = 0; j < N; ++j) {
+                    float& c = C[b * stride_c + static_cast<std::ptrdiff_t>(i) * ldc + j];
+                    c = beta == 0.0f ? 0.0f : beta * c;
+                }
+        if (K == 0) return;
+        beta = 1.0f;
+    }
+#ifdef SEQGRAD_HAVE_ONEDNN
+    const Bf16Matmul& m = bf16_matmul(Bf16Key{M, N, K, ta, tb, lda, ldb, ldc, beta != 0.0f, batch,
+                                              batch == 1 ? 0 : stride_a, batch == 1 ? 0 : stride_b,
+                                              batch == 1 ? 0 : stride_c});
+    thread_local std::vector<unsigned char> scratch;
+    if (scratch.size() < m.scratch_bytes) scratch.resize(m.scratch_bytes);
+    dnnl::engine& eng = cpu_engine();
+    thread_local dnnl::stream stream(eng);
+    dnnl::memory ma(m.a, eng, const_cast<bf16_t*>(A)), mb(m.b, eng, const_cast<bf16_t*>(B)), mc(m.c, eng, C);
+    dnnl::memory ms(dnnl::memory::desc({static_cast<dnnl::memory::dim>(m.scratch_bytes)}, dnnl::memory::data_type::u8,
+                                       dnnl::memory::dims{1}),
+                    eng, scratch.data());
+    const int before = omp_in_parallel() ? 1 : omp_get_max_threads();
+    if (before > 1) omp_set_num_threads(1);  // seqgrad splits products itself (gemm below)
+    m.prim.execute(stream, {{DNNL_ARG_SRC, ma}, {DNNL_ARG_WEIGHTS, mb}, {DNNL_ARG_DST, mc}, {DNNL_ARG_SCRATCHPAD, ms}});
+    if (before > 1) omp_set_num_threads(before);
+#else
+    (void)ta, (void)tb, (void)A, (void)lda, (void)stride_a, (void)B, (void)ldb, (void)stride_b;
+    fail("--precision bf16 is not available: {}; use --precision fp32", bf16_unavailable_reason());
+#endif
+}
+
+void gemm_bf16(bool ta, bool tb, int M, int N, int K, const bf16_t* A, int lda, const bf16_t* B, int ldb, float beta,
+               float* C, int ldc) {
+    gemm_bf16_batched(1, ta, tb, M, N, K, A, lda, 0, B, ldb, 0, beta, C, ldc, 0);
+}
+
+void gemm_batched(int batch, bool ta, bool tb, int M, int N, int K, const float* A, long stride_a, const float* B,
+                  long stride_b, float* C) {
+    const int lda = ta ? M : K, ldb = tb ? K : N;
+    if (precision() != Precision::BF16 || batch <= 1) {
+        for (int b = 0; b < batch; ++b)
+            gemm(ta, tb, M, N, K, A + b * stride_a, lda, B + b * stride_b, ldb, 0.0f, C + static_cast<long>(b) * M * N, N);
+        return;
+    }
+    // One bf16 matmul over the whole batch: per-call costs (the primitive, its memory objects) once,
+    // not once per matrix (attention multiplies B·heads small matrices at a time).
+    thread_local std::vector<bf16_t> abuf, bbuf;
+    abuf.resize(static_cast<std::size_t>(batch) * static_cast<std::size_t>(stride_a));
+    bbuf.resize(static_cast<std::size_t>(batch) * static_cast<std::size_t>(stride_b));
+    to_bf16(A, abuf.data(), batch * stride_a);
+    to_bf16(B, bbuf.data(), batch * stride_b);
+    gemm_bf16_batched(batch, ta, tb, M, N, K, abuf.data(), lda, stride_a, bbuf.data(), ldb, stride_b, 0.0f, C, N,
+                      static_cast<long>(M) * N);
+}
+
+namespace {
+// The stored rows x cols of an operand (op(X) = X or Xᵀ), rounded to bf16 into buf, compact
+// (leading dimension cols). Returns the new leading dimension.
+int round_operand(const float* X, int ld, int rows, int cols, std::vector<bf16_t>& buf) {
+    buf.resize(static_cast<std::size_t>(rows) * static_cast<std::size_t>(cols));
+    if (ld == cols) to_bf16(X, buf.data(), static_cast<std::int64_t>(rows) * cols);
+    else
+        for (int r = 0; r < rows; ++r)
+            to_bf16(X + static_cast<std::ptrdiff_t>(r) * ld, buf.data() + static_cast<std::ptrdiff_t>(r) * cols, cols);
+    return cols;
+}
+}  // namespace
+
+void gemm(bool ta, bool tb, int M, int N, int K, const float* A, int lda, const float* B, int ldb, float beta, float* C,
+          int ldc, const Bf16Inputs& copies) {
+    if (precision() != Precision::BF16) {
+        gemm_split(ta, tb, M, N, K, A, lda, B, ldb, beta, C, ldc);
+        return;
+    }
+    if (M == 0 || N == 0) return;
+    // The inputs in bf16: the given copies, or rounded now (thread-local buffers, reused call to call).
+    thread_local std::vector<bf16_t> abuf, bbuf;
+    const bf16_t* a16 = copies.a;
+    const bf16_t* b16 = copies.b;
+    if (K > 0 && !a16) {
+        lda = round_operand(A, lda, ta ? K : M, ta ? M : K, abuf);
+        a16 = abuf.data();
+    }
+    if (K > 0 && !b16) {
+        ldb = round_operand(B, ldb, tb ? N : K, tb ? K : N, bbuf);
+        b16 = bbuf.data();
+    }
+    const int threads = omp_in_parallel() ? 1 : omp_get_max_threads();
+    if (threads < 2 || 2.0 * M * N * K < kSplitFlops || std::max(M, N) < 32) {
+        gemm_bf16(ta, tb, M, N, K, a16, lda, b16, ldb, beta, C, ldc);
+        return;
+    }
+    const bool rows = M >= N;  // the same split as gemm_split
+    const int extent = rows ? M : N;
+#pragma omp parallel num_threads(threads)
+    {
+        const int t = omp_get_thread_num(), nt = omp_get_num_threads();
+        auto edge = [&](int i) { return i == nt ? extent : std::min(extent, (extent * i / nt + 8) / 16 * 16); };
+        const int lo = edge(t), hi = edge(t + 1);
+        if (hi > lo) {
+            const auto o = static_cast<std::ptrdiff_t>(lo);
+            if (rows)
+                gemm_bf16(ta, tb, hi - lo, N, K, ta ? a16 + o : a16 + o * lda, lda, b16, ldb, beta, C + o * ldc, ldc);
+            else
+                gemm_bf16(ta, tb, M, hi - lo, K, a16, lda, tb ? b16 + o * ldb : b16 + o, ldb, beta, C + o, ldc);
+        }
+    }
 }
 
 // ---- threads ------------------------------------------------------------------------------------

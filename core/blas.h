@@ -73,6 +73,59 @@ void gemv(bool tx, int rows, int cols, const float* X, int ldx, const float* x, 
 void gemv(bool tx, int rows, int cols, const double* X, int ldx, const double* x, int incx, double beta, double* y,
           int incy);
 
+// ---- precision: fp32 or bf16 mixed precision -------------------------------------------------------
+// Under Precision::BF16 every float32 gemm above (the products of matmul, linear, the cells, their
+// backward products) rounds its two inputs to bfloat16 (round to nearest even) and multiplies them
+// with fp32 accumulation into an fp32 C: PyTorch's CPU autocast for matrix products. Everything
+// else (softmax, layer norm, the loss, gradients, the optimizer, master weights) stays fp32, and
+// float64 products (gradcheck) are never rounded. The products run on oneDNN's matmul with bf16
+// inputs (its AVX512-BF16 kernels), so BF16 needs a build with oneDNN and a CPU with avx512_bf16.
+// gemv stays fp32.
+enum class Precision : std::uint8_t { FP32, BF16 };
+const char* precision_name(Precision p);  // "fp32", "bf16"
+// The inverse; an unknown name is a ShapeError.
+Precision parse_precision(std::string_view name);
+// Why bf16 cannot run here ("" when it can): no oneDNN in this build, or no avx512_bf16 on this CPU.
+std::string bf16_unavailable_reason();
+// Process-wide, like the backend. set_precision(BF16) fails with one line when bf16 cannot run here.
+Precision precision();
+void set_precision(Precision p);
+
+class PrecisionGuard {
+public:
+    explicit PrecisionGuard(Precision p) : prev_(precision()) { set_precision(p); }
+    ~PrecisionGuard() { set_precision(prev_); }
+    PrecisionGuard(const PrecisionGuard&) = delete;
+    PrecisionGuard& operator=(const PrecisionGuard&) = delete;
+
+private:
+    Precision prev_;
+};
+
+// bfloat16 values as their 16 bits (the high half of a float32).
+using bf16_t = std::uint16_t;
+// out[i] = x[i] rounded to bfloat16, to nearest even (NaN stays NaN).
+void to_bf16(const float* x, bf16_t* out, std::int64_t n);
+float from_bf16(bf16_t v);
+
+// Precomputed bfloat16 copies of gemm inputs, in the same layout as the float32 ones (same leading
+// dimension): a weight's copy made once per optimizer step (core/bf16_cache.h) instead of per use.
+// Used only under Precision::BF16; null means "round the float32 input for this call".
+struct Bf16Inputs {
+    const bf16_t* a = nullptr;
+    const bf16_t* b = nullptr;
+};
+void gemm(bool ta, bool tb, int M, int N, int K, const float* A, int lda, const float* B, int ldb, float beta, float* C,
+          int ldc, const Bf16Inputs& copies);
+// The bf16 product itself, on the calling thread: C = op(A) op(B) + beta C, fp32 accumulation.
+void gemm_bf16(bool ta, bool tb, int M, int N, int K, const bf16_t* A, int lda, const bf16_t* B, int ldb, float beta,
+               float* C, int ldc);
+
+// batch products C_b = op(A_b) op(B_b) of compact matrices (A_b [M, K] or [K, M] at A + b·stride_a,
+// likewise B_b, C_b [M, N] at C + b·M·N; beta 0). Under BF16 one oneDNN call for the whole batch.
+void gemm_batched(int batch, bool ta, bool tb, int M, int N, int K, const float* A, long stride_a, const float* B,
+                  long stride_b, float* C);
+
 // ---- threads ------------------------------------------------------------------------------------
 // OpenMP threads for products and the parallel loops; the backends stay single-threaded inside.
 // threads < 1 is an error ("threads must be at least 1, got 0").

@@ -47,7 +47,7 @@ void check_cell(const char* op, const Tensor& gx, const Tensor& h, const Tensor&
 //   dh = dgh W,  dW = dgh^T h,  db = sum over rows of dgh
 void hidden_projection_backward(Grads& g, const Tensor& dgh, const Tensor& h, const Tensor& w, std::size_t ih,
                                 std::size_t iw, std::size_t ib, const Tensor& dh_direct) {
-    if (g.needs(ih)) g[ih] = add(dh_direct, matmul(dgh, w));
+    if (g.needs(ih)) g[ih] = add(dh_direct, matmul(dgh, w, {.rhs_is_weight = true}));
     if (g.needs(iw)) set_product_grad(g, iw, dgh, h);  // dW = dghᵀ h
     if (g.needs(ib)) g[ib] = sum(dgh, {0});
 }

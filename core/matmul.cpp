@@ -9,8 +9,10 @@
 // Every product goes through core/blas.h (the backend seam: reference loops, OpenBLAS, oneDNN, and
 // the split of large products over the OpenMP threads).
 #include <algorithm>
+#include <type_traits>
 
 #include "core/autograd.h"
+#include "core/bf16_cache.h"
 #include "core/blas.h"
 #include "core/ops.h"
 
@@ -18,8 +20,18 @@ namespace seqgrad {
 
 namespace {
 
+// Under bf16 mixed precision, the bf16 copies of the operands that are weights (a_weight, b_weight):
+// made once per optimizer step (core/bf16_cache.h) instead of rounded for every product.
+blas::Bf16Inputs weight_copies(const Tensor& A, bool a_weight, const Tensor& B, bool b_weight) {
+    blas::Bf16Inputs c;
+    if (blas::precision() != blas::Precision::BF16) return c;
+    if (a_weight) c.a = bf16::weight_copy(A);
+    if (b_weight) c.b = bf16::weight_copy(B);
+    return c;
+}
+
 // op(A) op(B) for two 2-D tensors, or two 3-D tensors batch by batch. Shapes already checked.
-Tensor mm_raw(const Tensor& A, bool ta, const Tensor& B, bool tb) {
+Tensor mm_raw(const Tensor& A, bool ta, const Tensor& B, bool tb, bool a_weight = false, bool b_weight = false) {
     const bool batched = A.dim() == 3;
     const std::int64_t batch = batched ? A.shape()[0] : 1;
     const std::int64_t ar = A.shape()[A.dim() - 2], ac = A.shape()[A.dim() - 1];
@@ -35,6 +47,21 @@ Tensor mm_raw(const Tensor& A, bool ta, const Tensor& B, bool tb) {
         if (K == 0) {
             std::fill_n(pc, C.numel(), T(0));
             return;
+        }
+        if constexpr (std::is_same_v<T, float>) {
+            const blas::Bf16Inputs copies = batched ? blas::Bf16Inputs{} : weight_copies(A, a_weight, B, b_weight);
+            if (copies.a || copies.b) {
+                blas::gemm(ta, tb, static_cast<int>(M), static_cast<int>(N), static_cast<int>(K), pa,
+                           static_cast<int>(ac), pb, static_cast<int>(bc), 0.0f, pc, static_cast<int>(N), copies);
+                return;
+            }
+        }
+        if constexpr (std::is_same_v<T, float>) {
+            if (batched && blas::precision() == blas::Precision::BF16) {
+                blas::gemm_batched(static_cast<int>(batch), ta, tb, static_cast<int>(M), static_cast<int>(N),
+                                   static_cast<int>(K), pa, static_cast<long>(ar * ac), pb, static_cast<long>(br * bc), pc);
+                return;
+            }
         }
         for (std::int64_t b = 0; b < batch; ++b)
             blas::gemm(ta, tb, static_cast<int>(M), static_cast<int>(N), static_cast<int>(K), pa + b * ar * ac,
@@ -96,9 +123,12 @@ Tensor matmul(const Tensor& A, const Tensor& B, MatmulOptions options) {
         return reshape(c, {b, m, c.shape()[1]});
     }
 
-    Tensor C = mm_raw(A, ta, B, tb);
-    return record("matmul", C, {A, B}, [A = A.detach(), B = B.detach(), ta, tb](const Tensor& dC, Grads& g) {
-        if (g.needs(0)) g[0] = ta ? mm_raw(B, tb, dC, true) : mm_raw(dC, false, B, !tb);  // forward was: C = op(A) op(B)
+    // A parameter on the right is a weight for the bf16 copies; on the left (rare) it is rounded per use.
+    const bool weight = options.rhs_is_weight || (B.is_leaf() && B.requires_grad());
+    Tensor C = mm_raw(A, ta, B, tb, false, weight);
+    return record("matmul", C, {A, B}, [A = A.detach(), B = B.detach(), ta, tb, weight](const Tensor& dC, Grads& g) {
+        // forward was: C = op(A) op(B)
+        if (g.needs(0)) g[0] = ta ? mm_raw(B, tb, dC, true, weight, false) : mm_raw(dC, false, B, !tb, false, weight);
         if (g.needs(1)) g[1] = tb ? mm_raw(dC, true, A, ta) : mm_raw(A, !ta, dC, false);
     });
 }
@@ -133,6 +163,10 @@ Tensor linear(const Tensor& x, const Tensor& W, const Tensor& bias) {
         if (rows > 0 && out > 0) {
             if (in == 0) {
                 if (!bias.defined()) std::fill_n(py, rows * out, T(0));
+            } else if constexpr (std::is_same_v<T, float>) {
+                blas::gemm(false, true, static_cast<int>(rows), static_cast<int>(out), static_cast<int>(in), x.data<T>(),
+                           static_cast<int>(in), W.data<T>(), static_cast<int>(in), beta, py, static_cast<int>(out),
+                           weight_copies(x, false, W, true));
             } else {
                 blas::gemm(false, true, static_cast<int>(rows), static_cast<int>(out), static_cast<int>(in), x.data<T>(),
                              static_cast<int>(in), W.data<T>(), static_cast<int>(in), beta, py, static_cast<int>(out));
@@ -142,7 +176,7 @@ Tensor linear(const Tensor& x, const Tensor& W, const Tensor& bias) {
     return record("linear", y, {x, W, bias},
                   [x = x.detach(), W = W.detach(), rows, in, out](const Tensor& dy, Grads& g) {
                       const Tensor dy2 = reshape(dy, {rows, out});
-                      if (g.needs(0)) g[0] = reshape(mm_raw(dy2, false, W, false), x.shape());  // dx = dy W
+                      if (g.needs(0)) g[0] = reshape(mm_raw(dy2, false, W, false, false, true), x.shape());  // dx = dy W
                       if (g.needs(1)) set_product_grad(g, 1, dy2, reshape(x, {rows, in}));  // dW = dy^T x
                       if (g.needs(2)) g[2] = sum(dy2, {0});                                     // db = sum_rows dy
                   });

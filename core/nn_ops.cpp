@@ -197,13 +197,22 @@ Tensor dropout(const Tensor& x, double p, bool training, Generator* gen) {
     if (!training || !grad_enabled() || p == 0.0) return x;
     Generator& g = gen ? *gen : default_generator();
     Tensor mask = Tensor::empty(x.shape(), x.dtype());
+    Tensor y = Tensor::empty(x.shape(), x.dtype());
+    // Element i is dropped when uniform() < p, uniform() = (next_u64() >> 11) · 2⁻⁵³: the same test as
+    // (next_u64() >> 11) < ⌈p · 2⁵³⌉ in integers (p · 2⁵³ is exact), one pass for mask and output.
+    const auto threshold = static_cast<std::uint64_t>(std::ceil(std::ldexp(p, 53)));
+    const std::int64_t n = x.numel();
     dispatch_floating(x.dtype(), "dropout", [&](auto tag) {
         using T = decltype(tag);
+        const T* px = x.data<T>();
         T* pm = mask.data<T>();
+        T* py = y.data<T>();
         const T keep = static_cast<T>(1.0 / (1.0 - p));
-        for (std::int64_t i = 0; i < x.numel(); ++i) pm[i] = g.uniform() < p ? T(0) : keep;
+        for (std::int64_t i = 0; i < n; ++i) {
+            pm[i] = (g.next_u64() >> 11) < threshold ? T(0) : keep;
+            py[i] = px[i] * pm[i];
+        }
     });
-    Tensor y = kernels::binary_same("dropout", x, mask, [](auto a, auto m) { return a * m; });
     return record("dropout", y, {x}, [mask](const Tensor& dy, Grads& g) { g[0] = mul(dy, mask); });
 }
 

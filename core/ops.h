@@ -99,6 +99,10 @@ Tensor where(const Tensor& cond, const Tensor& a, const Tensor& b);
 struct MatmulOptions {
     bool transpose_lhs = false;  // use lhs^T without copying (a BLAS flag)
     bool transpose_rhs = false;  // use rhs^T without copying
+    // Under bf16 mixed precision (core/blas.h): rhs is a weight, so its bf16 copy is made once per
+    // change (core/bf16_cache.h), not per product. A parameter (a leaf requiring grad) counts as one
+    // without this flag; a backward function multiplying by a detached weight sets it.
+    bool rhs_is_weight = false;
 };
 // [M, K] x [K, N]; [B, M, K] x [B, K, N]; [B, M, K] x [K, N] (a weight broadcast over the batch).
 Tensor matmul(const Tensor& lhs, const Tensor& rhs, MatmulOptions options = {});

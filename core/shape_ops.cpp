@@ -76,12 +76,17 @@ Tensor permute(const Tensor& x, const std::vector<std::int64_t>& order_in) {
     const char* src = bytes(x);
     char* dst = bytes(y);
     const std::int64_t n = x.numel();
+    // When the last dim stays last (the head split and merge of attention), its rows move whole:
+    // one memcpy per row of `run` elements instead of one per element.
+    const bool rows = rank > 0 && order[rank - 1] == rank - 1;
+    const std::int64_t run = rows ? x.shape()[rank - 1] : 1;
+    const std::int64_t walk = rows ? rank - 1 : rank;  // the dims the counter walks
     if (n > 0) {
         std::vector<std::int64_t> counter(rank, 0);
         std::int64_t off = 0;
-        for (std::int64_t o = 0; o < n; ++o) {
-            std::memcpy(dst + o * es, src + off * es, es);
-            for (std::int64_t d = rank - 1; d >= 0; --d) {
+        for (std::int64_t o = 0; o < n; o += run) {
+            std::memcpy(dst + o * es, src + off * es, es * static_cast<std::size_t>(run));
+            for (std::int64_t d = walk - 1; d >= 0; --d) {
                 off += strides[d];
                 if (++counter[d] < out_shape[d]) break;
                 off -= strides[d] * out_shape[d];

@@ -7,6 +7,7 @@
 
 #include "core/allocator.h"
 #include "core/autograd.h"
+#include "core/bf16_cache.h"
 #include "core/random.h"
 
 namespace seqgrad {
@@ -39,8 +40,15 @@ std::int64_t numel_of(const Shape& shape) {
     return n;
 }
 
-Storage::Storage(std::size_t n) : data(memory::allocate(n)), nbytes(n) {}
-Storage::~Storage() { memory::release(data, nbytes); }
+namespace {
+std::atomic<std::uint64_t> g_next_storage_id{1};
+}
+Storage::Storage(std::size_t n)
+    : data(memory::allocate(n)), nbytes(n), id(g_next_storage_id.fetch_add(1, std::memory_order_relaxed)) {}
+Storage::~Storage() {
+    if (has_derived_copy) bf16::forget(id);
+    memory::release(data, nbytes);
+}
 
 TensorImpl::TensorImpl(std::shared_ptr<Storage> s, Shape sh, DType dt)
     : storage(std::move(s)), shape(std::move(sh)), dtype(dt) {
@@ -312,8 +320,14 @@ std::string Tensor::str() const {
     return out + "])";
 }
 
+void Tensor::mark_modified() const {
+    require(*this, "mark_modified");
+    ++impl_->storage->version;
+}
+
 void Tensor::fill_(double value) {
     require(*this, "fill_");
+    mark_modified();
     const std::int64_t n = numel();
     switch (dtype()) {
         case DType::Float32: std::fill_n(data<float>(), n, static_cast<float>(value)); break;
@@ -326,6 +340,7 @@ void Tensor::copy_(const Tensor& src) {
     require(*this, "copy_");
     check_same_shape("copy_", *this, src);
     check_same_dtype("copy_", *this, src);
+    mark_modified();
     if (raw_data() != src.raw_data())
         std::memcpy(raw_data(), src.raw_data(), static_cast<std::size_t>(numel()) * dtype_size(dtype()));
 }

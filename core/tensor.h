@@ -43,6 +43,12 @@ struct Storage {
     Storage& operator=(const Storage&) = delete;
     void* data;
     std::size_t nbytes;
+    // For copies derived from the values (the bf16 weight copies, core/bf16_cache.h): a number no other
+    // storage of this process has, and a version that every in-place write through fill_, copy_ and
+    // the optimizers' step() increases (code writing values through data<T>() calls mark_modified()).
+    std::uint64_t id;
+    std::uint64_t version = 0;
+    bool has_derived_copy = false;  // a bf16 copy exists: the destructor drops it
 };
 
 using TensorHook = std::function<Tensor(const Tensor& grad)>;
@@ -142,6 +148,9 @@ public:
     // Fill in place (no autograd): used by initialisers and optimizers.
     void fill_(double value);
     void copy_(const Tensor& src);
+    // After writing the values in place through data<T>(): copies derived from them (the bf16 weight
+    // copies) are made again at their next use. fill_, copy_ and the optimizers call it themselves.
+    void mark_modified() const;
     // Change the dtype in place (every handle sees it): leaves only, drops the gradient. Used by
     // Module::to(DType::Float64) so a whole layer can be gradchecked in double precision.
     void convert_(DType dtype);

@@ -69,6 +69,7 @@ void Optimizer::step() {
             ++st.step;
             Tensor param = p;
             update(group, param, grad, st);
+            param.mark_modified();  // copies derived from the values (bf16 weights) are stale now
         }
     }
     ++step_count_;

@@ -270,8 +270,6 @@ TEST_CASE("cli: the other subcommands' errors also give one line and exit code 2
         {"eval: unknown --split", {"eval", "--model", model, "--split", "holdout"}, "--split"},
         {"bench sweep: a size of 0", {"bench", "sweep", "--out", dir / "sweep", "--hidden", "0"},
          "bench sweep: every size must be positive, got 0"},
-        {"bench transformer --precision bf16", {"bench", "transformer", "--precision", "bf16"},
-         "bench transformer: --precision bf16 is not available: this build computes in fp32 only (use --precision fp32)"},
         {"bench transformer --precision fp16", {"bench", "transformer", "--precision", "fp16"}, "--precision"},
         {"translate --n-best above --beam", {"translate", "--model", model, "--n-best", "3", "1 2"},
          "translate: --n-best 3 needs a beam at least as wide (--beam 3 or more; got --beam 1)"},

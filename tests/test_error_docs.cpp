@@ -98,6 +98,9 @@ const std::vector<Exemption> kExemptions = {
     {"tokenizer sentencepiece: this build has no SentencePiece (install libsentencepiece-dev and build with "
      "-DSEQGRAD_SENTENCEPIECE=ON)",
      "only a build configured without SentencePiece reaches it, and the suite runs in the build it tests"},
+    {"--precision bf16 is not available: {}; use --precision fp32",
+     "only a build without oneDNN or a CPU without avx512_bf16 reaches it; tests/test_blas.cpp checks the message "
+     "there and the bf16 products where bf16 runs"},
     {"demo: training stopped before the first epoch finished ({})",
      "the demo trains at least one epoch (its time limit is checked between epochs and it installs no Ctrl-C "
      "handler); the check guards against a trainer change"},

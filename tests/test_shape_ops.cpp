@@ -2,6 +2,7 @@
 // unsqueeze/squeeze, narrow/slice/select, cat, stack, split, chunk and expand. Each: values checked
 // element by element against the index formula, a float64 gradcheck over every input (including a
 // tensor used twice), and bad input with the exact error type and a message naming op and shapes.
+#include <algorithm>
 #include <numeric>
 
 #include "helpers.h"
@@ -86,6 +87,24 @@ TEST_CASE("shape: transpose golden values, 2-D and 3-D", "[shape]") {
     for (std::int64_t i = 0; i < 2; ++i)
         for (std::int64_t j = 0; j < 3; ++j)
             for (std::int64_t k = 0; k < 4; ++k) CHECK(b.at({k, j, i}) == a.at({i, j, k}));
+}
+
+TEST_CASE("shape: permute moves every element right for every order of four dims (whole-row copies included)",
+          "[shape]") {
+    Tensor a = iota({2, 3, 4, 5});
+    std::vector<std::int64_t> order = {0, 1, 2, 3};
+    do {
+        INFO("order " << order[0] << order[1] << order[2] << order[3]);
+        Tensor p = permute(a, order);
+        std::int64_t idx[4];
+        for (idx[0] = 0; idx[0] < 2; ++idx[0])
+            for (idx[1] = 0; idx[1] < 3; ++idx[1])
+                for (idx[2] = 0; idx[2] < 4; ++idx[2])
+                    for (idx[3] = 0; idx[3] < 5; ++idx[3])
+                        REQUIRE(p.at({idx[order[0]], idx[order[1]], idx[order[2]], idx[order[3]]}) ==
+                                a.at({idx[0], idx[1], idx[2], idx[3]}));
+    } while (std::next_permutation(order.begin(), order.end()));
+    CHECK(permute(zeros({2, 0, 3}), {1, 0, 2}).shape() == Shape{0, 2, 3});
 }
 
 TEST_CASE("shape: permute golden values and the inverse permutation in backward", "[shape]") {

@@ -24,7 +24,8 @@ namespace {
 nlohmann::json result_json(const models::BenchResult& r) {
     return {{"pairs_per_s", r.pairs_per_s}, {"ms_per_step", r.ms_per_step}, {"cpu_ms_per_step", r.cpu_ms_per_step},
             {"gflops", r.gflops},           {"gflop_per_step", r.gflop_per_step}, {"peak_rss_mb", r.peak_rss_mb},
-            {"final_loss", r.final_loss},   {"processes", r.processes}, {"comm_ms_per_step", r.comm_ms_per_step}};
+            {"final_loss", r.final_loss},   {"processes", r.processes}, {"comm_ms_per_step", r.comm_ms_per_step},
+            {"parameters", r.parameters}};
 }
 
 // Under mpirun: the processes and the share of the step spent in the all-reduce.

@@ -47,7 +47,7 @@ struct ScalingRow {
 struct ScalingResult {
     std::string model;
     std::int64_t batch_per_process = 0;
-    double compute_ms = 0;           // one process's step without its all-reduce
+    double compute_ms = 0;           // one process's step without its all-reduce: CPU time (load-robust)
     double step_ms = 0;              // the whole measured step (with the all-reduce when N > 1)
     double gradient_mb = 0;          // G, float32
     std::size_t buckets = 0;

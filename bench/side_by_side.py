@@ -8,6 +8,8 @@ the other, so the ratio is meaningful on a noisy shared machine.
     python3 bench/side_by_side.py                       # hidden 128, batch 32, 1 thread
     python3 bench/side_by_side.py --batch 1 --steps 100
     python3 bench/side_by_side.py --threads 2 --hidden 256 --batch 64
+    python3 bench/side_by_side.py --bf16                # torch autocast bf16, seqgrad --precision bf16
+    python3 bench/side_by_side.py --gemm openblas       # seqgrad's gemm backend
 
 Needs Debian's python3-torch; without it, prints a note and exits 0 (it is optional).
 """
@@ -62,8 +64,9 @@ def torch_pairs_per_second(a):
 
     def step():
         opt.zero_grad()
-        logits = model(src, tgt)
-        loss = F.cross_entropy(logits.reshape(-1, a.tgt_vocab), tgt.reshape(-1))
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=a.bf16):
+            logits = model(src, tgt)
+            loss = F.cross_entropy(logits.float().reshape(-1, a.tgt_vocab), tgt.reshape(-1))
         loss.backward()
         opt.step()
 
@@ -81,6 +84,10 @@ def seqgrad_figures(a):
     cmd = [exe, "bench", "seq2seq", "--hidden", str(a.hidden), "--batch", str(a.batch), "--len", str(a.len),
            "--src-vocab", str(a.src_vocab), "--tgt-vocab", str(a.tgt_vocab), "--threads", str(a.threads),
            "--steps", str(a.steps), "--json"]
+    if a.bf16:
+        cmd += ["--precision", "bf16"]
+    if a.gemm:
+        cmd += ["--gemm", a.gemm]
     out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
     return json.loads(out)
 
@@ -94,6 +101,8 @@ def main():
     p.add_argument("--src-vocab", type=int, default=4345)
     p.add_argument("--tgt-vocab", type=int, default=2803)
     p.add_argument("--steps", type=int, default=50)
+    p.add_argument("--bf16", action="store_true", help="torch autocast bf16 and seqgrad --precision bf16")
+    p.add_argument("--gemm", help="seqgrad's gemm backend (default: the fastest built)")
     p.add_argument("--seqgrad", help="path of the seqgrad binary (default build/seqgrad)")
     a = p.parse_args()
     # PyTorch's set_num_threads does not reach OpenBLAS's own thread pool: without this, "1 thread"
@@ -108,7 +117,8 @@ def main():
     theirs, theirs_cpu, version = torch_pairs_per_second(a)
     # Process CPU time per step stays meaningful when other jobs share the machine; wall-clock
     # pairs/s does not. Both optimizers are dense Adam (torch.optim.Adam semantics).
-    print(f"config: hidden={a.hidden} batch={a.batch} len={a.len} threads={a.threads} steps={a.steps} (dense Adam both)")
+    print(f"config: hidden={a.hidden} batch={a.batch} len={a.len} threads={a.threads} steps={a.steps} "
+          f"{'bf16' if a.bf16 else 'fp32'} gemm={ours.get('gemm', '?')} (dense Adam both)")
     print(f"torch {version}: {theirs:9.0f} pairs/s  (CPU {theirs_cpu:.2f} ms/step)")
     print(f"seqgrad:      {ours['pairs_per_s']:9.0f} pairs/s  ({ours['ms_per_step']:.2f} ms/step, CPU "
           f"{ours['cpu_ms_per_step']:.2f} ms/step, {ours['gflops']:.1f} GFLOP/s, peak RSS {ours['peak_rss_mb']:.0f} MB)")

@@ -90,6 +90,8 @@ def seqgrad_round(a):
            "--threads", str(a.threads), "--steps", str(a.steps), "--json"]
     if a.bf16:
         cmd += ["--precision", "bf16"]
+    if a.gemm:
+        cmd += ["--gemm", a.gemm]
     out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
     return json.loads(out)
 
@@ -109,6 +111,7 @@ def main():
     p.add_argument("--steps", type=int, default=10)
     p.add_argument("--rounds", type=int, default=3)
     p.add_argument("--bf16", action="store_true", help="torch autocast bf16 and seqgrad --precision bf16")
+    p.add_argument("--gemm", help="seqgrad's gemm backend (default: the fastest built)")
     p.add_argument("--seqgrad", help="path of the seqgrad binary (default build/seqgrad)")
     a = p.parse_args()
     # torch.set_num_threads does not reach OpenBLAS's own pool; set it before torch loads OpenBLAS.

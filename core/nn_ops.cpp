@@ -208,10 +208,25 @@ Tensor dropout(const Tensor& x, double p, bool training, Generator* gen) {
         T* pm = mask.data<T>();
         T* py = y.data<T>();
         const T keep = static_cast<T>(1.0 / (1.0 - p));
+        // Generator::next_u64 (xoshiro256**) inlined on a copy of the state, written back after:
+        // the same draws as n calls, without a call per element (tests/test_layers_basic.cpp checks).
+        Generator::State st = g.state();
+        std::uint64_t s0 = st.s[0], s1 = st.s[1], s2 = st.s[2], s3 = st.s[3];
+        auto rotl = [](std::uint64_t v, int k) { return (v << k) | (v >> (64 - k)); };
         for (std::int64_t i = 0; i < n; ++i) {
-            pm[i] = (g.next_u64() >> 11) < threshold ? T(0) : keep;
+            const std::uint64_t draw = rotl(s1 * 5, 7) * 9;
+            const std::uint64_t t = s1 << 17;
+            s2 ^= s0;
+            s3 ^= s1;
+            s1 ^= s2;
+            s0 ^= s3;
+            s2 ^= t;
+            s3 = rotl(s3, 45);
+            pm[i] = (draw >> 11) < threshold ? T(0) : keep;
             py[i] = px[i] * pm[i];
         }
+        st.s[0] = s0, st.s[1] = s1, st.s[2] = s2, st.s[3] = s3;
+        g.set_state(st);
     });
     return record("dropout", y, {x}, [mask](const Tensor& dy, Grads& g) { g[0] = mul(dy, mask); });
 }

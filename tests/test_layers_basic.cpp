@@ -50,6 +50,18 @@ TEST_CASE("dropout: active in training, identity in eval", "[dropout]") {
     CHECK_THROWS_WITH(nn::Dropout({.p = 1.0}), Catch::Contains("[0, 1)"));
 }
 
+TEST_CASE("dropout: the mask is uniform() < p drawn element by element from the generator", "[dropout]") {
+    Generator g1(5), g2(5);
+    Tensor x = param({7, 13}, 3).detach().to(DType::Float32).set_requires_grad();
+    Tensor y = dropout(x, 0.3, true, &g1);
+    const auto xv = x.to_vector(), yv = y.to_vector();
+    for (std::size_t i = 0; i < xv.size(); ++i) {
+        const bool dropped = g2.uniform() < 0.3;
+        REQUIRE(yv[i] == (dropped ? 0.0 : static_cast<double>(static_cast<float>(xv[i]) * static_cast<float>(1.0 / 0.7))));
+    }
+    CHECK(g1.next_u64() == g2.next_u64());  // the generator moved on by exactly one draw per element
+}
+
 TEST_CASE("layer_norm: golden values and gradcheck", "[layer_norm]") {
     nn::LayerNorm ln({.normalized_size = 2, .eps = 0.0, .dtype = DType::Float64});
     // x = [1, 3]: mean 2, var 1 -> [-1, 1]

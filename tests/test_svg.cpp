@@ -450,8 +450,11 @@ TEST_CASE("svg: heatmap cells stay readable for tiny and huge values, with the f
 
 TEST_CASE("svg: figure_svg lays pictures out in rows and refuses what is not a picture") {
     const Matrix m = {{0.5, 0.5}, {1.0, 0.0}};
-    const std::string a = heatmap_svg(m, {"a", "b"}, {"x", "y"}, {.title = "first"});
-    const std::string b = heatmap_svg(m, {"a", "b"}, {"x", "y"}, {.title = "second"});
+    HeatmapOptions first, second;
+    first.title = "first";
+    second.title = "second";
+    const std::string a = heatmap_svg(m, {"a", "b"}, {"x", "y"}, first);
+    const std::string b = heatmap_svg(m, {"a", "b"}, {"x", "y"}, second);
     const std::string fig = figure_svg({{"section one", {{a, b}}}, {"section two", {{a}, {b}}}}, "the figure");
     require_well_formed(fig);
     CHECK(count(fig, "<svg x=") == 4);

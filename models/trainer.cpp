@@ -591,9 +591,11 @@ TrainResult train(const TrainOptions& options, std::ostream& rank0_log) {
         stop_requested() = false;
         run.emplace(load_run_corpus(o, log));
     });
+    // Draws the initial weights, and stays alive for the whole run: layers keep it for their dropout
+    // masks (the Transformer's), so it must not be local to the lambda below.
+    Generator init_gen(o.seed);
     dist::agree([&] {
         prepare_run(*run, o, folder);
-        Generator init_gen(o.seed);
         translator.emplace(run->config, run->sv, run->tv, run->source, &init_gen, run->tokenizers);
         if (!run->resuming && dist::rank() == 0) {
             for (const char* side : {"source", "target"}) {

@@ -23,10 +23,10 @@ struct LayerRows {
     std::vector<std::int64_t> heads, width;  // per layer
     explicit LayerRows(const DecoderStep& o, bool wanted) {
         if (!wanted) return;
-        for (const Tensor& w : o.layer_weights) {
+        for (const Tensor& w : o.layer_weights) {  // [B, heads, 1, S] (models/translation_model.h)
             values.push_back(w.to_float_vector());
             heads.push_back(w.size(1));
-            width.push_back(w.size(2));
+            width.push_back(w.size(w.dim() - 1));
         }
     }
     bool empty() const { return values.empty(); }

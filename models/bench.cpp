@@ -90,6 +90,32 @@ void time_steps(BenchResult& r, std::int64_t warmup, std::int64_t steps, std::in
     r.processes = dist::size();
     r.peak_rss_mb = peak_rss_mb();
 }
+// A random B x T batch (ids from 4: 0..3 are the specials; the target fed in is the reference shifted
+// by <sos>), this process's rows of it under mpirun, and the timed training step on it: forward,
+// backward, the all-reduce, Adam. The same for both benches, so their figures compare.
+template <typename Model, typename Options>
+void time_training(BenchResult& r, Model& model, optim::Adam& adam, Generator& gen, const Options& o) {
+    const std::int64_t B = o.batch, T = o.len;
+    std::vector<std::int64_t> src(B * T), tin(B * T), tout(B * T);
+    for (auto& v : src) v = 4 + static_cast<std::int64_t>(gen.randint(o.src_vocab - 4));
+    for (std::int64_t b = 0; b < B; ++b)
+        for (std::int64_t t = 0; t < T; ++t) {
+            tout[b * T + t] = 4 + static_cast<std::int64_t>(gen.randint(o.tgt_vocab - 4));
+            tin[b * T + t] = t == 0 ? kSos : tout[b * T + t - 1];
+        }
+    DataParallel dp(B, model.parameters());
+    const Tensor s = rows_of(src, T, dp.rows), ti = rows_of(tin, T, dp.rows), to = rows_of(tout, T, dp.rows);
+    const std::vector<std::int64_t> lengths(dp.rows.size(), T);
+    time_steps(r, o.warmup, o.steps, B, [&] {
+        adam.zero_grad();
+        Tensor loss = model.loss(s, lengths, ti, to);
+        loss.backward();
+        dp.reduce(T, B);
+        adam.step();
+        return loss.item();
+    });
+}
+
 }  // namespace
 
 BenchResult run_seq2seq_bench(const BenchOptions& o) {
@@ -113,30 +139,11 @@ BenchResult run_seq2seq_bench(const BenchOptions& o) {
     TranslationModel& model = *made;
     optim::Adam adam(model.parameters(), {.lr = 1e-3});
 
-    const std::int64_t B = o.batch, T = o.len;
-    std::vector<std::int64_t> src(B * T), tin(B * T), tout(B * T);
-    for (auto& v : src) v = 4 + static_cast<std::int64_t>(gen.randint(o.src_vocab - 4));
-    for (std::int64_t b = 0; b < B; ++b)
-        for (std::int64_t t = 0; t < T; ++t) {
-            tout[b * T + t] = 4 + static_cast<std::int64_t>(gen.randint(o.tgt_vocab - 4));
-            tin[b * T + t] = t == 0 ? kSos : tout[b * T + t - 1];
-        }
-    DataParallel dp(B, model.parameters());
-    const Tensor s = rows_of(src, T, dp.rows), ti = rows_of(tin, T, dp.rows), to = rows_of(tout, T, dp.rows);
-    const std::vector<std::int64_t> lengths(dp.rows.size(), T);
-
     BenchResult r;
-    time_steps(r, o.warmup, o.steps, B, [&] {
-        adam.zero_grad();
-        Tensor loss = model.loss(s, lengths, ti, to);
-        loss.backward();
-        dp.reduce(T, B);
-        adam.step();
-        return loss.item();
-    });
+    time_training(r, model, adam, gen, o);
 
     // FLOPs of the matrix products and attention scores, forward; backward costs twice that.
-    const double H = static_cast<double>(o.hidden), Bd = static_cast<double>(B), Td = static_cast<double>(T);
+    const double H = static_cast<double>(o.hidden), Bd = static_cast<double>(o.batch), Td = static_cast<double>(o.len);
     const double V = static_cast<double>(o.tgt_vocab), G = config.cell == CellKind::GRU ? 3 : 4;
     double fwd = 2 * Bd * Td * H * G * H * 2;                 // encoder: input and hidden projections
     fwd += 2 * Bd * Td * (2 * H) * G * H + 2 * Bd * Td * H * G * H;  // decoder cell: [emb; ctx] and hidden
@@ -188,27 +195,8 @@ BenchResult run_transformer_bench(const TransformerBenchOptions& o) {
     model.train();
     optim::Adam adam(model.parameters(), {.lr = 1e-4});
 
-    const std::int64_t B = o.batch, T = o.len;
-    std::vector<std::int64_t> src(B * T), tin(B * T), tout(B * T);
-    for (auto& v : src) v = 4 + static_cast<std::int64_t>(gen.randint(o.src_vocab - 4));
-    for (std::int64_t b = 0; b < B; ++b)
-        for (std::int64_t t = 0; t < T; ++t) {
-            tout[b * T + t] = 4 + static_cast<std::int64_t>(gen.randint(o.tgt_vocab - 4));
-            tin[b * T + t] = t == 0 ? kSos : tout[b * T + t - 1];
-        }
-    DataParallel dp(B, model.parameters());
-    const Tensor s = rows_of(src, T, dp.rows), ti = rows_of(tin, T, dp.rows), to = rows_of(tout, T, dp.rows);
-    const std::vector<std::int64_t> lengths(dp.rows.size(), T);
-
     BenchResult r;
-    time_steps(r, o.warmup, o.steps, B, [&] {
-        adam.zero_grad();
-        Tensor loss = model.loss(s, lengths, ti, to);
-        loss.backward();
-        dp.reduce(T, B);
-        adam.step();
-        return loss.item();
-    });
+    time_training(r, model, adam, gen, o);
     r.parameters = model.num_parameters();
     r.gflop_per_step = 3 * transformer_forward_flop(o) / 1e9;
     r.gflops = r.gflop_per_step / (r.ms_per_step / 1e3);

@@ -232,6 +232,28 @@ constexpr double kSplitFlops = 4.0e6;
 // C = op(A) op(B) (+ beta C), split over the OpenMP threads when it pays. Row blocks of C take row
 // blocks of op(A); column blocks of C take column blocks of op(B). Blocks are multiples of 16 rows
 // or columns, so every thread runs the kernel on full panels.
+// The split itself, for any kernel: `part(m, n, a, b, c)` computes the m x n block of C at c from
+// the blocks of op(A) and op(B) at a and b (the leading dimensions stay the caller's).
+template <typename In, typename Out, typename Part>
+void split_over_threads(int threads, bool ta, bool tb, int M, int N, const In* A, int lda, const In* B, int ldb,
+                        Out* C, int ldc, Part&& part) {
+    const bool rows = M >= N;
+    const int extent = rows ? M : N;
+#pragma omp parallel num_threads(threads)
+    {
+        const int t = omp_get_thread_num(), nt = omp_get_num_threads();
+        auto edge = [&](int i) { return i == nt ? extent : std::min(extent, (extent * i / nt + 8) / 16 * 16); };
+        const int lo = edge(t), hi = edge(t + 1);
+        if (hi > lo) {
+            const auto o = static_cast<std::ptrdiff_t>(lo);
+            if (rows)  // rows lo..hi of op(A): columns of the stored A when it is transposed
+                part(hi - lo, N, ta ? A + o : A + o * lda, B, C + o * ldc);
+            else  // columns lo..hi of op(B): rows of the stored B when it is transposed
+                part(M, hi - lo, A, tb ? B + o * ldb : B + o, C + o);
+        }
+    }
+}
+
 template <typename T>
 void gemm_split(bool ta, bool tb, int M, int N, int K, const T* A, int lda, const T* B, int ldb, T beta, T* C,
                 int ldc) {
@@ -243,21 +265,10 @@ void gemm_split(bool ta, bool tb, int M, int N, int K, const T* A, int lda, cons
         call_backend(b, ta, tb, M, N, K, A, lda, B, ldb, beta, C, ldc);
         return;
     }
-    const bool rows = M >= N;
-    const int extent = rows ? M : N;
-#pragma omp parallel num_threads(threads)
-    {
-        const int t = omp_get_thread_num(), nt = omp_get_num_threads();
-        auto edge = [&](int i) { return i == nt ? extent : std::min(extent, (extent * i / nt + 8) / 16 * 16); };
-        const int lo = edge(t), hi = edge(t + 1);
-        if (hi > lo) {
-            const auto o = static_cast<std::ptrdiff_t>(lo);
-            if (rows)  // rows lo..hi of op(A): columns of the stored A when it is transposed
-                call_backend(b, ta, tb, hi - lo, N, K, ta ? A + o : A + o * lda, lda, B, ldb, beta, C + o * ldc, ldc);
-            else  // columns lo..hi of op(B): rows of the stored B when it is transposed
-                call_backend(b, ta, tb, M, hi - lo, K, A, lda, tb ? B + o * ldb : B + o, ldb, beta, C + o, ldc);
-        }
-    }
+    split_over_threads(threads, ta, tb, M, N, A, lda, B, ldb, C, ldc,
+                       [&](int m, int n, const T* a, const T* bb, T* c) {
+                           call_backend(b, ta, tb, m, n, K, a, lda, bb, ldb, beta, c, ldc);
+                       });
 }
 
 }  // namespace
@@ -513,21 +524,10 @@ void gemm(bool ta, bool tb, int M, int N, int K, const float* A, int lda, const 
         gemm_bf16(ta, tb, M, N, K, a16, lda, b16, ldb, beta, C, ldc);
         return;
     }
-    const bool rows = M >= N;  // the same split as gemm_split
-    const int extent = rows ? M : N;
-#pragma omp parallel num_threads(threads)
-    {
-        const int t = omp_get_thread_num(), nt = omp_get_num_threads();
-        auto edge = [&](int i) { return i == nt ? extent : std::min(extent, (extent * i / nt + 8) / 16 * 16); };
-        const int lo = edge(t), hi = edge(t + 1);
-        if (hi > lo) {
-            const auto o = static_cast<std::ptrdiff_t>(lo);
-            if (rows)
-                gemm_bf16(ta, tb, hi - lo, N, K, ta ? a16 + o : a16 + o * lda, lda, b16, ldb, beta, C + o * ldc, ldc);
-            else
-                gemm_bf16(ta, tb, M, hi - lo, K, a16, lda, tb ? b16 + o * ldb : b16 + o, ldb, beta, C + o, ldc);
-        }
-    }
+    split_over_threads(threads, ta, tb, M, N, a16, lda, b16, ldb, C, ldc,
+                       [&](int m, int n, const bf16_t* a, const bf16_t* bb, float* c) {
+                           gemm_bf16(ta, tb, m, n, K, a, lda, bb, ldb, beta, c, ldc);
+                       });
 }
 
 // ---- threads ------------------------------------------------------------------------------------

@@ -1,11 +1,11 @@
 # A thin wrapper over CMake: the two quick-start commands `make demo` and `make test`.
 # Each first makes sure the Debian packages the build needs are installed (installing them when
 # run as root, otherwise printing the one apt-get line to run), then configures and builds build/.
-# CI (.ci/run) also runs `make asan-test` (the suite under AddressSanitizer + UBSan, in build-asan/)
-# and `make fuzz` (libFuzzer targets, clang, in build-fuzz/); only `make fuzz` needs clang.
-# `make native-test` (the suite built with -march=native, in build-native/) is not in CI while that
-# build computes wrong values on AVX-512 (README "Build options"). CI passes WERROR=ON to `make test`
-# so that any compiler warning fails its build; users' builds only print warnings.
+# CI (.ci/run) also runs `make asan-test` (the suite under AddressSanitizer + UBSan, in build-asan/),
+# `make native-test` (the suite built with -march=native, in build-native/) and `make fuzz`
+# (libFuzzer targets, clang, in build-fuzz/; only `make fuzz` needs clang). CI passes WERROR=ON to
+# `make test` and `make native-test` so that any compiler warning fails its build; users' builds only
+# print warnings.
 
 PACKAGES := cmake g++ make pkg-config libopenblas-dev libdnnl-dev catch2 libfmt-dev libcli11-dev nlohmann-json3-dev libopenmpi-dev openmpi-bin libcpp-httplib-dev libsentencepiece-dev
 # libFuzzer and the sanitizer runtimes come with clang's compiler-rt; clang's OpenMP is libomp.

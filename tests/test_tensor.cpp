@@ -377,3 +377,24 @@ TEST_CASE("tensor: allclose compares shape, values within tolerance, and NaN as 
     CHECK_FALSE(allclose(f64({std::nan("")}, {1}), f64({std::nan("")}, {1})));
     CHECK(allclose(a, Tensor::from({1, 2}, {2})));  // values compared as double across dtypes
 }
+
+// The -march=native build once computed wrong attention masks: GCC 12.2's SLP vectoriser, with
+// AVX-512 enabled, stores some constant vectors as one broadcast of their first value
+// ({1, 1, 0, 0} as four ones, sixteen floats ending in two zeros as sixteen ones). CMakeLists.txt
+// turns that vectoriser off in GCC 12 native builds. This test is compiled with the suite's flags,
+// so any build that regains the bug fails here; the sums are checked, not vectors compared, since a
+// constant on the expected side could be built just as wrongly.
+TEST_CASE("tensor: constant initialisers keep their values in every build configuration", "[tensor]") {
+    std::vector<double> four = {1, 1, 0, 0};
+    CHECK(sum(Tensor::from(four, {2, 2})).item() == 2.0);
+    std::vector<double> eight = {1, 1, 1, 1, 1, 1, 0, 0};
+    CHECK(sum(Tensor::from(eight, {2, 4})).item() == 6.0);
+    std::vector<float> sixteen = {1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 0};
+    CHECK(sum(Tensor::from_float(sixteen, {16})).item() == 14.0);
+    // As the multi-head attention test builds its mask, after another tensor.
+    const Tensor before = ones({2, 4});
+    const Tensor mask = Tensor::from({1, 1, 0, 0}, {2, 2});
+    CHECK(mask.at({1, 0}) == 0.0);
+    CHECK(mask.at({1, 1}) == 0.0);
+    CHECK(sum(before).item() == 8.0);
+}

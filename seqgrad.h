@@ -19,6 +19,7 @@
 #include "layers/attention.h"
 #include "layers/dropout.h"
 #include "layers/embedding.h"
+#include "layers/gradcheck_cases.h"
 #include "layers/hard_attention.h"
 #include "layers/init.h"
 #include "layers/layer_norm.h"

@@ -1,58 +1,25 @@
-// The shared part of every attention variant (checks, masking, softmax, context), the factory,
-// and Luong's local windows. The score functions themselves are in layers/attention_scores.cpp.
+// The shared part of every attention variant (checks, masking, softmax, context) and Luong's local
+// windows. The score functions, and the table of kinds with the factory, are in
+// layers/attention_scores.cpp.
 #include "layers/attention.h"
 
 #include <algorithm>
-#include <array>
 #include <cmath>
 #include <utility>
 
 #include "core/fused_ops.h"
 #include "core/ops.h"
 #include "layers/attention_scores.h"
+#include "layers/gradcheck_cases.h"
 #include "layers/init.h"
 
 namespace seqgrad::nn {
 
-// ---- names ----------------------------------------------------------------------------------------
-
 namespace {
-constexpr std::array<std::pair<AttentionKind, const char*>, 9> kKindNames = {{
-    {AttentionKind::Additive, "additive"},
-    {AttentionKind::Dot, "dot"},
-    {AttentionKind::General, "general"},
-    {AttentionKind::Concat, "concat"},
-    {AttentionKind::Location, "location"},
-    {AttentionKind::ScaledDot, "scaled-dot"},
-    {AttentionKind::Cosine, "cosine"},
-    {AttentionKind::LocalM, "local-m"},
-    {AttentionKind::LocalP, "local-p"},
-}};
-
 // A score far below any real one: exp(kMaskedScore - max) is 0 (in float32 too). Finite, so anomaly
 // mode does not mistake a mask for a NaN/Inf.
 constexpr double kMaskedScore = -1e30;
 }  // namespace
-
-AttentionKind parse_attention_kind(std::string_view name) {
-    for (const auto& [kind, kind_name] : kKindNames)
-        if (name == kind_name) return kind;
-    std::vector<const char*> valid;
-    for (const auto& [kind, kind_name] : kKindNames) valid.push_back(kind_name);
-    fail("attention: unknown attention kind '{}'; valid kinds: {}", name, fmt::join(valid, ", "));
-}
-
-std::vector<std::string> attention_kind_names() {
-    std::vector<std::string> names;
-    for (const auto& [kind, kind_name] : kKindNames) names.emplace_back(kind_name);
-    return names;
-}
-
-const char* attention_kind_name(AttentionKind kind) {
-    for (const auto& [k, kind_name] : kKindNames)
-        if (k == kind) return kind_name;
-    fail("attention: invalid AttentionKind value {}", static_cast<int>(kind));
-}
 
 // ---- the masked softmax ---------------------------------------------------------------------------
 
@@ -172,23 +139,6 @@ AttentionOutput Attention::attend_checked(const Tensor& query, const Tensor& key
     return AttentionOutput{.context = context, .weights = alpha, .scores = e};
 }
 
-// ---- the factory ----------------------------------------------------------------------------------
-
-std::shared_ptr<Attention> make_attention(const AttentionOptions& options) {
-    switch (options.kind) {
-        case AttentionKind::Additive: return std::make_shared<AdditiveAttention>(options);
-        case AttentionKind::Dot: return std::make_shared<DotAttention>(options);
-        case AttentionKind::General: return std::make_shared<GeneralAttention>(options);
-        case AttentionKind::Concat: return std::make_shared<ConcatAttention>(options);
-        case AttentionKind::Location: return std::make_shared<LocationAttention>(options);
-        case AttentionKind::ScaledDot: return std::make_shared<ScaledDotAttention>(options);
-        case AttentionKind::Cosine: return std::make_shared<CosineAttention>(options);
-        case AttentionKind::LocalM: return std::make_shared<LocalMAttention>(options);
-        case AttentionKind::LocalP: return std::make_shared<LocalPAttention>(options);
-    }
-    fail("make_attention: invalid AttentionKind value {}", static_cast<int>(options.kind));
-}
-
 // ---- local attention (Luong et al. 2015, section 3.2) ---------------------------------------------
 
 namespace {
@@ -276,5 +226,28 @@ Tensor LocalPAttention::weights(const Tensor& e, const Tensor& keep, const Tenso
     Tensor gauss = exp(distance * distance * (-1.0 / (2.0 * sigma * sigma)));      // exp(-(s - p_t)² / 2σ²)
     return masked_softmax(e, in_window) * gauss;
 }
+
+// ---- the gradcheck cases `seqgrad gradcheck` runs (layers/gradcheck_cases.h) --------------------
+
+namespace {
+// One case per kind of the table: a batch of two whose second sentence ends in padding, at decoder
+// step 1 (local-m's window needs a step), checking the context and the weights.
+[[maybe_unused]] const bool attention_cases = [] {
+    for (const std::string& kind : attention_kind_names())
+        register_gradcheck_case("Attention(" + kind + ")", [kind] {
+            Generator g(9);
+            auto m = make_attention({.kind = parse_attention_kind(kind), .query_size = 3, .key_size = 3,
+                                     .attention_size = 3, .window = 1, .max_source_len = 4, .dtype = DType::Float64,
+                                     .generator = &g});
+            const Tensor mask = Tensor::from({1, 1, 1, 1, 1, 1, 1, 0}, {2, 4}, {.dtype = DType::Float64});
+            return check_layer(*m, {gradcheck_input({2, 3}, g), gradcheck_input({2, 4, 3}, g)},
+                               [&, m](const std::vector<Tensor>& x) {
+                                   AttentionOutput o = m->attend(x[0], x[1], x[1], mask, {.target_position = 1});
+                                   return cat({o.context, o.weights}, 1);
+                               });
+        });
+    return true;
+}();
+}  // namespace
 
 }  // namespace seqgrad::nn

@@ -23,14 +23,17 @@
 
 namespace seqgrad::nn {
 
+// A new kind is a value here and a row (its name and class) in the table at the end of
+// layers/attention_scores.cpp; every list of kinds is read from that table.
 enum class AttentionKind { Additive, Dot, General, Concat, Location, ScaledDot, Cosine, LocalM, LocalP };
 
-// "additive" | "dot" | "general" | "concat" | "location" | "scaled-dot" | "cosine" | "local-m" | "local-p";
-// anything else is a ShapeError listing the valid names.
+// A name of the table ("additive", "scaled-dot", "local-p", ...); anything else is a ShapeError
+// listing the valid names.
 AttentionKind parse_attention_kind(std::string_view name);
 // The inverse: AttentionKind::ScaledDot -> "scaled-dot".
 const char* attention_kind_name(AttentionKind kind);
-// Every kind's name, in the order of the enum: the one list the command line and the tests read.
+// Every kind's name, in the order of the table in layers/attention_scores.cpp: the one list the
+// command line, `seqgrad gradcheck` and the tests read.
 std::vector<std::string> attention_kind_names();
 
 struct AttentionOptions {

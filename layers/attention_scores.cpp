@@ -179,4 +179,62 @@ Tensor CosineAttention::scores(const Tensor& query, const Tensor& keys, const Te
     return temperature.defined() ? cosine / temperature : cosine / options_.temperature;
 }
 
+// ---- the table of kinds ---------------------------------------------------------------------------
+// Each kind's name and class: the one list the factory, the command line's allowed values, the
+// experiments, `seqgrad gradcheck` and the tests read (through attention_kind_names()). A new score
+// is its enum value (layers/attention.h), its class above, and its row here.
+
+namespace {
+template <class Variant>
+std::shared_ptr<Attention> build(const AttentionOptions& options) {
+    return std::make_shared<Variant>(options);
+}
+
+struct KindRow {
+    AttentionKind kind;
+    const char* name;
+    std::shared_ptr<Attention> (*make)(const AttentionOptions&);
+};
+
+constexpr KindRow kKinds[] = {
+    {AttentionKind::Additive, "additive", build<AdditiveAttention>},
+    {AttentionKind::Dot, "dot", build<DotAttention>},
+    {AttentionKind::General, "general", build<GeneralAttention>},
+    {AttentionKind::Concat, "concat", build<ConcatAttention>},
+    {AttentionKind::Location, "location", build<LocationAttention>},
+    {AttentionKind::ScaledDot, "scaled-dot", build<ScaledDotAttention>},
+    {AttentionKind::Cosine, "cosine", build<CosineAttention>},
+    {AttentionKind::LocalM, "local-m", build<LocalMAttention>},
+    {AttentionKind::LocalP, "local-p", build<LocalPAttention>},
+};
+
+const KindRow* find_row(AttentionKind kind) {
+    for (const KindRow& row : kKinds)
+        if (row.kind == kind) return &row;
+    return nullptr;
+}
+}  // namespace
+
+AttentionKind parse_attention_kind(std::string_view name) {
+    for (const KindRow& row : kKinds)
+        if (name == row.name) return row.kind;
+    fail("attention: unknown attention kind '{}'; valid kinds: {}", name, fmt::join(attention_kind_names(), ", "));
+}
+
+std::vector<std::string> attention_kind_names() {
+    std::vector<std::string> names;
+    for (const KindRow& row : kKinds) names.emplace_back(row.name);
+    return names;
+}
+
+const char* attention_kind_name(AttentionKind kind) {
+    if (const KindRow* row = find_row(kind)) return row->name;
+    fail("attention: invalid AttentionKind value {}", static_cast<int>(kind));
+}
+
+std::shared_ptr<Attention> make_attention(const AttentionOptions& options) {
+    if (const KindRow* row = find_row(options.kind)) return row->make(options);
+    fail("make_attention: invalid AttentionKind value {}", static_cast<int>(options.kind));
+}
+
 }  // namespace seqgrad::nn

@@ -3,6 +3,7 @@
 
 #include "core/autograd.h"
 #include "core/ops.h"
+#include "layers/gradcheck_cases.h"
 #include "layers/init.h"
 
 namespace seqgrad::nn {
@@ -32,5 +33,16 @@ Tensor Embedding::forward(const Tensor& ids) const {
         fail("Embedding: ids must be int64 token ids, got {} of shape {}", dtype_name(ids.dtype()), shape_str(ids.shape()));
     return embedding(weight, ids, options_.padding_idx);
 }
+
+// ---- the gradcheck case `seqgrad gradcheck` runs (layers/gradcheck_cases.h) ---------------------
+
+namespace {
+const GradcheckCase embedding_case("Embedding", [] {
+    Generator g(2);
+    Embedding m({.num_embeddings = 5, .embedding_dim = 3, .dtype = DType::Float64, .generator = &g});
+    const Tensor ids = Tensor::ids({1, 4, 4, 2}, {2, 2});
+    return check_layer(m, {}, [&](const std::vector<Tensor>&) { return m(ids); });
+});
+}  // namespace
 
 }  // namespace seqgrad::nn

@@ -5,6 +5,7 @@
 #include <numbers>
 
 #include "core/ops.h"
+#include "layers/gradcheck_cases.h"
 
 namespace seqgrad::nn {
 
@@ -50,5 +51,16 @@ FeedForward::FeedForward(const FeedForwardOptions& o) : options_(o) {
 Tensor FeedForward::forward(const Tensor& x) const {
     return feed_forward(x, *linear1, *linear2, options_.activation, options_.dropout, is_training(), options_.generator);
 }
+
+// ---- the gradcheck case `seqgrad gradcheck` runs (layers/gradcheck_cases.h) ---------------------
+
+namespace {
+const GradcheckCase feed_forward_case("FeedForward", [] {
+    Generator g(11);
+    FeedForward m({.d_model = 4, .dim_feedforward = 6, .activation = Activation::GELU, .dtype = DType::Float64,
+                   .generator = &g});
+    return check_layer(m, {gradcheck_input({2, 3, 4}, g)}, [&](const std::vector<Tensor>& x) { return m(x[0]); });
+});
+}  // namespace
 
 }  // namespace seqgrad::nn

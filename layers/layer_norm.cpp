@@ -4,6 +4,7 @@
 #include "core/autograd.h"
 #include "core/fused_ops.h"
 #include "core/ops.h"
+#include "layers/gradcheck_cases.h"
 
 namespace seqgrad::nn {
 
@@ -28,5 +29,15 @@ Tensor LayerNorm::forward(const Tensor& x) const {
     if (options_.elementwise_affine) y = y * weight + bias;
     return y;
 }
+
+// ---- the gradcheck case `seqgrad gradcheck` runs (layers/gradcheck_cases.h) ---------------------
+
+namespace {
+const GradcheckCase layer_norm_case("LayerNorm", [] {
+    Generator g(3);
+    LayerNorm m({.normalized_size = 4, .dtype = DType::Float64});
+    return check_layer(m, {gradcheck_input({2, 4}, g)}, [&](const std::vector<Tensor>& x) { return m(x[0]); });
+});
+}  // namespace
 
 }  // namespace seqgrad::nn

@@ -5,6 +5,7 @@
 #include <cmath>
 
 #include "core/ops.h"
+#include "layers/gradcheck_cases.h"
 #include "layers/init.h"
 
 namespace seqgrad::nn {
@@ -31,5 +32,15 @@ Tensor Linear::forward(const Tensor& x) const {
              shape_str(weight.shape()));
     return linear(x, weight, bias);
 }
+
+// ---- the gradcheck case `seqgrad gradcheck` runs (layers/gradcheck_cases.h) ---------------------
+
+namespace {
+const GradcheckCase linear_case("Linear", [] {
+    Generator g(1);
+    Linear m({.in_features = 3, .out_features = 4, .dtype = DType::Float64, .generator = &g});
+    return check_layer(m, {gradcheck_input({2, 3}, g)}, [&](const std::vector<Tensor>& x) { return m(x[0]); });
+});
+}  // namespace
 
 }  // namespace seqgrad::nn

@@ -6,6 +6,7 @@
 
 #include "core/fused_ops.h"
 #include "core/ops.h"
+#include "layers/gradcheck_cases.h"
 #include "layers/init.h"
 
 namespace seqgrad::nn {
@@ -91,5 +92,16 @@ MultiHeadAttentionOutput MultiHeadAttention::forward(const Tensor& query, const 
     }
     return attend_heads(split_heads(Q), split_heads(K), split_heads(V), key_padding_mask, causal);
 }
+
+// ---- the gradcheck case `seqgrad gradcheck` runs (layers/gradcheck_cases.h) ---------------------
+
+namespace {
+const GradcheckCase multihead_attention_case("MultiHeadAttention", [] {
+    Generator g(10);
+    MultiHeadAttention m({.embed_dim = 4, .num_heads = 2, .dtype = DType::Float64, .generator = &g});
+    return check_layer(m, {gradcheck_input({2, 3, 4}, g), gradcheck_input({2, 2, 4}, g)},
+                       [&](const std::vector<Tensor>& x) { return m.forward(x[0], x[1], x[1]).output; });
+});
+}  // namespace
 
 }  // namespace seqgrad::nn

@@ -8,6 +8,7 @@
 
 #include "core/fused_ops.h"
 #include "core/ops.h"
+#include "layers/gradcheck_cases.h"
 
 namespace seqgrad::nn {
 
@@ -194,5 +195,25 @@ template class RecurrentStack<GRUCell>;
 template class RecurrentStack<LSTMCell>;
 
 }  // namespace detail
+
+// ---- the gradcheck cases `seqgrad gradcheck` runs (layers/gradcheck_cases.h) --------------------
+
+namespace {
+// Two layers, both directions, and a batch of lengths 3 and 2 (the second row padded).
+const GradcheckCase gru_case("GRU", [] {
+    Generator g(7);
+    GRU m({.input_size = 3, .hidden_size = 2, .num_layers = 2, .bidirectional = true, .dtype = DType::Float64,
+           .generator = &g});
+    return check_layer(m, {gradcheck_input({2, 3, 3}, g)},
+                       [&](const std::vector<Tensor>& x) { return m(x[0], Tensor(), {3, 2}).output; });
+});
+const GradcheckCase lstm_case("LSTM", [] {
+    Generator g(8);
+    LSTM m({.input_size = 3, .hidden_size = 2, .num_layers = 2, .bidirectional = true, .dtype = DType::Float64,
+            .generator = &g});
+    return check_layer(m, {gradcheck_input({2, 3, 3}, g)},
+                       [&](const std::vector<Tensor>& x) { return m(x[0], {}, {3, 2}).output; });
+});
+}  // namespace
 
 }  // namespace seqgrad::nn

@@ -8,6 +8,7 @@
 
 #include "core/fused_ops.h"
 #include "core/ops.h"
+#include "layers/gradcheck_cases.h"
 #include "layers/init.h"
 
 namespace seqgrad::nn {
@@ -127,5 +128,31 @@ LSTMState LSTMCell::step(const Tensor& x, const LSTMState& state) const {
     }
     return lstm_cell(x, state, weight_ih, weight_hh, bias_ih, bias_hh);
 }
+
+// ---- the gradcheck cases `seqgrad gradcheck` runs (layers/gradcheck_cases.h) --------------------
+
+namespace {
+const GradcheckCase rnn_cell_case("RNNCell", [] {
+    Generator g(4);
+    RNNCell m({.input_size = 3, .hidden_size = 2, .dtype = DType::Float64, .generator = &g});
+    return check_layer(m, {gradcheck_input({2, 3}, g), gradcheck_input({2, 2}, g)},
+                       [&](const std::vector<Tensor>& x) { return m(x[0], x[1]); });
+});
+const GradcheckCase gru_cell_case("GRUCell", [] {
+    Generator g(5);
+    GRUCell m({.input_size = 3, .hidden_size = 2, .dtype = DType::Float64, .generator = &g});
+    return check_layer(m, {gradcheck_input({2, 3}, g), gradcheck_input({2, 2}, g)},
+                       [&](const std::vector<Tensor>& x) { return m(x[0], x[1]); });
+});
+const GradcheckCase lstm_cell_case("LSTMCell", [] {
+    Generator g(6);
+    LSTMCell m({.input_size = 3, .hidden_size = 2, .dtype = DType::Float64, .generator = &g});
+    return check_layer(m, {gradcheck_input({2, 3}, g), gradcheck_input({2, 2}, g), gradcheck_input({2, 2}, g)},
+                       [&](const std::vector<Tensor>& x) {
+                           LSTMState s = m(x[0], {x[1], x[2]});
+                           return cat({s.h, s.c}, 1);
+                       });
+});
+}  // namespace
 
 }  // namespace seqgrad::nn

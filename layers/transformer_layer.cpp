@@ -2,6 +2,7 @@
 #include "layers/transformer_layer.h"
 
 #include "core/ops.h"
+#include "layers/gradcheck_cases.h"
 
 namespace seqgrad::nn {
 
@@ -164,5 +165,27 @@ TransformerDecoderLayerOutput TransformerDecoderLayer::step(const Tensor& x, Dec
     };
     return run(x, self_attend, cross_attend);
 }
+
+// ---- the gradcheck cases `seqgrad gradcheck` runs (layers/gradcheck_cases.h) --------------------
+
+namespace {
+// Dropout off (gradcheck needs a deterministic function); a padded source row, and the causal mask.
+const GradcheckCase encoder_layer_case("TransformerEncoderLayer", [] {
+    Generator g(12);
+    TransformerEncoderLayer m({.d_model = 4, .nhead = 2, .dim_feedforward = 6, .dropout = 0.0,
+                               .dtype = DType::Float64, .generator = &g});
+    const Tensor mask = Tensor::from({1, 1, 1, 1, 1, 0}, {2, 3}, {.dtype = DType::Float64});
+    return check_layer(m, {gradcheck_input({2, 3, 4}, g)},
+                       [&](const std::vector<Tensor>& x) { return m.forward(x[0], mask).output; });
+});
+const GradcheckCase decoder_layer_case("TransformerDecoderLayer", [] {
+    Generator g(13);
+    TransformerDecoderLayer m({.d_model = 4, .nhead = 2, .dim_feedforward = 6, .dropout = 0.0,
+                               .dtype = DType::Float64, .generator = &g});
+    const Tensor memory_mask = Tensor::from({1, 1, 1, 1, 1, 0}, {2, 3}, {.dtype = DType::Float64});
+    return check_layer(m, {gradcheck_input({2, 2, 4}, g), gradcheck_input({2, 3, 4}, g)},
+                       [&](const std::vector<Tensor>& x) { return m.forward(x[0], x[1], Tensor(), memory_mask).output; });
+});
+}  // namespace
 
 }  // namespace seqgrad::nn

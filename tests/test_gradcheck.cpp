@@ -170,3 +170,47 @@ TEST_CASE("gradcheck: bad arguments are errors", "[gradcheck][errors]") {
     CHECK_THROWS_MATCHES(gradcheck([](const std::vector<Tensor>& in) { return in[0].to(DType::Float32); }, {x}), ShapeError,
                          Catch::Matchers::Message("gradcheck: f returned float32, expected float64"));
 }
+
+// ---- the layers' registered cases (layers/gradcheck_cases.h), what `seqgrad gradcheck` runs --------
+
+TEST_CASE("gradcheck cases: every layer registers its case once and every case passes", "[gradcheck]") {
+    const std::vector<nn::NamedLayerCheck> cases = nn::gradcheck_cases();
+    std::vector<std::string> names;
+    for (const auto& c : cases) names.push_back(c.name);
+    CHECK(std::is_sorted(names.begin(), names.end()));
+    CHECK(std::adjacent_find(names.begin(), names.end()) == names.end());
+    std::vector<std::string> expected = {"Embedding", "FeedForward", "GRU", "GRUCell", "LSTM", "LSTMCell", "LayerNorm",
+                                         "Linear", "MultiHeadAttention", "RNNCell", "TransformerDecoderLayer",
+                                         "TransformerEncoderLayer"};
+    for (const std::string& kind : nn::attention_kind_names()) expected.push_back("Attention(" + kind + ")");
+    for (const std::string& name : expected) {
+        INFO(name);
+        CHECK(std::find(names.begin(), names.end(), name) != names.end());
+    }
+    for (const auto& [name, run] : cases) {
+        INFO(name);
+        const nn::LayerCheck c = run();
+        CHECK(c.result.ok);
+        CHECK(c.result.checked > 0);
+        CHECK(c.parameters >= 0);
+    }
+}
+
+TEST_CASE("gradcheck cases: a case of one's own is listed, and a name registered twice is an error",
+          "[gradcheck][errors]") {
+    // A layer written outside the library registers the same way (examples/add_a_layer/glu.cpp does).
+    nn::register_gradcheck_case("test: Linear without bias", [] {
+        Generator g(21);
+        nn::Linear m({.in_features = 2, .out_features = 2, .bias = false, .dtype = DType::Float64, .generator = &g});
+        return nn::check_layer(m, {nn::gradcheck_input({3, 2}, g)}, [&](const std::vector<Tensor>& x) { return m(x[0]); });
+    });
+    const auto cases = nn::gradcheck_cases();
+    auto it = std::find_if(cases.begin(), cases.end(), [](const auto& c) { return c.name == "test: Linear without bias"; });
+    REQUIRE(it != cases.end());
+    const nn::LayerCheck c = it->run();
+    CHECK(c.result.ok);
+    CHECK(c.parameters == 4);
+    CHECK_THROWS_AS(nn::register_gradcheck_case("Linear", nullptr), ShapeError);
+    CHECK_THROWS_WITH(nn::register_gradcheck_case("Linear", nullptr),
+                      "register_gradcheck_case: a case named 'Linear' is already registered");
+}

@@ -2,6 +2,7 @@
 #include "glu.h"
 
 #include "core/ops.h"
+#include "layers/gradcheck_cases.h"
 
 namespace example {
 
@@ -26,5 +27,13 @@ Tensor GLU::forward(const Tensor& x) const {
     std::vector<Tensor> halves = chunk(ab, 2, -1);  // a, b: [..., out] each
     return halves[0] * sigmoid(halves[1]);      // y = a ⊙ σ(b)
 }
+
+namespace {
+const seqgrad::nn::GradcheckCase glu_case("GLU", [] {
+    Generator g(7);
+    GLU m({.in_features = 3, .out_features = 2, .dtype = DType::Float64, .generator = &g});
+    return nn::check_layer(m, {nn::gradcheck_input({4, 3}, g)}, [&](const std::vector<Tensor>& x) { return m(x[0]); });
+});
+}  // namespace
 
 }  // namespace example

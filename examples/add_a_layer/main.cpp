@@ -38,6 +38,18 @@ int main() {
     } catch (const ShapeError& e) {
         std::printf("bad shape -> %s\n", e.what());
     }
-    std::printf("%d passed, %d failed\n", 3 - failures, failures);
+
+    // 4. the layer's own gradcheck case, as `seqgrad gradcheck` would run it.
+    bool listed = false;
+    for (const auto& c : nn::gradcheck_cases()) {
+        if (c.name != "GLU") continue;
+        listed = true;
+        const nn::LayerCheck check = c.run();
+        std::printf("registered case GLU: %s, %lld parameters\n", check.result.ok ? "pass" : "FAIL",
+                    static_cast<long long>(check.parameters));
+        failures += !check.result.ok;
+    }
+    failures += !listed;
+    std::printf("%d passed, %d failed\n", 4 - failures, failures);
     return failures == 0 ? 0 : 1;
 }

@@ -32,6 +32,7 @@
 #include "core/safetensors.h"
 #include "helpers.h"
 #include "models/fileio.h"
+#include "models/rnn/seq2seq_config.h"
 #include "models/data/toy_tasks.h"
 #include "models/trainer.h"
 #include "models/translator.h"
@@ -214,7 +215,7 @@ TEST_CASE("cli: misuse gives exactly one line on stderr and exit code 2", "[cli]
         {"--epochs many", {"train", "--data", corpus, "--out", out, "--epochs", "many"},
          "--epochs: must be a positive integer, got many"},
         {"bench --attention bogus", {"bench", "seq2seq", "--attention", "bogus"},
-         "--attention: bogus not in {none,additive,dot,general,concat,location,scaled-dot,cosine,local-m,local-p,hard}"},
+         "--attention: bogus not in {" + fmt::format("{}", fmt::join(models::attention_names(), ",")) + "}"},
     };
     for (const auto& c : cases) {
         INFO(c.what);
@@ -663,8 +664,8 @@ TEST_CASE("cli: a command that fails creates nothing", "[cli][folder]") {
     SECTION("experiment attention-types checks every variant before training any") {
         const Outcome r = run_cli(dir, {"experiment", "attention-types", "--out", dir / "exp", "--task", "copy",
                                         "--variants", "hard,bogus", "--epochs", "1", "--hidden", "8", "--max-pairs", "60"});
-        require_one_error_line(r, "--variants: bogus not in {none,additive,dot,general,concat,location,scaled-dot,cosine,"
-                                  "local-m,local-p,hard}");
+        // Every name the library's table of kinds has, plus none and hard.
+        require_one_error_line(r, "--variants: bogus not in {" + fmt::format("{}", fmt::join(models::attention_names(), ",")) + "}");
         CHECK_FALSE(fs::exists(dir / "exp"));
     }
     SECTION("experiment bottleneck with a bad length") {

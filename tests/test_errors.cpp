@@ -375,8 +375,10 @@ TEST_CASE("errors: attention inputs of the wrong shape, dtype or prepared keys, 
                          Catch::Matchers::Message("local-m attention: local_score must be a plain score (additive, dot, general, "
                                                   "...), got local-p"));
     CHECK_THROWS_MATCHES(nn::parse_attention_kind("bahdanau"), ShapeError,
-                         Catch::Matchers::Message("attention: unknown attention kind 'bahdanau'; valid kinds: additive, dot, "
-                                                  "general, concat, location, scaled-dot, cosine, local-m, local-p"));
+                         Catch::Matchers::Message("attention: unknown attention kind 'bahdanau'; valid kinds: " +
+                                                  fmt::format("{}", fmt::join(nn::attention_kind_names(), ", "))));
+    CHECK(fmt::format("{}", fmt::join(nn::attention_kind_names(), ", ")).starts_with(
+        "additive, dot, general, concat, location, scaled-dot, cosine, local-m, local-p"));
 }
 
 TEST_CASE("errors: multi-head attention inputs", "[errors]") {

@@ -169,7 +169,8 @@ TransformerDecoderLayerOutput TransformerDecoderLayer::step(const Tensor& x, Dec
 // ---- the gradcheck cases `seqgrad gradcheck` runs (layers/gradcheck_cases.h) --------------------
 
 namespace {
-// Dropout off (gradcheck needs a deterministic function); a padded source row, and the causal mask.
+// Dropout off (gradcheck needs a deterministic function); a padded source row, and in the decoder
+// the causal mask (its default).
 const GradcheckCase encoder_layer_case("TransformerEncoderLayer", [] {
     Generator g(12);
     TransformerEncoderLayer m({.d_model = 4, .nhead = 2, .dim_feedforward = 6, .dropout = 0.0,

@@ -31,9 +31,9 @@
 
 #include "core/safetensors.h"
 #include "helpers.h"
+#include "models/data/toy_tasks.h"
 #include "models/fileio.h"
 #include "models/rnn/seq2seq_config.h"
-#include "models/data/toy_tasks.h"
 #include "models/trainer.h"
 #include "models/translator.h"
 
@@ -666,6 +666,7 @@ TEST_CASE("cli: a command that fails creates nothing", "[cli][folder]") {
                                         "--variants", "hard,bogus", "--epochs", "1", "--hidden", "8", "--max-pairs", "60"});
         // Every name the library's table of kinds has, plus none and hard.
         require_one_error_line(r, "--variants: bogus not in {" + fmt::format("{}", fmt::join(models::attention_names(), ",")) + "}");
+        CHECK_THAT(r.err, Catch::Contains("{none,additive,") && Catch::Contains(",hard}"));
         CHECK_FALSE(fs::exists(dir / "exp"));
     }
     SECTION("experiment bottleneck with a bad length") {

@@ -1,6 +1,6 @@
-// `seqgrad bench seq2seq|transformer|sweep|translate`: training-step speed on the PyTorch tutorial's
+// `seqgrad bench seq2seq|transformer|epoch|sweep|translate`: training-step speed on the PyTorch tutorial's
 // configuration and on torch.nn.Transformer's (bench/side_by_side_transformer.py), step time against
-// size, and greedy translation latency. Under mpirun, seq2seq and transformer run data-parallel
+// size, the per-epoch split of a real training run (models/bench_epoch.h), and greedy translation latency. Under mpirun, seq2seq and transformer run data-parallel
 // (models/bench.h) and rank 0 alone prints.
 #include <iostream>
 #include <nlohmann/json.hpp>
@@ -12,6 +12,7 @@
 #include "core/distributed.h"
 #include "core/error.h"
 #include "models/bench.h"
+#include "models/bench_epoch.h"
 #include "models/bench_scaling.h"
 #include "models/translator.h"
 
@@ -142,6 +143,50 @@ void add_bench(CLI::App& app) {
     });
 
     add_bench_transformer(*bench);
+
+    auto* ep = bench->add_subcommand(
+        "epoch", "Seconds per epoch of a real training run, split into batching, forward, backward, update, validation and saving");
+    auto eo = std::make_shared<models::EpochBenchOptions>();
+    eo->train.epochs = 3;
+    auto ep_threads = std::make_shared<int>(1);
+    auto ep_json = std::make_shared<bool>(false);
+    auto ep_gemm = std::make_shared<std::string>();
+    auto ep_precision = std::make_shared<std::string>("fp32");
+    add_train_options(*ep, eo->train, *ep_threads);
+    ep->add_option("--export", eo->export_file,
+                   "Also write the first epoch's training batches as JSON (a new file) for bench/side_by_side_epoch.py");
+    ep->add_flag("--json", *ep_json, "Print exactly one JSON object");
+    ep->add_option("--gemm", *ep_gemm, "Matrix-product backend: " + blas::built_backends_str() + " (default: the first)");
+    ep->add_option("--precision", *ep_precision, kPrecisionHelp)->check(CLI::IsMember({"fp32", "bf16"}));
+    ep->callback([ep, eo, ep_threads, ep_json, ep_gemm, ep_precision] {
+        if (!ep_gemm->empty()) blas::set_backend(blas::parse_backend(*ep_gemm));
+        blas::set_precision(blas::parse_precision(*ep_precision));
+        prepare_new_run(*ep, eo->train);
+        models::set_num_threads(*ep_threads);
+        const models::EpochBenchResult r = models::run_epoch_bench(*eo);
+        if (dist::rank() != 0) return;
+        if (*ep_json) {
+            nlohmann::json epochs = nlohmann::json::array();
+            for (const auto& t : r.run.timings)
+                epochs.push_back({{"total", t.total()}, {"train", t.train}, {"batches", t.batches}, {"forward", t.forward},
+                                  {"backward", t.backward}, {"update", t.update}, {"valid_loss", t.valid_loss},
+                                  {"decode", t.decode}, {"checkpoint", t.checkpoint}});
+            const nlohmann::json j = {{"setup_seconds", r.run.setup_seconds}, {"epochs", epochs},
+                                      {"train_pairs", r.train_pairs},         {"valid_pairs", r.valid_pairs},
+                                      {"bleu_sentences", r.bleu_sentences},   {"batches", r.batches},
+                                      {"source_tokens", r.source_tokens},     {"target_tokens", r.target_tokens},
+                                      {"padded_positions", r.padded_positions}, {"src_vocab", r.src_vocab},
+                                      {"tgt_vocab", r.tgt_vocab},             {"parameters", r.parameters},
+                                      {"architecture", eo->train.architecture}, {"threads", *ep_threads},
+                                      {"gemm", blas::backend_name(blas::backend())}, {"precision", *ep_precision}};
+            std::cout << j.dump() << "\n";
+        } else {
+            std::cout << fmt::format("bench epoch: {} model, {} thread(s), gemm {}, {}\n", eo->train.architecture, *ep_threads,
+                                     blas::backend_name(blas::backend()), *ep_precision)
+                      << models::epoch_bench_text(r);
+            if (!eo->export_file.empty()) std::cout << fmt::format("wrote {}\n", eo->export_file);
+        }
+    });
 
     auto* sc = bench->add_subcommand(
         "scaling", "Predicted data-parallel efficiency for 4-64 processes over 10/25/100 Gbit/s from this machine's step and all-reduce");

@@ -200,6 +200,14 @@ void add_train_options(CLI::App& cmd, models::TrainOptions& o, int& threads) {
     cmd.add_option("--threads", threads, "Threads for BLAS and elementwise loops")->check(integer_range(1, 256));
 }
 
+void prepare_new_run(const CLI::App& cmd, models::TrainOptions& o) {
+    // The Transformer's usual schedule: Noam (a linear warm-up over one epoch to --lr, then
+    // 1/sqrt(step) decay), unless --schedule is given.
+    if (o.architecture == "transformer" && cmd.count("--schedule") == 0) o.schedule = "noam";
+    check_architecture_flags(cmd, o);
+    prepare_train_options(o);
+}
+
 void prepare_train_options(models::TrainOptions& o) {
     if (o.data.task.empty() == o.data.file.empty()) fail("train: give exactly one of --task NAME or --data FILE.tsv");
     const auto [task_source, task_target] =
@@ -222,8 +230,6 @@ void prepare_train_options(models::TrainOptions& o) {
     }
 }
 
-namespace {
-// A flag of one architecture given for the other is a mistake, not a no-op: one line naming it.
 void check_architecture_flags(const CLI::App& cmd, const models::TrainOptions& o) {
     static const std::vector<std::string> rnn_only = {"--attention", "--cell",           "--hidden",
                                                       "--embed",     "--bidirectional",  "--input-feeding",
@@ -236,6 +242,8 @@ void check_architecture_flags(const CLI::App& cmd, const models::TrainOptions& o
             fail("train: {} is an option of --arch {}, not of --arch {} (see seqgrad train --help)", flag,
                  transformer ? "rnn" : "transformer", o.architecture);
 }
+
+namespace {
 
 // Flags that are not part of the run: where it is, how it is shown, how long this session may take.
 bool outside_the_run(const std::string& flag) {
@@ -324,11 +332,7 @@ void add_train(CLI::App& app) {
             if (o->resume) {
                 resolve_resume(*cmd, *o);
             } else {
-                // The Transformer's usual schedule: Noam (a linear warm-up over one epoch to --lr, then
-                // 1/sqrt(step) decay), unless --schedule is given.
-                if (o->architecture == "transformer" && cmd->count("--schedule") == 0) o->schedule = "noam";
-                check_architecture_flags(*cmd, *o);
-                prepare_train_options(*o);
+                prepare_new_run(*cmd, *o);
             }
         });
         models::set_num_threads(*threads);

@@ -76,6 +76,8 @@ void scaled_exp(double* out, const double* x, std::int64_t n, double shift, doub
 // sum_k a[k] * b[k]
 float dot(const float* a, const float* b, std::int64_t n);
 double dot(const double* a, const double* b, std::int64_t n);
+// sum_k x[k]^2 accumulated in double, in 16 partial sums (clip_grad_norm's global 2-norm)
+double sum_squares(const float* x, std::int64_t n);
 // out[k] = tanh(a[k] + b[k])
 void tanh_sum(float* out, const float* a, const float* b, std::int64_t n);
 void tanh_sum(double* out, const double* a, const double* b, std::int64_t n);

@@ -65,7 +65,7 @@ std::vector<Hypothesis> greedy_batch(const TranslationModel& model, const std::v
     const std::int64_t V = model.target_vocab_size();
     Tensor y = Tensor::ids(std::vector<std::int64_t>(static_cast<std::size_t>(B), kSos), {B});
     std::vector<char> done(static_cast<std::size_t>(B), 0);
-    for (std::int64_t t = 0; t < max_len; ++t) {
+    for (std::int64_t t = 0; t < std::min(max_len, model.max_target_len()); ++t) {
         DecoderStep o = decoder->step(y);
         Tensor lp = log_softmax(o.logits, 1);
         y = argmax(lp, 1);
@@ -122,7 +122,7 @@ std::vector<Hypothesis> decode_n_best(const TranslationModel& model, const std::
     };
     std::vector<Beam> beams(1);
     std::vector<Hypothesis> finished;
-    for (std::int64_t t = 0; t < max_len && !beams.empty(); ++t) {
+    for (std::int64_t t = 0; t < std::min(max_len, model.max_target_len()) && !beams.empty(); ++t) {
         const std::int64_t k = static_cast<std::int64_t>(beams.size());
         std::vector<std::int64_t> last;
         for (auto& b : beams) last.push_back(b.last);

@@ -101,6 +101,15 @@ Tensor ids_tensor(const std::vector<std::int64_t>& v, std::int64_t rows, std::in
     return Tensor::ids(v, {rows, cols});
 }
 
+double seconds_since(Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); }
+// The seconds since `t`, and `t` moved to now: consecutive laps of one stopwatch.
+double lap(Clock::time_point& t) {
+    const auto now = Clock::now();
+    const double s = std::chrono::duration<double>(now - t).count();
+    t = now;
+    return s;
+}
+
 std::vector<std::size_t> take(const std::vector<std::size_t>& v, std::size_t limit) {
     if (limit == 0 || v.size() <= limit) return v;
     return {v.begin(), v.begin() + static_cast<std::ptrdiff_t>(limit)};
@@ -217,6 +226,7 @@ struct EpochPass {
     std::int64_t tokens = 0, steps = 0;
     std::map<std::string, double> last_norms;  // per-parameter gradient norms of the last step
     bool nan = false;
+    EpochTiming timing;  // its train, batches, forward, backward and update parts
 };
 
 class EpochLoop {
@@ -250,7 +260,9 @@ public:
         if (!o_.quiet) log_ << fmt::format("resuming {} after epoch {}\n", folder_.dir(), state_.epoch);
     }
 
-    TrainResult run() {
+    // `called`: when train() was called (the set-up time is until the first epoch starts).
+    TrainResult run(Clock::time_point called) {
+        result_.setup_seconds = seconds_since(called);
         result_.best_valid_loss = state_.best_valid_loss;
         result_.best_epoch = state_.best_epoch;
         AnomalyGuard anomaly(o_.detect_anomaly || anomaly_detection());
@@ -290,8 +302,12 @@ public:
                                         folder_.path("interrupted.safetensors"), o_.out_dir);
                 break;
             }
-            const EpochMetrics m = validate(epoch, pass, t0);
+            EpochTiming timing = pass.timing;
+            const EpochMetrics m = validate(epoch, pass, t0, timing);
+            const auto t_save = Clock::now();
             const bool best = save_epoch(m, pass);
+            timing.checkpoint = seconds_since(t_save);
+            result_.timings.push_back(timing);
             if (!o_.quiet)
                 log_ << fmt::format("epoch {:>3}  train loss {:.4f} (ppl {})  valid loss {:.4f} (ppl {})  valid BLEU {:5.1f}  "
                                     "exact {:5.1f}%  lr {:.2e}  {:.0f} tok/s  {:.1f}s{}\n",
@@ -377,24 +393,31 @@ private:
             const double loss_before = p.loss_sum, norm_before = p.norm_sum;
             const std::int64_t tokens_before = p.tokens;
             if (reducer_) {
-                if (!data_parallel_step(idx, coin, p)) break;
+                if (!data_parallel_step(epoch, idx, coin, p)) break;
             } else {
                 if (stop_requested()) break;
+                auto t = Clock::now();
                 const data::Batch b = train_batches_.make(idx);
+                if (o_.on_train_batch) o_.on_train_batch(epoch, b);
                 optimizer_->zero_grad();
-                Tensor loss = model_.loss(ids_tensor(b.src, b.batch, b.src_len), b.src_lengths,
-                                          ids_tensor(b.tgt_in, b.batch, b.tgt_len), ids_tensor(b.tgt_out, b.batch, b.tgt_len),
+                const Tensor src = ids_tensor(b.src, b.batch, b.src_len), tgt_in = ids_tensor(b.tgt_in, b.batch, b.tgt_len),
+                             tgt_out = ids_tensor(b.tgt_out, b.batch, b.tgt_len);
+                p.timing.batches += lap(t);
+                Tensor loss = model_.loss(src, b.src_lengths, tgt_in, tgt_out,
                                           {.teacher_forcing = state_.teacher_forcing, .generator = &coin});
                 const double l = loss.item();
+                p.timing.forward += lap(t);
                 if (!std::isfinite(l)) {
                     p.nan = true;
                     break;
                 }
                 loss.backward();
+                p.timing.backward += lap(t);
                 const auto params = model_.parameters();
                 p.norm_sum += o_.clip > 0 ? optim::clip_grad_norm(params, o_.clip) : optim::clip_grad_norm(params, 1e300);
                 optimizer_->step();
                 if (schedule_ && !plateau_) schedule_->step();
+                p.timing.update += lap(t);
                 std::int64_t n = 0;
                 for (auto id : b.tgt_out) n += id != kPad;
                 p.loss_sum += l * static_cast<double>(n);
@@ -423,13 +446,14 @@ private:
                         p.last_norms[name] = std::sqrt(sum(mul(param.grad(), param.grad())).item());
         }
         if (!o_.quiet) bar.finish();
+        p.timing.train = seconds_since(t0);
         return p;
     }
 
     // One step under mpirun on the global batch `idx`: this rank's shard forward and backward, the
     // gradients summed over the ranks (dist::GradientReducer), then the same clip and update as one
     // process. False when the loop must stop (a stop request or a non-finite loss on any rank).
-    bool data_parallel_step(const std::vector<std::size_t>& idx, Generator& coin, EpochPass& p) {
+    bool data_parallel_step(std::int64_t epoch, const std::vector<std::size_t>& idx, Generator& coin, EpochPass& p) {
         const dist::Range mine = dist::shard(idx.size(), dist::rank(), dist::size());
         // The global batch's target tokens (each pair: its words and <eos>), known to every rank.
         std::int64_t total = 0;
@@ -439,16 +463,21 @@ private:
         double local[3] = {0, stop_requested() ? 1.0 : 0.0, 0};
         Tensor loss;
         std::int64_t n = 0;
+        auto t = Clock::now();
         if (!mine.empty() && local[1] == 0) {
             const data::Batch b = train_batches_.make({idx.begin() + static_cast<std::ptrdiff_t>(mine.begin),
                                                        idx.begin() + static_cast<std::ptrdiff_t>(mine.end)});
-            loss = model_.loss(ids_tensor(b.src, b.batch, b.src_len), b.src_lengths,
-                               ids_tensor(b.tgt_in, b.batch, b.tgt_len), ids_tensor(b.tgt_out, b.batch, b.tgt_len),
+            if (o_.on_train_batch) o_.on_train_batch(epoch, b);
+            const Tensor src = ids_tensor(b.src, b.batch, b.src_len), tgt_in = ids_tensor(b.tgt_in, b.batch, b.tgt_len),
+                         tgt_out = ids_tensor(b.tgt_out, b.batch, b.tgt_len);
+            p.timing.batches += lap(t);
+            loss = model_.loss(src, b.src_lengths, tgt_in, tgt_out,
                                {.teacher_forcing = state_.teacher_forcing, .generator = &coin});
             for (auto id : b.tgt_out) n += id != kPad;
             const double l = loss.item();
             if (std::isfinite(l)) local[0] = l * static_cast<double>(n);
             else local[2] = 1;
+            p.timing.forward += lap(t);
         }
         dist::allreduce_sum(std::span<double>(local, 3));
         if (local[1] > 0) {
@@ -461,17 +490,20 @@ private:
         }
         if (loss.defined()) loss.backward();
         reducer_->reduce(static_cast<double>(n), static_cast<double>(total));
+        p.timing.backward += lap(t);
         const auto params = model_.parameters();
         p.norm_sum += o_.clip > 0 ? optim::clip_grad_norm(params, o_.clip) : optim::clip_grad_norm(params, 1e300);
         optimizer_->step();
         if (schedule_ && !plateau_) schedule_->step();
+        p.timing.update += lap(t);
         p.loss_sum += local[0];
         p.tokens += total;
         ++p.steps;
         return true;
     }
 
-    EpochMetrics validate(std::int64_t epoch, const EpochPass& p, Clock::time_point t0) {
+    // Also fills in timing's valid_loss and decode.
+    EpochMetrics validate(std::int64_t epoch, const EpochPass& p, Clock::time_point t0, EpochTiming& timing) {
         EpochMetrics m;
         m.epoch = epoch;
         m.train_loss = p.tokens ? p.loss_sum / static_cast<double>(p.tokens) : 0;
@@ -483,7 +515,9 @@ private:
         model_.eval();
         // Under mpirun rank 0 validates (the same weights on every rank) and tells the others.
         if (writer()) {
+            auto t = Clock::now();
             m.valid_loss = mean_loss(model_, valid_batches_);
+            timing.valid_loss = lap(t);
             std::vector<std::vector<std::string>> srcs, refs;
             for (auto i : take(run_.split.valid, o_.bleu_examples)) {
                 srcs.push_back(run_.corpus.pairs[i].source);
@@ -493,6 +527,7 @@ private:
             for (const auto& h : translator_.translate_tokens(srcs)) hyps.push_back(translator_.scoring_tokens(h));
             m.valid_bleu = metrics::corpus_bleu(hyps, refs).bleu;
             m.valid_exact = metrics::exact_match(hyps, refs);
+            timing.decode = lap(t);
         }
         if (dist::active()) {
             double v[3] = {m.valid_loss, m.valid_bleu, m.valid_exact};
@@ -568,6 +603,7 @@ std::ostream& null_log() {
 }  // namespace
 
 TrainResult train(const TrainOptions& options, std::ostream& rank0_log) {
+    const auto called = Clock::now();
     // Under mpirun the ranks other than 0 print nothing (unless they fail: that is main's).
     TrainOptions o = options;
     if (dist::rank() != 0) o.quiet = true;
@@ -619,7 +655,7 @@ TrainResult train(const TrainOptions& options, std::ostream& rank0_log) {
                            dist::active() ? fmt::format("; {} processes, {} pairs per process and batch", dist::size(),
                                                         dist::shard(static_cast<std::size_t>(o.batch_size), 0, dist::size()).size())
                                           : std::string());
-    return loop->run();
+    return loop->run(called);
 }
 
 // Mean token cross-entropy over all batches (no grad).

@@ -12,6 +12,7 @@
 #pragma once
 #include <atomic>
 #include <cstdint>
+#include <functional>
 #include <iosfwd>
 #include <string>
 #include <vector>
@@ -58,6 +59,21 @@ struct TrainOptions {
     std::int64_t log_every = 0;      // also log (and append to metrics.jsonl) every N optimizer steps (0 = off)
     bool quiet = false;
     bool interactive = false;        // redraw one progress line (a terminal) instead of plain lines
+    // Called with every training batch before its step (`seqgrad bench epoch --export` writes them).
+    std::function<void(std::int64_t epoch, const data::Batch&)> on_train_batch;
+};
+
+// Where one epoch's wall time went, in seconds (`seqgrad bench epoch` prints it).
+struct EpochTiming {
+    double train = 0;       // the whole pass over the training batches: the four below and the rest
+    double batches = 0;     //   padding the batches and making their id tensors
+    double forward = 0;     //   the teacher-forced loss
+    double backward = 0;    //   loss.backward() (under mpirun: and the gradient all-reduce)
+    double update = 0;      //   gradient clipping, the optimizer and the schedule
+    double valid_loss = 0;  // the validation loss
+    double decode = 0;      // greedy decoding of the --bleu-examples validation sentences, BLEU and exact match
+    double checkpoint = 0;  // writing model/last.safetensors, optimizer.safetensors, metrics.jsonl, loss.svg
+    double total() const { return train + valid_loss + decode + checkpoint; }
 };
 
 struct TrainResult {
@@ -65,6 +81,8 @@ struct TrainResult {
     std::int64_t best_epoch = 0;
     double best_valid_loss = 0;
     std::string stop_reason;  // "epochs", "early stopping", "time limit", "interrupted", "NaN loss"
+    double setup_seconds = 0;         // from the call to the first epoch: corpus, split, vocabularies, model
+    std::vector<EpochTiming> timings;  // one per epoch trained by this call
 };
 
 TrainResult train(const TrainOptions& options, std::ostream& log);

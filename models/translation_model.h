@@ -22,6 +22,7 @@
 #pragma once
 #include <cstdint>
 #include <functional>
+#include <limits>
 #include <memory>
 #include <string>
 #include <utility>
@@ -114,6 +115,9 @@ public:
     // True when a step's weights are exactly softmax(scores), so inspect can check the softmax
     // Jacobian identity on them (false e.g. for local-p, whose weights are scaled by a Gaussian).
     virtual bool weights_are_softmax() const { return has_attention(); }
+    // The most target tokens a decoder can produce (the Transformer's: the rows of its positional
+    // table); the decoders stop there even when asked for more. The default has no bound.
+    virtual std::int64_t max_target_len() const { return std::numeric_limits<std::int64_t>::max(); }
 
     // Mean token cross-entropy. src [B, S] int64 (0 = padding) with its lengths, tgt_in/tgt_out [B, T].
     virtual Tensor loss(const Tensor& src, const std::vector<std::int64_t>& src_lengths, const Tensor& tgt_in,

@@ -4,6 +4,11 @@
 #include <algorithm>
 #include <cmath>
 
+#include <type_traits>
+
+#include "core/autograd.h"
+#include "core/row_kernels.h"
+
 namespace seqgrad::optim {
 
 // total = ||(g_1, ..., g_N)||_p over all gradient elements (p = norm_type; inf: max |g|)
@@ -25,6 +30,14 @@ double clip_grad_norm(const std::vector<Tensor>& params, double max_norm, double
             using T = decltype(tag);
             const T* d = g.data<T>();
             const std::int64_t n = g.numel();
+            if constexpr (std::is_same_v<T, float>) {
+                // The fast path (one vectorised pass, 16 partial sums in double; core/row_kernels.h);
+                // the loop below is the plain path, tests/test_optim.cpp compares both.
+                if (norm_type == 2.0 && !inf_norm && fast_paths_enabled()) {
+                    acc += kernels::sum_squares(d, n);
+                    return;
+                }
+            }
             for (std::int64_t i = 0; i < n; ++i) {
                 const double a = std::abs(static_cast<double>(d[i]));
                 if (inf_norm) acc = std::max(acc, a);

@@ -1,11 +1,16 @@
 // The benchmark helpers behind `seqgrad bench seq2seq`, `bench transformer` and `bench sweep`, on tiny sizes
 // (a smoke test of the plumbing and the files written; speed itself is never asserted in tests).
 #include <filesystem>
+#include <optional>
 #include <fstream>
 #include <sstream>
 
 #include "helpers.h"
 #include "models/bench.h"
+#include "models/bench_epoch.h"
+#include "models/fileio.h"
+#include <nlohmann/json.hpp>
+#include <cstdlib>
 
 using namespace seqgrad;
 
@@ -63,4 +68,93 @@ TEST_CASE("bench: the Transformer step runs, counts its FLOPs as derived by hand
     CHECK(r.final_loss < 4.5);
     CHECK_THROWS_WITH(models::run_transformer_bench({.heads = 0}),
                       "bench transformer: d_model, heads, layers, ff, batch, len and steps must be positive and vocabularies at least 5");
+}
+
+namespace {
+// Sets an environment variable for one scope.
+struct EnvVar {
+    std::string name;
+    std::optional<std::string> before;
+    EnvVar(std::string n, const std::string& value) : name(std::move(n)) {
+        if (const char* v = std::getenv(name.c_str())) before = v;
+        ::setenv(name.c_str(), value.c_str(), 1);
+    }
+    ~EnvVar() {
+        if (before) ::setenv(name.c_str(), before->c_str(), 1);
+        else ::unsetenv(name.c_str());
+    }
+};
+}  // namespace
+
+TEST_CASE("bench: the epoch benchmark times a real run's parts, exports its batches and leaves nothing behind",
+          "[bench][epoch]") {
+    testing::TempDir tmp("bench_epoch");
+    EnvVar tmpdir("TMPDIR", tmp.path.string());
+    models::EpochBenchOptions o;
+    o.train.data.task = "copy";
+    o.train.data.max_pairs = 200;
+    o.train.data.source_tokenizer = o.train.data.target_tokenizer = "word";
+    o.train.model.hidden_size = o.train.model.embed_size = 16;
+    o.train.epochs = 2;
+    o.train.bleu_examples = 10;
+    o.train.out_dir = "ignored";
+    const std::string export_file = (tmp.path / "batches.json").string();
+    o.export_file = export_file;
+    const models::EpochBenchResult r = models::run_epoch_bench(o);
+
+    // 200 pairs split 80/10/10, batches of 32.
+    CHECK(r.train_pairs == 160);
+    CHECK(r.valid_pairs == 20);
+    CHECK(r.bleu_sentences == 10);
+    CHECK(r.batches == 5);
+    CHECK(r.target_tokens > static_cast<std::int64_t>(r.train_pairs));  // every target has its <eos>
+    CHECK(r.padded_positions >= r.source_tokens + r.target_tokens);
+    CHECK(r.parameters > 0);
+    REQUIRE(r.run.timings.size() == 2);
+    CHECK(r.run.setup_seconds > 0);
+    for (const auto& t : r.run.timings) {
+        CHECK(t.forward > 0);
+        CHECK(t.backward > 0);
+        CHECK(t.update > 0);
+        CHECK(t.valid_loss > 0);
+        CHECK(t.decode > 0);
+        CHECK(t.checkpoint > 0);
+        CHECK(t.batches + t.forward + t.backward + t.update <= t.train);
+        CHECK(t.total() == Approx(t.train + t.valid_loss + t.decode + t.checkpoint));
+    }
+    const std::string text = models::epoch_bench_text(r);
+    CHECK(text.find("160 train pairs (5 batches") != std::string::npos);
+    CHECK(text.find("  mean ") != std::string::npos);
+
+    // The export holds the first epoch's batches: as many as were trained, the same tokens.
+    const nlohmann::json j = nlohmann::json::parse(read_file(export_file));
+    CHECK(j.at("hidden") == 16);
+    CHECK(j.at("src_vocab") == r.src_vocab);
+    REQUIRE(j.at("batches").size() == 5);
+    std::int64_t tokens = 0, rows = 0;
+    for (const auto& b : j.at("batches")) {
+        rows += b.at("rows").get<std::int64_t>();
+        CHECK(b.at("src").size() == b.at("rows").get<std::size_t>() * b.at("src_len").get<std::size_t>());
+        for (auto id : b.at("tgt_out")) tokens += id.get<std::int64_t>() != 0;
+    }
+    CHECK(rows == 160);
+    CHECK(tokens == r.target_tokens);
+
+    // The run's folder is gone: only the export is left in TMPDIR.
+    std::vector<std::string> left;
+    for (const auto& e : std::filesystem::directory_iterator(tmp.path)) left.push_back(e.path().filename().string());
+    CHECK(left == std::vector<std::string>{"batches.json"});
+
+    // An export that exists is never replaced, and nothing is trained.
+    const std::string before = read_file(export_file);
+    CHECK_THROWS_WITH(models::run_epoch_bench(o),
+                      "bench epoch: --export " + export_file + " already exists; give the name of a new file");
+    CHECK(read_file(export_file) == before);
+    o.export_file = (tmp.path / "missing" / "b.json").string();
+    CHECK_THROWS_WITH(models::run_epoch_bench(o), "bench epoch: --export " + o.export_file + ": the folder " +
+                                                      (tmp.path / "missing").string() + " does not exist");
+    o.export_file.clear();
+    EnvVar bad("TMPDIR", (tmp.path / "missing").string());
+    CHECK_THROWS_WITH(models::run_epoch_bench(o), Catch::Contains("bench epoch: cannot create a temporary folder in " +
+                                                                  (tmp.path / "missing").string() + ": "));
 }

@@ -90,3 +90,39 @@ TEST_CASE("clip: bad arguments name the function", "[clip][errors]") {
     CHECK_THROWS_WITH(optim::clip_grad_value({a}, -0.1), Catch::Contains("clip_grad_value") && Catch::Contains("clip"));
     CHECK_THROWS_AS(optim::clip_grad_norm({Tensor()}, 1.0), ShapeError);
 }
+
+// The float32 L2 norm's fast path (core/row_kernels.h sum_squares: 16 partial sums in double) against
+// the plain loop (set_fast_paths(false)): the same norm to double rounding and the same clipped values,
+// over parameters of lengths around the 16-wide blocks.
+TEST_CASE("clip: the float32 L2 fast path equals the plain loop", "[clip][fast]") {
+    std::vector<std::int64_t> sizes = {0, 1, 15, 16, 17, 33, 1000, 100003};
+    auto make = [&](std::uint64_t seed) {
+        Generator g(seed);
+        std::vector<Tensor> params;
+        for (auto n : sizes) {
+            Tensor p = zeros({n}, {.requires_grad = true});
+            p.set_grad(randn({n}, {}, &g));
+            params.push_back(p);
+        }
+        return params;
+    };
+    const auto fast = make(5), plain = make(5);
+    double fast_norm = 0, plain_norm = 0;
+    {
+        FastPathGuard on(true);
+        fast_norm = optim::clip_grad_norm(fast, 10.0);
+    }
+    {
+        FastPathGuard off(false);
+        plain_norm = optim::clip_grad_norm(plain, 10.0);
+    }
+    CHECK(fast_norm == Approx(plain_norm).epsilon(1e-13));
+    CHECK(fast_norm > 10.0);  // so both clipped
+    for (std::size_t i = 0; i < fast.size(); ++i) {
+        const auto a = fast[i].grad().to_vector(), b = plain[i].grad().to_vector();
+        REQUIRE(a.size() == b.size());
+        std::size_t differ = 0;
+        for (std::size_t k = 0; k < a.size(); ++k) differ += std::abs(a[k] - b[k]) > 1e-6 * std::abs(b[k]);
+        CHECK(differ == 0);
+    }
+}

@@ -72,6 +72,11 @@ void check_row_kernels(double tol) {
         if (n > 0) CHECK(kernels::row_max(x, n) == static_cast<T>(max_want));
         CHECK(static_cast<double>(kernels::sum_exp(x, n, shift)) == Approx(static_cast<double>(sum_exp_want)).epsilon(tol).margin(tol));
         CHECK(static_cast<double>(kernels::dot(x, y, n)) == Approx(static_cast<double>(dot_want)).epsilon(tol).margin(tol));
+        if constexpr (std::is_same_v<T, float>) {  // accumulated in double: as exact as double
+            L squares_want = 0;
+            for (std::int64_t i = 0; i < n; ++i) squares_want += static_cast<L>(x[i]) * x[i];
+            CHECK(kernels::sum_squares(x, n) == Approx(static_cast<double>(squares_want)).epsilon(1e-14).margin(1e-14));
+        }
         std::vector<T> out(static_cast<std::size_t>(n) + 3, T(7));  // 3 guard values after the end
         const T s = kernels::exp_store_sum(out.data(), x, n, shift);
         CHECK(static_cast<double>(s) == Approx(static_cast<double>(sum_exp_want)).epsilon(tol).margin(tol));

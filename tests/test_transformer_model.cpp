@@ -4,6 +4,7 @@
 // prefix), reorder, and a tiny copy task trained, saved, loaded and evaluated through models::train.
 #include <algorithm>
 #include <cmath>
+#include <limits>
 #include <map>
 #include <nlohmann/json.hpp>
 
@@ -123,6 +124,33 @@ TEST_CASE("transformer model: greedy and beam through the shared decoders equal 
     }
     CHECK(b.log_prob == Approx(full).margin(1e-4));
     CHECK(b.log_prob >= g.log_prob - 1e-6);
+}
+
+// Decoding asked for more tokens than the positional table has rows stops at the table's end instead
+// of failing (the translator asks for 2 * source + 10 tokens: 110 for a 50-token source).
+TEST_CASE("transformer model: greedy and beam stop at the positional table's end", "[transformer][model][decoding]") {
+    models::ModelConfig c = tiny_config();
+    c.options_json = R"({"d_model": 8, "heads": 2, "encoder_layers": 1, "decoder_layers": 1, "ff": 16,
+                         "dropout": 0.0, "label_smoothing": 0.1, "max_len": 6})";
+    c.set_vocab_sizes(11, 13);
+    Generator gen(3);
+    const auto made = models::make_model(c, &gen);
+    made->eval();
+    CHECK(made->max_target_len() == 6);
+    // Untrained, the model rarely ends a sentence: every hypothesis below is at most 6 tokens and the
+    // calls do not throw.
+    const std::vector<std::int64_t> src = {4, 7, 5};
+    const models::Hypothesis g = models::greedy(*made, src, 40);
+    CHECK(g.ids.size() <= 6);
+    for (const auto& h : models::greedy_batch(*made, {src, {5, 6}}, 40)) CHECK(h.ids.size() <= 6);
+    const models::Hypothesis b = models::beam_search(*made, src, 3, 40, 0.0);
+    CHECK(b.ids.size() <= 6);
+    // Within the table, a limit below it is kept.
+    CHECK(models::greedy(*made, src, 2).ids.size() <= 2);
+    // The recurrent model has no such bound.
+    models::ModelConfig rnn;
+    rnn.set_vocab_sizes(11, 13);
+    CHECK(models::make_model(rnn, &gen)->max_target_len() == std::numeric_limits<std::int64_t>::max());
 }
 
 TEST_CASE("transformer model: reorder keeps the chosen rows of the cache and the memory", "[transformer][model]") {

@@ -40,6 +40,7 @@ public:
     std::int64_t target_vocab_size() const override { return net_->config().tgt_vocab; }
     bool has_attention() const override { return true; }
     bool weights_are_softmax() const override { return false; }
+    std::int64_t max_target_len() const override { return net_->config().max_len; }
 
     Tensor loss(const Tensor& src, const std::vector<std::int64_t>& src_lengths, const Tensor& tgt_in,
                 const Tensor& tgt_out, const LossOptions& options = {}) const override;

@@ -30,6 +30,7 @@
 
 #include "core/safetensors.h"
 #include "helpers.h"
+#include "model_helpers.h"
 #include "models/bench.h"
 #include "models/fileio.h"
 #include "models/data/toy_tasks.h"
@@ -57,41 +58,25 @@ struct ThreadsGuard {
 
 // n pairs of "reverse 2-5 digits", written as a TSV file in dir.
 std::string write_corpus(const TempDir& dir, std::size_t n = 300) {
-    data::ToyTaskOptions opt;
-    opt.min_len = 2;
-    opt.max_len = 5;
-    opt.alphabet = "0123456789";
-    const std::string path = dir / "corpus.tsv";
-    write_file_atomic(path, data::to_tsv(data::generate_task("reverse", 11, n, opt)));
-    return path;
+    return seqgrad::testing::write_digit_corpus(dir / "corpus.tsv", n, 11, 2, 5);
 }
 
 // A tiny run: hidden 16, 2 GRU layers with dropout between them and a decaying teacher-forcing ratio,
 // so the dropout masks and teacher-forcing coins (both reseeded per epoch) are part of what must repeat.
 models::TrainOptions tiny(const std::string& data, const std::string& out) {
-    models::TrainOptions o;
-    o.data.file = data;
-    o.out_dir = out;
-    o.model.hidden_size = 16;
-    o.model.embed_size = 16;
+    models::TrainOptions o = seqgrad::testing::small_run(data, out, 16, 16, 3, 10);
     o.model.num_layers = 2;
     o.model.dropout = 0.1;
     o.model.attention = "additive";
-    o.epochs = 3;
     o.batch_size = 32;
     o.lr = 1e-2;
     o.teacher_forcing = 0.8;
     o.teacher_forcing_decay = 0.9;
     o.seed = 5;
-    o.bleu_examples = 10;
-    o.quiet = true;
     return o;
 }
 
-models::TrainResult run(const models::TrainOptions& o) {
-    std::ostringstream log;
-    return models::train(o, log);
-}
+models::TrainResult run(const models::TrainOptions& o) { return seqgrad::testing::train_quietly(o); }
 
 std::string bytes_of(const std::string& path) { return read_file(path); }
 
@@ -166,6 +151,24 @@ private:
     }
     std::string trigger_, text_;
 };
+
+// A run stopped by a stop request: what the trainer returned and what it logged.
+struct StoppedRun {
+    models::TrainResult result;
+    std::string log;
+};
+
+// Trains o, not quiet, with a stop request (Ctrl-C) raised once its log contains `trigger`; the
+// request is cleared afterwards.
+StoppedRun train_stopped_at(models::TrainOptions o, const std::string& trigger) {
+    StopWhenLogged buf(trigger);
+    std::ostream log(&buf);
+    o.quiet = false;
+    StoppedRun r{models::train(o, log), ""};
+    models::stop_requested() = false;
+    r.log = buf.text();
+    return r;
+}
 
 }  // namespace
 
@@ -328,16 +331,12 @@ TEST_CASE("reliability: a stop request (Ctrl-C) after the first epoch saves, sto
 
     // The flag is raised while epoch 1's summary line is written, i.e. after its checkpoints are saved;
     // the trainer sees it at the first batch of epoch 2.
-    StopWhenLogged buf("epoch   1  train loss");
-    std::ostream log(&buf);
-    auto o = tiny(data, dir / "interrupted");
-    o.quiet = false;
-    const auto r = models::train(o, log);
-    models::stop_requested() = false;
-    INFO(buf.text());
+    const StoppedRun stopped = train_stopped_at(tiny(data, dir / "interrupted"), "epoch   1  train loss");
+    const auto& r = stopped.result;
+    INFO(stopped.log);
     CHECK(r.stop_reason == "interrupted");
     REQUIRE(r.history.size() == 1);
-    CHECK_THAT(buf.text(), Catch::Contains("interrupted: weights saved to") && Catch::Contains("--resume"));
+    CHECK_THAT(stopped.log, Catch::Contains("interrupted: weights saved to") && Catch::Contains("--resume"));
     // The mid-epoch weights are saved and load; last.safetensors holds the complete epoch 1.
     const SafetensorsFile mid = load_safetensors(dir / "interrupted/interrupted.safetensors");
     CHECK(mid.metadata.at("epoch") == "2");
@@ -359,20 +358,16 @@ TEST_CASE("reliability: a stop request before the first epoch ends names only fi
     const std::string data = write_corpus(dir);
     const auto straight = run(tiny(data, dir / "straight"));
     // Raised by the summary printed before the first batch: nothing of epoch 1 completes.
-    StopWhenLogged buf(" parameters\n");
-    std::ostream log(&buf);
-    auto o = tiny(data, dir / "early");
-    o.quiet = false;
-    const auto r = models::train(o, log);
-    models::stop_requested() = false;
-    INFO(buf.text());
+    const StoppedRun stopped = train_stopped_at(tiny(data, dir / "early"), " parameters\n");
+    const auto& r = stopped.result;
+    INFO(stopped.log);
     CHECK(r.stop_reason == "interrupted");
     CHECK(r.history.empty());
     CHECK_FALSE(fs::exists(dir / "early/last.safetensors"));
     CHECK(fs::exists(dir / "early/interrupted.safetensors"));
-    CHECK_THAT(buf.text(), Catch::Contains("no epoch is complete yet, and `seqgrad train --resume --out " +
+    CHECK_THAT(stopped.log, Catch::Contains("no epoch is complete yet, and `seqgrad train --resume --out " +
                                            (dir / "early") + "` starts the run again from epoch 1"));
-    CHECK_THAT(buf.text(), !Catch::Contains("last.safetensors"));
+    CHECK_THAT(stopped.log, !Catch::Contains("last.safetensors"));
     // The command it names works: the folder alone resumes, and gives the run trained straight.
     const auto resumed = run(models::stored_train_options(dir / "early"));
     require_identical_histories(straight, resumed);

@@ -20,9 +20,7 @@
 
 using namespace seqgrad;
 namespace fs = std::filesystem;
-using seqgrad::testing::load_torch_weights;
-using seqgrad::testing::require_close;
-using seqgrad::testing::save_for_torch;
+using namespace seqgrad::testing;
 
 namespace {
 

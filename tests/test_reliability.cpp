@@ -152,6 +152,16 @@ private:
     std::string trigger_, text_;
 };
 
+// Runs `rest` (a run resumed from its folder) and requires it to end as `straight` did, trained
+// without a break into straight_dir: the same histories and the same checkpoints, bit for bit.
+models::TrainResult require_resumes_as(const models::TrainOptions& rest, const models::TrainResult& straight,
+                                       const std::string& straight_dir) {
+    const models::TrainResult resumed = run(rest);
+    require_identical_histories(straight, resumed);
+    require_same_checkpoints(straight_dir, rest.out_dir);
+    return resumed;
+}
+
 // A run stopped by a stop request: what the trainer returned and what it logged.
 struct StoppedRun {
     models::TrainResult result;
@@ -309,10 +319,7 @@ TEST_CASE("reliability: N epochs straight equal k epochs, resume, and the rest, 
         REQUIRE(run(first).history.size() == static_cast<std::size_t>(k));
         auto rest = tiny(data, out);
         rest.resume = true;
-        const auto resumed = run(rest);
-        CHECK(resumed.stop_reason == "epochs");
-        require_identical_histories(straight, resumed);
-        require_same_checkpoints(dir / "straight", out);
+        CHECK(require_resumes_as(rest, straight, dir / "straight").stop_reason == "epochs");
     }
     // Resuming a folder that holds no run is an error naming the folder.
     auto none = tiny(data, dir / "empty");
@@ -345,9 +352,7 @@ TEST_CASE("reliability: a stop request (Ctrl-C) after the first epoch saves, sto
 
     auto rest = tiny(data, dir / "interrupted");
     rest.resume = true;
-    const auto resumed = run(rest);
-    require_identical_histories(straight, resumed);
-    require_same_checkpoints(dir / "straight", dir / "interrupted");
+    require_resumes_as(rest, straight, dir / "straight");
 }
 
 TEST_CASE("reliability: a stop request before the first epoch ends names only files that exist, and --resume "
@@ -369,9 +374,7 @@ TEST_CASE("reliability: a stop request before the first epoch ends names only fi
                                            (dir / "early") + "` starts the run again from epoch 1"));
     CHECK_THAT(stopped.log, !Catch::Contains("last.safetensors"));
     // The command it names works: the folder alone resumes, and gives the run trained straight.
-    const auto resumed = run(models::stored_train_options(dir / "early"));
-    require_identical_histories(straight, resumed);
-    require_same_checkpoints(dir / "straight", dir / "early");
+    require_resumes_as(models::stored_train_options(dir / "early"), straight, dir / "straight");
     CHECK_FALSE(fs::exists(dir / "early/interrupted.safetensors"));
 }
 

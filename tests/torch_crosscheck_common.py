@@ -11,6 +11,22 @@ import torch
 from torch_crosscheck_safetensors import read_numpy, write_numpy
 
 
+def seeded(seed, make):
+    """make() under torch's seed `seed`, and a float64 standard-normal sampler randn(*shape) on a
+    generator of its own (seed + 1), for the inputs."""
+    torch.manual_seed(seed)
+    module = make()
+    g = torch.Generator().manual_seed(seed + 1)
+    return module, lambda *shape: torch.randn(*shape, generator=g, dtype=torch.float64)
+
+
+def with_parameter_grads(results, module):
+    """results with every parameter's gradient added as grad.<name>."""
+    for name, p in module.named_parameters():
+        results["grad." + name] = p.grad
+    return results
+
+
 def write_case(path, inputs, weights, results):
     """torch's case file: the inputs, the weights under PyTorch's names and what torch computed."""
     arrays = {k: v.numpy() for k, v in inputs.items()}

@@ -25,7 +25,8 @@ import torch_crosscheck_safetensors  # noqa: E402,F401  (the numpy check happens
 try:
     import torch
     from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
-    from torch_crosscheck_common import compare, load_weights, read_case, run_both_ways, write_case
+    from torch_crosscheck_common import (compare, load_weights, read_case, run_both_ways, seeded, with_parameter_grads,
+                                         write_case)
 except ImportError:
     print("torch is not installed (Debian: apt-get install python3-torch): skipping the GRU/LSTM cross-check")
     sys.exit(0)
@@ -60,26 +61,22 @@ def run(module, cell, t):
     if lstm:
         r["c_n"] = c_n.detach()
         r["grad.c0"] = c0.grad
-    for name, p in module.named_parameters():
-        r["grad." + name] = p.grad
-    return r
+    return with_parameter_grads(r, module)
 
 
 def write_torch_case(path, cell, seed):
-    torch.manual_seed(seed)
-    module = make_module(cell)
-    g = torch.Generator().manual_seed(seed + 1)
+    module, randn = seeded(seed, lambda: make_module(cell))
     states = LAYERS * 2
     t = {
-        "x": torch.randn(BATCH, STEPS, INPUT, generator=g, dtype=torch.float64),
-        "h0": torch.randn(states, BATCH, HIDDEN, generator=g, dtype=torch.float64),
+        "x": randn(BATCH, STEPS, INPUT),
+        "h0": randn(states, BATCH, HIDDEN),
         "lengths": torch.tensor([6, 4, 1], dtype=torch.int64),
-        "grad_output": torch.randn(BATCH, STEPS, 2 * HIDDEN, generator=g, dtype=torch.float64),
-        "grad_h_n": torch.randn(states, BATCH, HIDDEN, generator=g, dtype=torch.float64),
+        "grad_output": randn(BATCH, STEPS, 2 * HIDDEN),
+        "grad_h_n": randn(states, BATCH, HIDDEN),
     }
     if cell == "lstm":
-        t["c0"] = torch.randn(states, BATCH, HIDDEN, generator=g, dtype=torch.float64)
-        t["grad_c_n"] = torch.randn(states, BATCH, HIDDEN, generator=g, dtype=torch.float64)
+        t["c0"] = randn(states, BATCH, HIDDEN)
+        t["grad_c_n"] = randn(states, BATCH, HIDDEN)
     write_case(path, t, dict(module.named_parameters()), run(module, cell, t))
 
 

@@ -28,7 +28,8 @@ import torch_crosscheck_safetensors  # noqa: E402,F401  (the numpy check happens
 try:
     import torch
     import torch.nn.functional as F
-    from torch_crosscheck_common import compare, load_weights, read_case, run_both_ways, write_case
+    from torch_crosscheck_common import (compare, load_weights, read_case, run_both_ways, seeded, with_parameter_grads,
+                                         write_case)
 except ImportError:
     print("torch is not installed (Debian: apt-get install python3-torch): skipping the Transformer cross-check")
     sys.exit(0)
@@ -67,22 +68,17 @@ def run(model, t):
     out = model(src, tgt, tgt_mask=causal, src_key_padding_mask=src_ignore, tgt_key_padding_mask=tgt_ignore,
                 memory_key_padding_mask=src_ignore)
     (out * t["grad_output"]).sum().backward()
-    r = {"output": out.detach(), "grad.src": src.grad, "grad.tgt": tgt.grad}
-    for name, p in model.named_parameters():
-        r["grad." + name] = p.grad
-    return r
+    return with_parameter_grads({"output": out.detach(), "grad.src": src.grad, "grad.tgt": tgt.grad}, model)
 
 
 def write_torch_case(path, variant, seed):
-    torch.manual_seed(seed)
-    model = make_model(variant)
-    g = torch.Generator().manual_seed(seed + 1)
+    model, randn = seeded(seed, lambda: make_model(variant))
     t = {
-        "src": torch.randn(BATCH, SRC, D_MODEL, generator=g, dtype=torch.float64),
-        "tgt": torch.randn(BATCH, TGT, D_MODEL, generator=g, dtype=torch.float64),
+        "src": randn(BATCH, SRC, D_MODEL),
+        "tgt": randn(BATCH, TGT, D_MODEL),
         "src_mask": real_mask(SRC_LENGTHS, SRC),
         "tgt_mask": real_mask(TGT_LENGTHS, TGT),
-        "grad_output": torch.randn(BATCH, TGT, D_MODEL, generator=g, dtype=torch.float64),
+        "grad_output": randn(BATCH, TGT, D_MODEL),
     }
     write_case(path, t, model.state_dict(), run(model, t))
 

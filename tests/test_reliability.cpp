@@ -29,6 +29,7 @@
 #include <nlohmann/json.hpp>
 
 #include "core/safetensors.h"
+#include "core/scoped_setting.h"
 #include "helpers.h"
 #include "model_helpers.h"
 #include "models/bench.h"
@@ -50,11 +51,7 @@ namespace {
 using seqgrad::testing::TempDir;
 
 // Sets the BLAS/OpenMP thread count for a scope.
-struct ThreadsGuard {
-    int previous;
-    explicit ThreadsGuard(int n) : previous(omp_get_max_threads()) { models::set_num_threads(n); }
-    ~ThreadsGuard() { models::set_num_threads(previous); }
-};
+using ThreadsGuard = ScopedSetting<int, omp_get_max_threads, models::set_num_threads>;
 
 // n pairs of "reverse 2-5 digits", written as a TSV file in dir.
 std::string write_corpus(const TempDir& dir, std::size_t n = 300) {

@@ -159,6 +159,17 @@ models::TrainResult require_resumes_as(const models::TrainOptions& rest, const m
     return resumed;
 }
 
+// The start of the resume tests: one thread, a corpus in a fresh folder, and the tiny run trained
+// straight through into <folder>/straight, which a run with a break must equal.
+struct StraightRun {
+    ThreadsGuard guard{1};
+    TempDir dir;
+    std::string data;
+    models::TrainResult straight;
+    explicit StraightRun(const std::string& name)
+        : dir(name), data(write_corpus(dir)), straight(run(tiny(data, dir / "straight"))) {}
+};
+
 // A run stopped by a stop request: what the trainer returned and what it logged.
 struct StoppedRun {
     models::TrainResult result;
@@ -302,24 +313,21 @@ TEST_CASE("reliability: the same seed and thread count give bit-identical losses
 
 TEST_CASE("reliability: N epochs straight equal k epochs, resume, and the rest, bit for bit",
           "[reliability][determinism][resume]") {
-    ThreadsGuard guard(1);
-    TempDir dir("resume");
-    const std::string data = write_corpus(dir);
-    const auto straight = run(tiny(data, dir / "straight"));
-    REQUIRE(straight.history.size() == 3);
+    const StraightRun s("resume");
+    REQUIRE(s.straight.history.size() == 3);
 
     for (std::int64_t k : {1, 2}) {
         INFO("stop after epoch " << k);
-        const std::string out = dir / fmt::format("resumed{}", k);
-        auto first = tiny(data, out);
+        const std::string out = s.dir / fmt::format("resumed{}", k);
+        auto first = tiny(s.data, out);
         first.epochs = k;
         REQUIRE(run(first).history.size() == static_cast<std::size_t>(k));
-        auto rest = tiny(data, out);
+        auto rest = tiny(s.data, out);
         rest.resume = true;
-        CHECK(require_resumes_as(rest, straight, dir / "straight").stop_reason == "epochs");
+        CHECK(require_resumes_as(rest, s.straight, s.dir / "straight").stop_reason == "epochs");
     }
     // Resuming a folder that holds no run is an error naming the folder.
-    auto none = tiny(data, dir / "empty");
+    auto none = tiny(s.data, s.dir / "empty");
     none.resume = true;
     CHECK_THROWS_WITH(run(none), Catch::Contains("--resume") && Catch::Contains("holds no run to resume"));
 }
@@ -328,51 +336,45 @@ TEST_CASE("reliability: N epochs straight equal k epochs, resume, and the rest, 
 
 TEST_CASE("reliability: a stop request (Ctrl-C) after the first epoch saves, stops cleanly, and resumes exactly",
           "[reliability][interrupt]") {
-    ThreadsGuard guard(1);
-    TempDir dir("interrupt");
-    const std::string data = write_corpus(dir);
-    const auto straight = run(tiny(data, dir / "straight"));
+    const StraightRun s("interrupt");
 
     // The flag is raised while epoch 1's summary line is written, i.e. after its checkpoints are saved;
     // the trainer sees it at the first batch of epoch 2.
-    const StoppedRun stopped = train_stopped_at(tiny(data, dir / "interrupted"), "epoch   1  train loss");
+    const StoppedRun stopped = train_stopped_at(tiny(s.data, s.dir / "interrupted"), "epoch   1  train loss");
     const auto& r = stopped.result;
     INFO(stopped.log);
     CHECK(r.stop_reason == "interrupted");
     REQUIRE(r.history.size() == 1);
     CHECK_THAT(stopped.log, Catch::Contains("interrupted: weights saved to") && Catch::Contains("--resume"));
     // The mid-epoch weights are saved and load; last.safetensors holds the complete epoch 1.
-    const SafetensorsFile mid = load_safetensors(dir / "interrupted/interrupted.safetensors");
+    const SafetensorsFile mid = load_safetensors(s.dir / "interrupted/interrupted.safetensors");
     CHECK(mid.metadata.at("epoch") == "2");
-    CHECK(load_safetensors(dir / "interrupted/last.safetensors").metadata.at("epoch") == "1");
-    CHECK_NOTHROW(models::Translator::load(dir / "interrupted", "interrupted.safetensors"));
+    CHECK(load_safetensors(s.dir / "interrupted/last.safetensors").metadata.at("epoch") == "1");
+    CHECK_NOTHROW(models::Translator::load(s.dir / "interrupted", "interrupted.safetensors"));
 
-    auto rest = tiny(data, dir / "interrupted");
+    auto rest = tiny(s.data, s.dir / "interrupted");
     rest.resume = true;
-    require_resumes_as(rest, straight, dir / "straight");
+    require_resumes_as(rest, s.straight, s.dir / "straight");
 }
 
 TEST_CASE("reliability: a stop request before the first epoch ends names only files that exist, and --resume "
           "alone starts the run again",
           "[reliability][interrupt]") {
-    ThreadsGuard guard(1);
-    TempDir dir("interrupt0");
-    const std::string data = write_corpus(dir);
-    const auto straight = run(tiny(data, dir / "straight"));
+    const StraightRun s("interrupt0");
     // Raised by the summary printed before the first batch: nothing of epoch 1 completes.
-    const StoppedRun stopped = train_stopped_at(tiny(data, dir / "early"), " parameters\n");
+    const StoppedRun stopped = train_stopped_at(tiny(s.data, s.dir / "early"), " parameters\n");
     const auto& r = stopped.result;
     INFO(stopped.log);
     CHECK(r.stop_reason == "interrupted");
     CHECK(r.history.empty());
-    CHECK_FALSE(fs::exists(dir / "early/last.safetensors"));
-    CHECK(fs::exists(dir / "early/interrupted.safetensors"));
+    CHECK_FALSE(fs::exists(s.dir / "early/last.safetensors"));
+    CHECK(fs::exists(s.dir / "early/interrupted.safetensors"));
     CHECK_THAT(stopped.log, Catch::Contains("no epoch is complete yet, and `seqgrad train --resume --out " +
-                                           (dir / "early") + "` starts the run again from epoch 1"));
+                                           (s.dir / "early") + "` starts the run again from epoch 1"));
     CHECK_THAT(stopped.log, !Catch::Contains("last.safetensors"));
     // The command it names works: the folder alone resumes, and gives the run trained straight.
-    require_resumes_as(models::stored_train_options(dir / "early"), straight, dir / "straight");
-    CHECK_FALSE(fs::exists(dir / "early/interrupted.safetensors"));
+    require_resumes_as(models::stored_train_options(s.dir / "early"), s.straight, s.dir / "straight");
+    CHECK_FALSE(fs::exists(s.dir / "early/interrupted.safetensors"));
 }
 
 // ---- anomaly mode and NaN losses ------------------------------------------------------------------

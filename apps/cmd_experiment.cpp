@@ -14,10 +14,9 @@
 #include <iostream>
 #include <sstream>
 
-#include <nlohmann/json.hpp>
-
 #include "apps/checks.h"
 #include "apps/commands.h"
+#include "apps/experiment_runs.h"
 #include "apps/views.h"
 #include "apps/options.h"
 #include "models/bench.h"
@@ -39,21 +38,6 @@ std::vector<std::string> soft_attention_names() {
     std::vector<std::string> names = models::attention_names();
     names.erase(std::remove(names.begin(), names.end(), "hard"), names.end());
     return names;
-}
-
-// Writes n generated reverse pairs with lengths in [lo, hi] to path.
-void write_reverse(const std::string& path, std::uint64_t seed, std::size_t n, std::size_t lo, std::size_t hi) {
-    data::ToyTaskOptions opt;
-    opt.min_len = lo;
-    opt.max_len = hi;
-    opt.alphabet = "0123456789";
-    write_file_atomic(path, data::to_tsv(data::generate_task("reverse", seed, n, opt)));
-}
-
-// --force, the same for every experiment.
-void add_force_flag(CLI::App& cmd, bool& force) {
-    cmd.add_flag("--force", force,
-                 "Write into --out even if it is not empty and not this experiment's earlier output (other files are kept)");
 }
 
 // Mean entropy (nats) of the attention rows of translations of `sources`.
@@ -114,14 +98,12 @@ void add_experiment(CLI::App& app) {
             ->delimiter(',')
             ->check(CLI::IsMember(soft_attention_names()));
         cmd->add_option("--minutes", o->minutes, "Time budget per run (0 = none)")->check(non_negative_number());
-        cmd->add_option("--threads", o->threads, "Threads")->check(integer_range(1, 256));
+        add_threads_option(*cmd, o->threads);
         add_force_flag(*cmd, o->force);
         cmd->callback([o] {
             for (std::size_t L : o->lengths)
                 if (L < 1) fail("experiment bottleneck: lengths must be positive");
-            models::check_command_folder(o->out, "experiment bottleneck", o->force);
-            models::claim_command_folder(o->out, "experiment bottleneck");
-            models::set_num_threads(o->threads);
+            start_experiment(o->out, "experiment bottleneck", o->force, o->threads);
             std::vector<viz::Series> series;
             std::string table = fmt::format("{:>6}", "length");
             for (const auto& a : o->attentions) {
@@ -137,28 +119,23 @@ void add_experiment(CLI::App& app) {
             std::cout << settings << table;
             for (std::size_t L : o->lengths) {
                 const std::string data = (fs::path(o->out) / fmt::format("reverse_{}.tsv", L)).string();
-                write_reverse(data, 1000 + L, o->pairs, L > 4 ? L - 4 : 1, L);
+                write_digit_task(data, "reverse", 1000 + L, o->pairs, L > 4 ? L - 4 : 1, L);
                 std::string row = fmt::format("{:>6}", L);
                 const auto t0 = std::chrono::steady_clock::now();
                 for (std::size_t k = 0; k < o->attentions.size(); ++k) {
                     const std::string& attention = o->attentions[k];
-                    models::TrainOptions t;
+                    models::TrainOptions t = experiment_run(
+                        (fs::path(o->out) / fmt::format("{}_{}", attention, L)).string(), o->epochs, o->batch, 100);
                     t.data.file = data;
-                    t.out_dir = (fs::path(o->out) / fmt::format("{}_{}", attention, L)).string();
                     t.model.attention = attention;
                     t.model.hidden_size = o->hidden;
                     t.model.embed_size = o->embed;
                     t.model.cell = models::parse_cell_kind(o->cell);
                     t.model.bidirectional = o->bidirectional;
                     t.model.max_source_len = std::max<std::int64_t>(64, static_cast<std::int64_t>(L));
-                    t.epochs = o->epochs;
                     t.lr = o->lr;
                     t.clip = o->clip;
-                    t.batch_size = o->batch;
-                    t.bleu_examples = 100;
                     t.time_limit_s = o->minutes * 60;
-                    t.quiet = true;
-                    t.force = true;  // a run folder of this experiment's earlier output
                     models::train(t, std::cout);
                     const models::Translator tr = models::Translator::load(t.out_dir);
                     const double em = models::evaluate(tr, t.out_dir, {.split = "test"}).exact_match;
@@ -205,30 +182,23 @@ void add_experiment(CLI::App& app) {
         cmd->add_option("--epochs", o->epochs, "Epochs per variant")->check(positive_integer());
         cmd->add_option("--hidden", o->hidden, "Hidden size")->check(positive_integer());
         cmd->add_option("--max-pairs", o->max_pairs, "Use at most this many pairs (0 = all)")->check(non_negative_integer());
-        cmd->add_option("--threads", o->threads, "Threads")->check(integer_range(1, 256));
+        add_threads_option(*cmd, o->threads);
         add_force_flag(*cmd, o->force);
         cmd->callback([o] {
-            models::check_command_folder(o->out, "experiment attention-types", o->force);
-            models::claim_command_folder(o->out, "experiment attention-types");
-            models::set_num_threads(o->threads);
+            start_experiment(o->out, "experiment attention-types", o->force, o->threads);
             std::string table = fmt::format("{:<12} {:>8} {:>10} {:>12}  {}\n", "attention", "BLEU", "train s",
                                             "entropy", "heatmap");
             std::cout << table;
             for (const auto& v : o->variants) {
-                models::TrainOptions t;
+                models::TrainOptions t = experiment_run((fs::path(o->out) / v).string(), o->epochs, 32, 100);
                 t.data.task = o->task;
                 std::tie(t.data.source_tokenizer, t.data.target_tokenizer) = models::task_tokenizers(o->task);
-                t.out_dir = (fs::path(o->out) / v).string();
                 t.model.attention = v;
                 t.model.hidden_size = o->hidden;
                 t.model.embed_size = 64;
                 t.model.max_source_len = 64;
-                t.epochs = o->epochs;
                 t.max_pairs = o->max_pairs;
                 t.lr = 3e-3;
-                t.bleu_examples = 100;
-                t.quiet = true;
-                t.force = true;  // a run folder of this experiment's earlier output
                 const auto t0 = std::chrono::steady_clock::now();
                 models::train(t, std::cout);
                 const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
@@ -264,8 +234,7 @@ void add_experiment(CLI::App& app) {
             std::int64_t hidden = 128, embed = 32;
             double rnn_lr = 2e-3;
             // The Transformer side: Noam schedule to its peak lr.
-            std::int64_t d_model = 64, heads = 4, layers = 2, ff = 256;
-            double transformer_lr = 1e-3;
+            TransformerRunOptions transformer{.d_model = 64, .heads = 4, .layers = 2, .ff = 256, .lr = 1e-3};
             int threads = 1;
             bool force = false;
         };
@@ -278,29 +247,23 @@ void add_experiment(CLI::App& app) {
         cmd->add_option("--hidden", o->hidden, "RNN: hidden size")->check(positive_integer());
         cmd->add_option("--embed", o->embed, "RNN: embedding size")->check(positive_integer());
         cmd->add_option("--rnn-lr", o->rnn_lr, "RNN: learning rate (Adam)")->check(positive_number());
-        cmd->add_option("--d-model", o->d_model, "Transformer: model width")->check(positive_integer());
-        cmd->add_option("--heads", o->heads, "Transformer: attention heads")->check(positive_integer());
-        cmd->add_option("--layers", o->layers, "Transformer: encoder and decoder layers, each")->check(integer_range(1, 8));
-        cmd->add_option("--ff", o->ff, "Transformer: feed-forward width")->check(positive_integer());
-        cmd->add_option("--transformer-lr", o->transformer_lr, "Transformer: peak learning rate (Adam, Noam schedule)")
-            ->check(positive_number());
-        cmd->add_option("--threads", o->threads, "Threads")->check(integer_range(1, 256));
+        add_transformer_options(*cmd, o->transformer);
+        add_threads_option(*cmd, o->threads);
         add_force_flag(*cmd, o->force);
         cmd->callback([o] {
             for (std::size_t L : o->lengths)
                 if (L < 1) fail("experiment rnn-vs-transformer: lengths must be positive");
-            if (o->d_model % o->heads != 0)
-                fail("experiment rnn-vs-transformer: --d-model {} is not a multiple of --heads {}", o->d_model, o->heads);
-            models::check_command_folder(o->out, "experiment rnn-vs-transformer", o->force);
-            models::claim_command_folder(o->out, "experiment rnn-vs-transformer");
-            models::set_num_threads(o->threads);
+            const TransformerRunOptions& tf = o->transformer;
+            if (tf.d_model % tf.heads != 0)
+                fail("experiment rnn-vs-transformer: --d-model {} is not a multiple of --heads {}", tf.d_model, tf.heads);
+            start_experiment(o->out, "experiment rnn-vs-transformer", o->force, o->threads);
             const std::string settings = fmt::format(
                 "reverse, lengths L-4..L, {} pairs (80/10/10 split), {} epochs, batch {}, {} thread(s); "
                 "rnn: bidirectional GRU + additive attention, hidden {}, embed {}, Adam lr {}, clip 1; "
                 "transformer: d_model {}, {} heads, {}+{} layers, ff {}, dropout 0.1, label smoothing 0.1, "
                 "Adam + Noam to {}, clip 1\n",
-                o->pairs, o->epochs, o->batch, o->threads, o->hidden, o->embed, o->rnn_lr, o->d_model, o->heads,
-                o->layers, o->layers, o->ff, o->transformer_lr);
+                o->pairs, o->epochs, o->batch, o->threads, o->hidden, o->embed, o->rnn_lr, tf.d_model, tf.heads,
+                tf.layers, tf.layers, tf.ff, tf.lr);
             std::string table = fmt::format("{:>6}  {:>16}  {:>16}  {:>12}  {:>12}\n", "length", "exact: rnn",
                                             "exact: transformer", "s/epoch rnn", "s/epoch tfm");
             std::cout << settings << table;
@@ -312,18 +275,13 @@ void add_experiment(CLI::App& app) {
             }
             for (std::size_t L : o->lengths) {
                 const std::string data = (fs::path(o->out) / fmt::format("reverse_{}.tsv", L)).string();
-                write_reverse(data, 1000 + L, o->pairs, L > 4 ? L - 4 : 1, L);
+                write_digit_task(data, "reverse", 1000 + L, o->pairs, L > 4 ? L - 4 : 1, L);
                 double exact[2] = {0, 0}, per_epoch[2] = {0, 0};
                 for (int k = 0; k < 2; ++k) {
-                    models::TrainOptions t;
+                    models::TrainOptions t = experiment_run(
+                        (fs::path(o->out) / fmt::format("{}_{}", names[k], L)).string(), o->epochs, o->batch, 100);
                     t.data.file = data;
-                    t.out_dir = (fs::path(o->out) / fmt::format("{}_{}", names[k], L)).string();
-                    t.epochs = o->epochs;
-                    t.batch_size = o->batch;
                     t.clip = 1.0;
-                    t.bleu_examples = 100;
-                    t.quiet = true;
-                    t.force = true;  // a run folder of this experiment's earlier output
                     if (k == 0) {
                         t.model.attention = "additive";
                         t.model.hidden_size = o->hidden;
@@ -332,14 +290,7 @@ void add_experiment(CLI::App& app) {
                         t.model.max_source_len = std::max<std::int64_t>(64, static_cast<std::int64_t>(L));
                         t.lr = o->rnn_lr;
                     } else {
-                        t.architecture = "transformer";
-                        t.architecture_options =
-                            nlohmann::json{{"d_model", o->d_model}, {"heads", o->heads}, {"encoder_layers", o->layers},
-                                           {"decoder_layers", o->layers}, {"ff", o->ff}, {"dropout", 0.1},
-                                           {"label_smoothing", 0.1}, {"max_len", std::max<std::size_t>(64, L + 2)}}
-                                .dump();
-                        t.schedule = "noam";
-                        t.lr = o->transformer_lr;
+                        use_transformer(t, tf, std::max<std::size_t>(64, L + 2));
                     }
                     const models::TrainResult r = models::train(t, std::cout);
                     double seconds = 0;

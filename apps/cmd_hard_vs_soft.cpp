@@ -19,6 +19,7 @@
 
 #include "apps/checks.h"
 #include "apps/commands.h"
+#include "apps/experiment_runs.h"
 #include "apps/views.h"
 #include "models/bench.h"
 #include "models/fileio.h"
@@ -91,21 +92,14 @@ void add_hard_vs_soft(CLI::App& experiment) {
     cmd->add_option("--hidden", o->hidden, "Hidden size")->check(positive_integer());
     cmd->add_option("--lr", o->lr, "Learning rate (Adam)")->check(positive_number());
     cmd->add_option("--seed", o->seed, "Seed of the data, the initial weights and the sampling");
-    cmd->add_option("--threads", o->threads, "Threads")->check(integer_range(1, 256));
-    cmd->add_flag("--force", o->force,
-                  "Write into --out even if it is not empty and not this experiment's earlier output (other files are kept)");
+    add_threads_option(*cmd, o->threads);
+    add_force_flag(*cmd, o->force);
     cmd->callback([o] {
         if (o->min_len > o->max_len)
             fail("experiment hard-vs-soft: --min-len {} is greater than --max-len {}", o->min_len, o->max_len);
-        models::check_command_folder(o->out, "experiment hard-vs-soft", o->force);
-        models::claim_command_folder(o->out, "experiment hard-vs-soft");
-        models::set_num_threads(o->threads);
+        start_experiment(o->out, "experiment hard-vs-soft", o->force, o->threads);
         const std::string data = (fs::path(o->out) / (o->task + ".tsv")).string();
-        data::ToyTaskOptions task_options;
-        task_options.min_len = o->min_len;
-        task_options.max_len = o->max_len;
-        task_options.alphabet = "0123456789";
-        write_file_atomic(data, data::to_tsv(data::generate_task(o->task, o->seed, o->pairs, task_options)));
+        write_digit_task(data, o->task, o->seed, o->pairs, o->min_len, o->max_len);
         std::cout << fmt::format("{}: {} pairs of length {}..{} in {}\n", o->task, o->pairs, o->min_len, o->max_len, data);
 
         struct Run {
@@ -119,19 +113,13 @@ void add_hard_vs_soft(CLI::App& experiment) {
         };
         std::vector<Run> runs = {{"additive", "soft (additive)", {}, 0, {}, 0, {}}, {"hard", "hard (REINFORCE)", {}, 0, {}, 0, {}}};
         for (Run& run : runs) {
-            models::TrainOptions t;
+            models::TrainOptions t = experiment_run((fs::path(o->out) / run.attention).string(), o->epochs, 32, 200);
             t.data.file = data;
-            t.out_dir = (fs::path(o->out) / run.attention).string();
             t.model.attention = run.attention;
             t.model.hidden_size = o->hidden;
             t.model.embed_size = 32;
-            t.epochs = o->epochs;
             t.lr = o->lr;
-            t.batch_size = 32;
             t.seed = o->seed;  // same split, same initial weights (the hard score wraps the same additive one)
-            t.bleu_examples = 200;
-            t.quiet = true;
-            t.force = true;  // a run folder of this experiment's earlier output
             std::cout << fmt::format("training {} ...\n", run.label) << std::flush;
             const auto t0 = std::chrono::steady_clock::now();
             run.result = models::train(t, std::cout);

@@ -16,10 +16,10 @@
 #include <iostream>
 
 #include <fmt/ranges.h>
-#include <nlohmann/json.hpp>
 
 #include "apps/checks.h"
 #include "apps/commands.h"
+#include "apps/experiment_runs.h"
 #include "apps/options.h"
 #include "apps/views.h"
 #include "models/bench.h"
@@ -67,8 +67,7 @@ void add_implicit_vs_explicit(CLI::App& experiment) {
         std::size_t max_pairs = 4000, max_len = 12, sentences = 200;
         std::int64_t epochs = 15, hidden = 64, embed = 32, batch = 32;
         double lr = 3e-3;
-        std::int64_t d_model = 32, heads = 4, layers = 2, ff = 64;
-        double transformer_lr = 2e-3;
+        TransformerRunOptions transformer{.d_model = 32, .heads = 4, .layers = 2, .ff = 64, .lr = 2e-3};
         std::uint64_t seed = 1;
         int threads = 1;
         bool force = false;
@@ -90,30 +89,22 @@ void add_implicit_vs_explicit(CLI::App& experiment) {
     cmd->add_option("--embed", o->embed, "RNN: embedding size")->check(positive_integer());
     cmd->add_option("--batch", o->batch, "Sentence pairs per batch")->check(positive_integer());
     cmd->add_option("--lr", o->lr, "RNN: learning rate (Adam)")->check(positive_number());
-    cmd->add_option("--d-model", o->d_model, "Transformer: model width")->check(positive_integer());
-    cmd->add_option("--heads", o->heads, "Transformer: attention heads")->check(positive_integer());
-    cmd->add_option("--layers", o->layers, "Transformer: encoder and decoder layers, each")->check(integer_range(1, 8));
-    cmd->add_option("--ff", o->ff, "Transformer: feed-forward width")->check(positive_integer());
-    cmd->add_option("--transformer-lr", o->transformer_lr, "Transformer: peak learning rate (Adam, Noam schedule)")
-        ->check(positive_number());
+    add_transformer_options(*cmd, o->transformer);
     cmd->add_option("--seed", o->seed, "Seed of the split and the initial weights");
-    cmd->add_option("--threads", o->threads, "Threads")->check(integer_range(1, 256));
-    cmd->add_flag("--force", o->force,
-                  "Write into --out even if it is not empty and not this experiment's earlier output (other files are kept)");
+    add_threads_option(*cmd, o->threads);
+    add_force_flag(*cmd, o->force);
     cmd->callback([o] {
-        const char* who = "experiment implicit-vs-explicit";
-        if (o->d_model % o->heads != 0)
-            fail("experiment implicit-vs-explicit: --d-model {} is not a multiple of --heads {}", o->d_model, o->heads);
-        models::check_command_folder(o->out, who, o->force);
-        models::claim_command_folder(o->out, who);
-        models::set_num_threads(o->threads);
+        const TransformerRunOptions& tf = o->transformer;
+        if (tf.d_model % tf.heads != 0)
+            fail("experiment implicit-vs-explicit: --d-model {} is not a multiple of --heads {}", tf.d_model, tf.heads);
+        start_experiment(o->out, "experiment implicit-vs-explicit", o->force, o->threads);
         const std::string settings = fmt::format(
             "tasks {}, pairs of at most {} tokens, {} pairs per task (80/10/10 split), {} epochs, batch {}, {} held-out "
             "sentences per run, seed {}, {} thread(s); rnn: GRU (one direction, so dot attention fits), hidden {}, embed {}, Adam lr {}, clip 1; "
             "transformer: d_model {}, {} heads, {}+{} layers, ff {}, dropout 0.1, label smoothing 0.1, Adam + Noam to {}, "
             "clip 1; saliency rows: ‖∂ log p(y_t)/∂e_s‖ and |e_s · ∂ log p(y_t)/∂e_s|\n",
             fmt::join(o->tasks, ", "), o->max_len, o->max_pairs, o->epochs, o->batch, o->sentences, o->seed, o->threads,
-            o->hidden, o->embed, o->lr, o->d_model, o->heads, o->layers, o->layers, o->ff, o->transformer_lr);
+            o->hidden, o->embed, o->lr, tf.d_model, tf.heads, tf.layers, tf.layers, tf.ff, tf.lr);
         std::string table = fmt::format("{:<8} {:<12} {:>7} {:>6} {:>6}  {:>10} {:>7}  {:>10} {:>7}  {:>7}\n", "task",
                                         "attention", "exact", "BLEU", "rows", "argmax ‖∇‖", "ρ ‖∇‖", "argmax g×i",
                                         "ρ g×i", "chance");
@@ -121,28 +112,16 @@ void add_implicit_vs_explicit(CLI::App& experiment) {
         std::vector<Row> rows;
         for (const auto& task : o->tasks) {
             for (const auto& variant : o->variants) {
-                models::TrainOptions t;
+                models::TrainOptions t = experiment_run(
+                    (fs::path(o->out) / fmt::format("{}_{}", task, variant)).string(), o->epochs, o->batch, 100);
                 t.data.task = task;
                 std::tie(t.data.source_tokenizer, t.data.target_tokenizer) = models::task_tokenizers(task);
                 t.data.max_len = o->max_len;
                 t.max_pairs = o->max_pairs;
-                t.out_dir = (fs::path(o->out) / fmt::format("{}_{}", task, variant)).string();
-                t.epochs = o->epochs;
-                t.batch_size = o->batch;
                 t.clip = 1.0;
                 t.seed = o->seed;
-                t.bleu_examples = 100;
-                t.quiet = true;
-                t.force = true;  // a run folder of this experiment's earlier output
                 if (variant == "transformer") {
-                    t.architecture = "transformer";
-                    t.architecture_options =
-                        nlohmann::json{{"d_model", o->d_model}, {"heads", o->heads}, {"encoder_layers", o->layers},
-                                       {"decoder_layers", o->layers}, {"ff", o->ff}, {"dropout", 0.1},
-                                       {"label_smoothing", 0.1}, {"max_len", std::max<std::size_t>(64, 2 * o->max_len + 12)}}
-                            .dump();
-                    t.schedule = "noam";
-                    t.lr = o->transformer_lr;
+                    use_transformer(t, tf, std::max<std::size_t>(64, 2 * o->max_len + 12));
                 } else {
                     t.model.attention = variant;
                     t.model.hidden_size = o->hidden;

@@ -30,44 +30,42 @@ inline double thread_cpu_seconds() {
 
 namespace detail {
 
+// The body of each loop below: twelve accumulators of vector type V (SET1 broadcasts a float,
+// ADD adds two, STORE writes LANES floats), each updated `iterations` times by acc[i] = STEP(acc[i]),
+// then summed so that nothing is optimised away. A macro, not a template: each expansion must be
+// compiled for its own function's target ISA.
+#define SEQGRAD_PEAK_LOOP(V, SET1, ADD, STORE, LANES, STEP)                         \
+    V acc[12];                                                                      \
+    for (int i = 0; i < 12; ++i) acc[i] = SET1(0.001f * static_cast<float>(i));     \
+    for (long it = 0; it < iterations; ++it)                                        \
+        for (int i = 0; i < 12; ++i) acc[i] = STEP(acc[i]);                         \
+    V s = acc[0];                                                                   \
+    for (int i = 1; i < 12; ++i) s = ADD(s, acc[i]);                                \
+    float out[LANES];                                                               \
+    STORE(out, s);                                                                  \
+    return out[0]
+
 __attribute__((target("avx2,fma"))) inline float fma_loop_avx2(long iterations) {
-    __m256 acc[12];
-    for (int i = 0; i < 12; ++i) acc[i] = _mm256_set1_ps(0.001f * static_cast<float>(i));
     const __m256 a = _mm256_set1_ps(0.999999f), b = _mm256_set1_ps(1e-7f);
-    for (long it = 0; it < iterations; ++it)
-        for (int i = 0; i < 12; ++i) acc[i] = _mm256_fmadd_ps(acc[i], a, b);
-    __m256 s = acc[0];
-    for (int i = 1; i < 12; ++i) s = _mm256_add_ps(s, acc[i]);
-    float out[8];
-    _mm256_storeu_ps(out, s);
-    return out[0];
+#define SEQGRAD_PEAK_STEP(x) _mm256_fmadd_ps(x, a, b)
+    SEQGRAD_PEAK_LOOP(__m256, _mm256_set1_ps, _mm256_add_ps, _mm256_storeu_ps, 8, SEQGRAD_PEAK_STEP);
+#undef SEQGRAD_PEAK_STEP
 }
 
 __attribute__((target("avx512f"))) inline float fma_loop_avx512(long iterations) {
-    __m512 acc[12];
-    for (int i = 0; i < 12; ++i) acc[i] = _mm512_set1_ps(0.001f * static_cast<float>(i));
     const __m512 a = _mm512_set1_ps(0.999999f), b = _mm512_set1_ps(1e-7f);
-    for (long it = 0; it < iterations; ++it)
-        for (int i = 0; i < 12; ++i) acc[i] = _mm512_fmadd_ps(acc[i], a, b);
-    __m512 s = acc[0];
-    for (int i = 1; i < 12; ++i) s = _mm512_add_ps(s, acc[i]);
-    float out[16];
-    _mm512_storeu_ps(out, s);
-    return out[0];
+#define SEQGRAD_PEAK_STEP(x) _mm512_fmadd_ps(x, a, b)
+    SEQGRAD_PEAK_LOOP(__m512, _mm512_set1_ps, _mm512_add_ps, _mm512_storeu_ps, 16, SEQGRAD_PEAK_STEP);
+#undef SEQGRAD_PEAK_STEP
 }
 
 __attribute__((target("avx512f,avx512bf16"))) inline float dpbf16_loop(long iterations) {
-    __m512 acc[12];
-    for (int i = 0; i < 12; ++i) acc[i] = _mm512_set1_ps(0.001f * static_cast<float>(i));
     const __m512bh a = _mm512_cvtne2ps_pbh(_mm512_set1_ps(1e-3f), _mm512_set1_ps(1e-3f));
-    for (long it = 0; it < iterations; ++it)
-        for (int i = 0; i < 12; ++i) acc[i] = _mm512_dpbf16_ps(acc[i], a, a);
-    __m512 s = acc[0];
-    for (int i = 1; i < 12; ++i) s = _mm512_add_ps(s, acc[i]);
-    float out[16];
-    _mm512_storeu_ps(out, s);
-    return out[0];
+#define SEQGRAD_PEAK_STEP(x) _mm512_dpbf16_ps(x, a, a)
+    SEQGRAD_PEAK_LOOP(__m512, _mm512_set1_ps, _mm512_add_ps, _mm512_storeu_ps, 16, SEQGRAD_PEAK_STEP);
+#undef SEQGRAD_PEAK_STEP
 }
+#undef SEQGRAD_PEAK_LOOP
 
 // GFLOP per CPU-second of loop(iterations) doing flop_per_iteration each: the best of `reps` runs.
 template <typename F>

@@ -14,22 +14,17 @@ the other, so the ratio is meaningful on a noisy shared machine.
 Needs Debian's python3-torch; without it, prints a note and exits 0 (it is optional).
 """
 import argparse
-import json
-import os
-import subprocess
 import sys
-import time
 
-HERE = os.path.dirname(os.path.abspath(__file__))
+from side_by_side_common import (add_backend_arguments, add_common_arguments, seeded_torch, seqgrad_bench,
+                                 timed_steps, torch_available, training_step)
 
 
 def torch_pairs_per_second(a):
-    import torch
+    torch = seeded_torch(a)
     import torch.nn as nn
     import torch.nn.functional as F
 
-    torch.set_num_threads(a.threads)
-    torch.manual_seed(0)
     H = a.hidden
 
     class Model(nn.Module):
@@ -59,59 +54,21 @@ def torch_pairs_per_second(a):
 
     model = Model()
     opt = torch.optim.Adam(model.parameters(), lr=1e-3)
-    src = torch.randint(0, a.src_vocab, (a.batch, a.len))
-    tgt = torch.randint(0, a.tgt_vocab, (a.batch, a.len))
-
-    def step():
-        opt.zero_grad()
-        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=a.bf16):
-            logits = model(src, tgt)
-            loss = F.cross_entropy(logits.float().reshape(-1, a.tgt_vocab), tgt.reshape(-1))
-        loss.backward()
-        opt.step()
-
-    for _ in range(3):
-        step()
-    t0, c0 = time.perf_counter(), time.process_time()
-    for _ in range(a.steps):
-        step()
-    dt, cpu = time.perf_counter() - t0, time.process_time() - c0
-    return a.steps * a.batch / dt, 1e3 * cpu / a.steps, torch.__version__
+    pairs_per_s, cpu_ms = timed_steps(training_step(torch, model, opt, a), a)
+    return pairs_per_s, cpu_ms, torch.__version__
 
 
 def seqgrad_figures(a):
-    exe = a.seqgrad or os.path.join(HERE, "..", "build", "seqgrad")
-    cmd = [exe, "bench", "seq2seq", "--hidden", str(a.hidden), "--batch", str(a.batch), "--len", str(a.len),
-           "--src-vocab", str(a.src_vocab), "--tgt-vocab", str(a.tgt_vocab), "--threads", str(a.threads),
-           "--steps", str(a.steps), "--json"]
-    if a.bf16:
-        cmd += ["--precision", "bf16"]
-    if a.gemm:
-        cmd += ["--gemm", a.gemm]
-    out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
-    return json.loads(out)
+    return seqgrad_bench(a, "seq2seq", ["--hidden", str(a.hidden)])
 
 
 def main():
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--threads", type=int, default=1)
+    add_common_arguments(p, batch=32, length=10, src_vocab=4345, tgt_vocab=2803, steps=50)
     p.add_argument("--hidden", type=int, default=128)
-    p.add_argument("--batch", type=int, default=32)
-    p.add_argument("--len", type=int, default=10)
-    p.add_argument("--src-vocab", type=int, default=4345)
-    p.add_argument("--tgt-vocab", type=int, default=2803)
-    p.add_argument("--steps", type=int, default=50)
-    p.add_argument("--bf16", action="store_true", help="torch autocast bf16 and seqgrad --precision bf16")
-    p.add_argument("--gemm", help="seqgrad's gemm backend (default: the fastest built)")
-    p.add_argument("--seqgrad", help="path of the seqgrad binary (default build/seqgrad)")
+    add_backend_arguments(p)
     a = p.parse_args()
-    # PyTorch's set_num_threads does not reach OpenBLAS's own thread pool: without this, "1 thread"
-    # PyTorch still ran its matrix products on 2 OpenBLAS threads. Set before torch loads OpenBLAS.
-    os.environ.setdefault("OPENBLAS_NUM_THREADS", str(a.threads))
-    try:
-        import torch  # noqa: F401
-    except ImportError:
-        print("side_by_side: python3-torch is not installed; skipping (apt-get install python3-torch)")
+    if not torch_available(a, "side_by_side"):
         return 0
     ours = seqgrad_figures(a)
     theirs, theirs_cpu, version = torch_pairs_per_second(a)

@@ -14,24 +14,18 @@ session, so their ratio holds when the machine's speed drifts; the medians are p
 Needs Debian's python3-torch; without it, prints a note and exits 0 (it is optional).
 """
 import argparse
-import json
 import math
-import os
 import statistics
-import subprocess
 import sys
-import time
 
-HERE = os.path.dirname(os.path.abspath(__file__))
+from side_by_side_common import (add_backend_arguments, add_common_arguments, seeded_torch, seqgrad_bench,
+                                 timed_steps, torch_available, training_step)
 
 
 def build_torch_step(a):
-    import torch
+    torch = seeded_torch(a)
     import torch.nn as nn
-    import torch.nn.functional as F
 
-    torch.set_num_threads(a.threads)
-    torch.manual_seed(0)
     D = a.d_model
 
     class Translator(nn.Module):
@@ -58,68 +52,31 @@ def build_torch_step(a):
 
     model = Translator()
     opt = torch.optim.Adam(model.parameters(), lr=1e-4)
-    src = torch.randint(0, a.src_vocab, (a.batch, a.len))
-    tgt = torch.randint(0, a.tgt_vocab, (a.batch, a.len))
-
-    def step():
-        opt.zero_grad()
-        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=a.bf16):
-            logits = model(src, tgt)
-            loss = F.cross_entropy(logits.float().reshape(-1, a.tgt_vocab), tgt.reshape(-1))
-        loss.backward()
-        opt.step()
-
-    for _ in range(3):
-        step()
-    return step, torch.__version__
+    return training_step(torch, model, opt, a), torch.__version__
 
 
 def torch_round(step, a):
-    """Wall pairs/s and CPU ms per step (the process's CPU time: meaningful on a shared machine)."""
-    t0, c0 = time.perf_counter(), time.process_time()
-    for _ in range(a.steps):
-        step()
-    return a.steps * a.batch / (time.perf_counter() - t0), 1e3 * (time.process_time() - c0) / a.steps
+    return timed_steps(step, a)
 
 
 def seqgrad_round(a):
-    exe = a.seqgrad or os.path.join(HERE, "..", "build", "seqgrad")
-    cmd = [exe, "bench", "transformer", "--d-model", str(a.d_model), "--heads", str(a.heads),
-           "--layers", str(a.layers), "--ff", str(a.ff), "--dropout", str(a.dropout), "--batch", str(a.batch),
-           "--len", str(a.len), "--src-vocab", str(a.src_vocab), "--tgt-vocab", str(a.tgt_vocab),
-           "--threads", str(a.threads), "--steps", str(a.steps), "--json"]
-    if a.bf16:
-        cmd += ["--precision", "bf16"]
-    if a.gemm:
-        cmd += ["--gemm", a.gemm]
-    out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
-    return json.loads(out)
+    return seqgrad_bench(a, "transformer", ["--d-model", str(a.d_model), "--heads", str(a.heads),
+                                            "--layers", str(a.layers), "--ff", str(a.ff),
+                                            "--dropout", str(a.dropout)])
 
 
 def main():
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--threads", type=int, default=1)
+    add_common_arguments(p, batch=64, length=20, src_vocab=8000, tgt_vocab=8000, steps=10)
     p.add_argument("--d-model", type=int, default=256)
     p.add_argument("--heads", type=int, default=4)
     p.add_argument("--layers", type=int, default=3)
     p.add_argument("--ff", type=int, default=1024)
     p.add_argument("--dropout", type=float, default=0.1)
-    p.add_argument("--batch", type=int, default=64)
-    p.add_argument("--len", type=int, default=20)
-    p.add_argument("--src-vocab", type=int, default=8000)
-    p.add_argument("--tgt-vocab", type=int, default=8000)
-    p.add_argument("--steps", type=int, default=10)
     p.add_argument("--rounds", type=int, default=3)
-    p.add_argument("--bf16", action="store_true", help="torch autocast bf16 and seqgrad --precision bf16")
-    p.add_argument("--gemm", help="seqgrad's gemm backend (default: the fastest built)")
-    p.add_argument("--seqgrad", help="path of the seqgrad binary (default build/seqgrad)")
+    add_backend_arguments(p)
     a = p.parse_args()
-    # torch.set_num_threads does not reach OpenBLAS's own pool; set it before torch loads OpenBLAS.
-    os.environ.setdefault("OPENBLAS_NUM_THREADS", str(a.threads))
-    try:
-        import torch  # noqa: F401
-    except ImportError:
-        print("side_by_side_transformer: python3-torch is not installed; skipping (apt-get install python3-torch)")
+    if not torch_available(a, "side_by_side_transformer"):
         return 0
     step, version = build_torch_step(a)
     ours, theirs, ratios, ours_cpu, theirs_cpu, cpu_ratios = [], [], [], [], [], []

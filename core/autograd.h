@@ -18,6 +18,8 @@
 #include <utility>
 #include <vector>
 
+#include "core/scoped_setting.h"
+
 #include "core/grad_protocols.h"
 #include "core/tensor.h"
 
@@ -78,30 +80,15 @@ void run_backward(const Tensor& root, const Tensor& grad, bool retain_graph);
 // gradients. Same values up to rounding (the tests compare both). Per thread, like grad mode.
 bool fast_paths_enabled();
 void set_fast_paths(bool enabled);
-class FastPathGuard {
-public:
-    explicit FastPathGuard(bool enabled) : prev_(fast_paths_enabled()) { set_fast_paths(enabled); }
-    ~FastPathGuard() { set_fast_paths(prev_); }
-    FastPathGuard(const FastPathGuard&) = delete;
-    FastPathGuard& operator=(const FastPathGuard&) = delete;
-
-private:
-    bool prev_;
-};
+using FastPathGuard = ScopedSetting<bool, fast_paths_enabled, set_fast_paths>;
 
 // ---- grad mode ----------------------------------------------------------------------------------
 bool grad_enabled();
 void set_grad_enabled(bool enabled);
 // RAII: no graph is built inside its scope (decoding, optimizer updates).
-class NoGradGuard {
+class NoGradGuard : public ScopedSetting<bool, grad_enabled, set_grad_enabled> {
 public:
-    NoGradGuard() : prev_(grad_enabled()) { set_grad_enabled(false); }
-    ~NoGradGuard() { set_grad_enabled(prev_); }
-    NoGradGuard(const NoGradGuard&) = delete;
-    NoGradGuard& operator=(const NoGradGuard&) = delete;
-
-private:
-    bool prev_;
+    NoGradGuard() : ScopedSetting(false) {}
 };
 
 // ---- anomaly mode -------------------------------------------------------------------------------
@@ -109,15 +96,9 @@ private:
 // first op that produced one (for a gradient, the forward op whose backward produced it).
 bool anomaly_detection();
 void set_anomaly_detection(bool enabled);
-class AnomalyGuard {
+class AnomalyGuard : public ScopedSetting<bool, anomaly_detection, set_anomaly_detection> {
 public:
-    explicit AnomalyGuard(bool enabled = true) : prev_(anomaly_detection()) { set_anomaly_detection(enabled); }
-    ~AnomalyGuard() { set_anomaly_detection(prev_); }
-    AnomalyGuard(const AnomalyGuard&) = delete;
-    AnomalyGuard& operator=(const AnomalyGuard&) = delete;
-
-private:
-    bool prev_;
+    explicit AnomalyGuard(bool enabled = true) : ScopedSetting(enabled) {}
 };
 // Throws AnomalyError("<where>: <op> produced NaN/Inf ...") when t holds a non-finite value.
 void check_finite(const Tensor& t, const std::string& where);

@@ -19,6 +19,8 @@
 #include <string_view>
 #include <vector>
 
+#include "core/scoped_setting.h"
+
 namespace seqgrad::blas {
 
 enum class Backend : std::uint8_t { Reference, OpenBLAS, OneDNN };
@@ -40,16 +42,7 @@ void set_backend(Backend backend);
 Backend backend_from_env(const char* value);
 
 // RAII: a backend for one scope (tests run the product set once per backend).
-class BackendGuard {
-public:
-    explicit BackendGuard(Backend b) : prev_(backend()) { set_backend(b); }
-    ~BackendGuard() { set_backend(prev_); }
-    BackendGuard(const BackendGuard&) = delete;
-    BackendGuard& operator=(const BackendGuard&) = delete;
-
-private:
-    Backend prev_;
-};
+using BackendGuard = ScopedSetting<Backend, backend, set_backend>;
 
 // C = op(A) op(B) + beta C, row-major, op(X) = X or Xᵀ as ta / tb say; op(A) is [M, K], op(B)
 // [K, N], C [M, N] with leading dimensions lda, ldb, ldc. beta = 0 never reads C (it may hold
@@ -91,16 +84,7 @@ std::string bf16_unavailable_reason();
 Precision precision();
 void set_precision(Precision p);
 
-class PrecisionGuard {
-public:
-    explicit PrecisionGuard(Precision p) : prev_(precision()) { set_precision(p); }
-    ~PrecisionGuard() { set_precision(prev_); }
-    PrecisionGuard(const PrecisionGuard&) = delete;
-    PrecisionGuard& operator=(const PrecisionGuard&) = delete;
-
-private:
-    Precision prev_;
-};
+using PrecisionGuard = ScopedSetting<Precision, precision, set_precision>;
 
 // bfloat16 values as their 16 bits (the high half of a float32).
 using bf16_t = std::uint16_t;

@@ -30,12 +30,17 @@ Shape broadcast_shapes(const char* op, const Shape& a, const Shape& b) {
 
 namespace {
 
-// out = f(a, b) with broadcasting; fast paths for equal shapes and a one-element operand.
-template <typename F>
-Tensor broadcast_binary(const char* op, const Tensor& a, const Tensor& b, F f) {
+// Both operands of a binary op are defined and of one dtype.
+void check_operands(const char* op, const Tensor& a, const Tensor& b) {
     check_defined(op, a, "lhs");
     check_defined(op, b, "rhs");
     check_same_dtype(op, a, b);
+}
+
+// out = f(a, b) with broadcasting; fast paths for equal shapes and a one-element operand.
+template <typename F>
+Tensor broadcast_binary(const char* op, const Tensor& a, const Tensor& b, F f) {
+    check_operands(op, a, b);
     const Shape out_shape = broadcast_shapes(op, a.shape(), b.shape());
     Tensor out = Tensor::empty(out_shape, a.dtype());
     dispatch_floating(a.dtype(), op, [&](auto tag) {
@@ -237,9 +242,7 @@ Tensor clamp(const Tensor& x, double lo, double hi) {
 namespace {
 template <typename Cmp>
 Tensor compare(const char* op, const Tensor& a, const Tensor& b, Cmp cmp) {
-    check_defined(op, a, "lhs");
-    check_defined(op, b, "rhs");
-    check_same_dtype(op, a, b);
+    check_operands(op, a, b);
     const bool ints = a.dtype() == DType::Int64;
     const Tensor fa = ints ? a.to(DType::Float64) : a;
     const Tensor fb = ints ? b.to(DType::Float64) : b;

@@ -46,54 +46,54 @@ Tensor soft_forward(const char* op, const Tensor& x, std::int64_t dim, SoftKind 
 }
 }  // namespace
 
-// softmax:  y_k = exp(x_k - m) / sum_j exp(x_j - m)      (m = max_j x_j, for stability)
-//   dx_k = y_k (dy_k - sum_j dy_j y_j)                   (the softmax Jacobian applied to dy)
-Tensor softmax(const Tensor& x, std::int64_t dim) {
-    check_defined("softmax", x);
-    dim = wrap_dim("softmax", dim, x.dim());
-    Tensor y = soft_forward("softmax", x, dim, SoftKind::Softmax);
-    return record("softmax", y, {x}, [y = y.detach(), dim](const Tensor& dy, Grads& g) {
+namespace {
+// softmax and log_softmax: y = soft_forward(x) along dim, recorded with a backward that computes dx
+// one line along dim at a time from y and dy: line(py, pdy, pdx, n, base, stride) writes the n
+// elements base + k * stride of dx.
+template <typename Line>
+Tensor soft_op(const char* op, const char* backward_op, const Tensor& x, std::int64_t dim, SoftKind kind, Line line) {
+    check_defined(op, x);
+    dim = wrap_dim(op, dim, x.dim());
+    Tensor y = soft_forward(op, x, dim, kind);
+    return record(op, y, {x}, [y = y.detach(), dim, backward_op, line](const Tensor& dy, Grads& g) {
         const auto v = kernels::dim_view(y.shape(), dim);
         Tensor dx = Tensor::empty(y.shape(), y.dtype());
-        dispatch_floating(y.dtype(), "softmax_backward", [&](auto tag) {
+        dispatch_floating(y.dtype(), backward_op, [&](auto tag) {
             using T = decltype(tag);
             const T* py = y.data<T>();
             const T* pdy = dy.data<T>();
             T* pdx = dx.data<T>();
-            for_each_line<T>(v, [&](std::int64_t base, std::int64_t stride) {
-                T dot = 0;
-                for (std::int64_t k = 0; k < v.n; ++k) dot += pdy[base + k * stride] * py[base + k * stride];
-                for (std::int64_t k = 0; k < v.n; ++k)
-                    pdx[base + k * stride] = py[base + k * stride] * (pdy[base + k * stride] - dot);
-            });
+            for_each_line<T>(v, [&](std::int64_t base, std::int64_t stride) { line(py, pdy, pdx, v.n, base, stride); });
         });
         g[0] = dx;
     });
+}
+}  // namespace
+
+// softmax:  y_k = exp(x_k - m) / sum_j exp(x_j - m)      (m = max_j x_j, for stability)
+//   dx_k = y_k (dy_k - sum_j dy_j y_j)                   (the softmax Jacobian applied to dy)
+Tensor softmax(const Tensor& x, std::int64_t dim) {
+    return soft_op("softmax", "softmax_backward", x, dim, SoftKind::Softmax,
+                   []<typename T>(const T* py, const T* pdy, T* pdx, std::int64_t n, std::int64_t base,
+                                  std::int64_t stride) {
+                       T dot = 0;
+                       for (std::int64_t k = 0; k < n; ++k) dot += pdy[base + k * stride] * py[base + k * stride];
+                       for (std::int64_t k = 0; k < n; ++k)
+                           pdx[base + k * stride] = py[base + k * stride] * (pdy[base + k * stride] - dot);
+                   });
 }
 
 // log_softmax:  y_k = x_k - logsumexp_j x_j
 //   dx_k = dy_k - exp(y_k) sum_j dy_j
 Tensor log_softmax(const Tensor& x, std::int64_t dim) {
-    check_defined("log_softmax", x);
-    dim = wrap_dim("log_softmax", dim, x.dim());
-    Tensor y = soft_forward("log_softmax", x, dim, SoftKind::LogSoftmax);
-    return record("log_softmax", y, {x}, [y = y.detach(), dim](const Tensor& dy, Grads& g) {
-        const auto v = kernels::dim_view(y.shape(), dim);
-        Tensor dx = Tensor::empty(y.shape(), y.dtype());
-        dispatch_floating(y.dtype(), "log_softmax_backward", [&](auto tag) {
-            using T = decltype(tag);
-            const T* py = y.data<T>();
-            const T* pdy = dy.data<T>();
-            T* pdx = dx.data<T>();
-            for_each_line<T>(v, [&](std::int64_t base, std::int64_t stride) {
-                T s = 0;
-                for (std::int64_t k = 0; k < v.n; ++k) s += pdy[base + k * stride];
-                for (std::int64_t k = 0; k < v.n; ++k)
-                    pdx[base + k * stride] = pdy[base + k * stride] - std::exp(py[base + k * stride]) * s;
-            });
-        });
-        g[0] = dx;
-    });
+    return soft_op("log_softmax", "log_softmax_backward", x, dim, SoftKind::LogSoftmax,
+                   []<typename T>(const T* py, const T* pdy, T* pdx, std::int64_t n, std::int64_t base,
+                                  std::int64_t stride) {
+                       T s = 0;
+                       for (std::int64_t k = 0; k < n; ++k) s += pdy[base + k * stride];
+                       for (std::int64_t k = 0; k < n; ++k)
+                           pdx[base + k * stride] = pdy[base + k * stride] - std::exp(py[base + k * stride]) * s;
+                   });
 }
 
 // logsumexp:  y = m + log sum_j exp(x_j - m)

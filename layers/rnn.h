@@ -74,51 +74,49 @@ extern template class detail::RecurrentStack<RNNCell>;
 extern template class detail::RecurrentStack<GRUCell>;
 extern template class detail::RecurrentStack<LSTMCell>;
 
-// Elman RNN with tanh.
-class RNN final : public detail::RecurrentStack<RNNCell> {
-public:
-    explicit RNN(const RNNOptions& options) : RecurrentStack(options, "RNN") {}
-    std::string type_name() const override { return "RNN"; }
-    // x [B, T, input_size]; h0 [L*D, B, H] or undefined (zeros); lengths: empty or B values in 1..T
-    RNNOutput forward(const Tensor& x, const Tensor& h0 = Tensor(),
-                      const std::vector<std::int64_t>& lengths = {}) const {
-        return run(x, {h0, Tensor()}, lengths);
-    }
-    RNNOutput operator()(const Tensor& x, const Tensor& h0 = Tensor(),
-                         const std::vector<std::int64_t>& lengths = {}) const {
-        return forward(x, h0, lengths);
-    }
-};
+namespace detail {
 
-class GRU final : public detail::RecurrentStack<GRUCell> {
-public:
-    explicit GRU(const GRUOptions& options) : RecurrentStack(options, "GRU") {}
-    std::string type_name() const override { return "GRU"; }
-    // x [B, T, input_size]; h0 [L*D, B, H] or undefined (zeros); lengths: empty or B values in 1..T
-    RNNOutput forward(const Tensor& x, const Tensor& h0 = Tensor(),
-                      const std::vector<std::int64_t>& lengths = {}) const {
-        return run(x, {h0, Tensor()}, lengths);
-    }
-    RNNOutput operator()(const Tensor& x, const Tensor& h0 = Tensor(),
-                         const std::vector<std::int64_t>& lengths = {}) const {
-        return forward(x, h0, lengths);
-    }
-};
+inline LSTMState initial_state(const Tensor& h0) { return {h0, Tensor()}; }
+inline const LSTMState& initial_state(const LSTMState& initial) { return initial; }
 
-class LSTM final : public detail::RecurrentStack<LSTMCell> {
+// forward() and operator() of RNN, GRU (Initial = Tensor: h0) and LSTM (Initial = LSTMState).
+template <typename Cell, typename Initial>
+class RecurrentLayer : public RecurrentStack<Cell> {
 public:
-    explicit LSTM(const LSTMOptions& options) : RecurrentStack(options, "LSTM") {}
-    std::string type_name() const override { return "LSTM"; }
-    // x [B, T, input_size]; initial {h0, c0}, each [L*D, B, H], both or neither (zeros);
-    // lengths: empty or B values in 1..T
-    RNNOutput forward(const Tensor& x, const LSTMState& initial = {},
+    // x [B, T, input_size]; h0 [L*D, B, H] or undefined (zeros) (LSTM: initial {h0, c0}, each
+    // [L*D, B, H], both or neither); lengths: empty or B values in 1..T
+    RNNOutput forward(const Tensor& x, const Initial& initial = Initial(),
                       const std::vector<std::int64_t>& lengths = {}) const {
-        return run(x, initial, lengths);
+        return this->run(x, initial_state(initial), lengths);
     }
-    RNNOutput operator()(const Tensor& x, const LSTMState& initial = {},
+    RNNOutput operator()(const Tensor& x, const Initial& initial = Initial(),
                          const std::vector<std::int64_t>& lengths = {}) const {
         return forward(x, initial, lengths);
     }
+
+protected:
+    using RecurrentStack<Cell>::RecurrentStack;
+};
+
+}  // namespace detail
+
+// Elman RNN with tanh.
+class RNN final : public detail::RecurrentLayer<RNNCell, Tensor> {
+public:
+    explicit RNN(const RNNOptions& options) : RecurrentLayer(options, "RNN") {}
+    std::string type_name() const override { return "RNN"; }
+};
+
+class GRU final : public detail::RecurrentLayer<GRUCell, Tensor> {
+public:
+    explicit GRU(const GRUOptions& options) : RecurrentLayer(options, "GRU") {}
+    std::string type_name() const override { return "GRU"; }
+};
+
+class LSTM final : public detail::RecurrentLayer<LSTMCell, LSTMState> {
+public:
+    explicit LSTM(const LSTMOptions& options) : RecurrentLayer(options, "LSTM") {}
+    std::string type_name() const override { return "LSTM"; }
 };
 
 }  // namespace seqgrad::nn

@@ -91,7 +91,7 @@ Tensor RecurrentCell::zero_state(const Tensor& x) const {
     return zeros({x.size(0), options_.hidden_size}, {.dtype = weight_ih.dtype()});
 }
 
-RNNCell::RNNCell(const RNNCellOptions& options) : RecurrentCell(options, 1, "RNNCell") {}
+RNNCell::RNNCell(const RNNCellOptions& options) : RecurrentCellCalls(options, 1, "RNNCell") {}
 
 Tensor RNNCell::step(const Tensor& x, const Tensor& h) const {
     check_input(x);
@@ -100,7 +100,7 @@ Tensor RNNCell::step(const Tensor& x, const Tensor& h) const {
     return rnn_tanh_cell(x, h, weight_ih, weight_hh, bias_ih, bias_hh);
 }
 
-GRUCell::GRUCell(const GRUCellOptions& options) : RecurrentCell(options, 3, "GRUCell") {}
+GRUCell::GRUCell(const GRUCellOptions& options) : RecurrentCellCalls(options, 3, "GRUCell") {}
 
 Tensor GRUCell::step(const Tensor& x, const Tensor& h) const {
     check_input(x);
@@ -111,7 +111,7 @@ Tensor GRUCell::step(const Tensor& x, const Tensor& h) const {
     return gru_cell(x, h, weight_ih, weight_hh, bias_ih, bias_hh);
 }
 
-LSTMCell::LSTMCell(const LSTMCellOptions& options) : RecurrentCell(options, 4, "LSTMCell") {}
+LSTMCell::LSTMCell(const LSTMCellOptions& options) : RecurrentCellCalls(options, 4, "LSTMCell") {}
 
 LSTMState LSTMCell::step(const Tensor& x, const LSTMState& state) const {
     check_input(x);

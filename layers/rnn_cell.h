@@ -83,37 +83,46 @@ private:
     RecurrentCellOptions options_;
 };
 
+// forward() and operator() of the cells: both are Cell's step(x, state), the state undefined
+// (zeros) by default. State is Tensor (h) for RNNCell and GRUCell, LSTMState for LSTMCell.
+template <typename Cell, typename State>
+class RecurrentCellCalls : public RecurrentCell {
+public:
+    State forward(const Tensor& x, const State& state = State()) const { return cell().step(x, state); }
+    State operator()(const Tensor& x, const State& state = State()) const { return cell().step(x, state); }
+
+protected:
+    using RecurrentCell::RecurrentCell;
+
+private:
+    const Cell& cell() const { return static_cast<const Cell&>(*this); }
+};
+
 // Elman RNN cell with tanh: h' = tanh(W_ih x + b_ih + W_hh h + b_hh).
-class RNNCell : public RecurrentCell {
+class RNNCell : public RecurrentCellCalls<RNNCell, Tensor> {
 public:
     explicit RNNCell(const RNNCellOptions& options);
     std::string type_name() const override { return "RNNCell"; }
     // x [B, input_size], h [B, H] (undefined: zeros) -> h' [B, H]
     Tensor step(const Tensor& x, const Tensor& h) const;
-    Tensor forward(const Tensor& x, const Tensor& h = Tensor()) const { return step(x, h); }
-    Tensor operator()(const Tensor& x, const Tensor& h = Tensor()) const { return step(x, h); }
 };
 
 // GRU cell (gate order r, z, n; b_hn inside r ⊙ (...), as PyTorch and cuDNN).
-class GRUCell : public RecurrentCell {
+class GRUCell : public RecurrentCellCalls<GRUCell, Tensor> {
 public:
     explicit GRUCell(const GRUCellOptions& options);
     std::string type_name() const override { return "GRUCell"; }
     // x [B, input_size], h [B, H] (undefined: zeros) -> h' [B, H]
     Tensor step(const Tensor& x, const Tensor& h) const;
-    Tensor forward(const Tensor& x, const Tensor& h = Tensor()) const { return step(x, h); }
-    Tensor operator()(const Tensor& x, const Tensor& h = Tensor()) const { return step(x, h); }
 };
 
 // LSTM cell (gate order i, f, g, o).
-class LSTMCell : public RecurrentCell {
+class LSTMCell : public RecurrentCellCalls<LSTMCell, LSTMState> {
 public:
     explicit LSTMCell(const LSTMCellOptions& options);
     std::string type_name() const override { return "LSTMCell"; }
     // x [B, input_size], state {h [B, H], c [B, H]} (both undefined: zeros) -> {h', c'}
     LSTMState step(const Tensor& x, const LSTMState& state) const;
-    LSTMState forward(const Tensor& x, const LSTMState& state = {}) const { return step(x, state); }
-    LSTMState operator()(const Tensor& x, const LSTMState& state = {}) const { return step(x, state); }
 };
 
 }  // namespace seqgrad::nn

@@ -54,12 +54,15 @@ TransformerDecoder::TransformerDecoder(const TransformerStackOptions& o) : optio
     if (auto n = final_norm(o)) norm = register_module("norm", n);
 }
 
-TransformerDecoderOutput TransformerDecoder::forward(const Tensor& tgt, const Tensor& memory, const Tensor& tgt_mask,
-                                                     const Tensor& memory_mask, bool causal) const {
+namespace {
+// x through n decoder layers (layer_output(i, x) is layer i's output for its input x), each layer's
+// attention weights and scores collected, then the final norm if there is one.
+template <typename LayerOutput>
+TransformerDecoderOutput run_decoder(std::size_t n, Tensor x, const std::shared_ptr<LayerNorm>& norm,
+                                     const LayerOutput& layer_output) {
     TransformerDecoderOutput out;
-    Tensor x = tgt;
-    for (const auto& layer : *layers) {
-        TransformerDecoderLayerOutput r = layer->forward(x, memory, tgt_mask, memory_mask, causal);
+    for (std::size_t i = 0; i < n; ++i) {
+        TransformerDecoderLayerOutput r = layer_output(i, x);
         x = r.output;
         out.self_weights.push_back(r.self_weights);
         out.cross_weights.push_back(r.cross_weights);
@@ -67,6 +70,14 @@ TransformerDecoderOutput TransformerDecoder::forward(const Tensor& tgt, const Te
     }
     out.output = norm ? norm->forward(x) : x;
     return out;
+}
+}  // namespace
+
+TransformerDecoderOutput TransformerDecoder::forward(const Tensor& tgt, const Tensor& memory, const Tensor& tgt_mask,
+                                                     const Tensor& memory_mask, bool causal) const {
+    return run_decoder(layers->size(), tgt, norm, [&](std::size_t i, const Tensor& x) {
+        return (*layers)[i].forward(x, memory, tgt_mask, memory_mask, causal);
+    });
 }
 
 DecoderCache TransformerDecoder::start(const Tensor& memory, const Tensor& memory_mask) const {
@@ -79,17 +90,8 @@ TransformerDecoderOutput TransformerDecoder::step(const Tensor& x_new, DecoderCa
     if (cache.layers.size() != layers->size())
         fail("TransformerDecoder: step needs a cache from start() of this decoder ({} layers), got one for {}",
              layers->size(), cache.layers.size());
-    TransformerDecoderOutput out;
-    Tensor x = x_new;
-    for (std::size_t i = 0; i < layers->size(); ++i) {
-        TransformerDecoderLayerOutput r = (*layers)[i].step(x, cache.layers[i]);
-        x = r.output;
-        out.self_weights.push_back(r.self_weights);
-        out.cross_weights.push_back(r.cross_weights);
-        out.cross_scores.push_back(r.cross_scores);
-    }
-    out.output = norm ? norm->forward(x) : x;
-    return out;
+    return run_decoder(layers->size(), x_new, norm,
+                       [&](std::size_t i, const Tensor& x) { return (*layers)[i].step(x, cache.layers[i]); });
 }
 
 TransformerLayerOptions TransformerOptions::layer() const {

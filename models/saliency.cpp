@@ -16,15 +16,9 @@ namespace seqgrad::models {
 namespace {
 
 // Grad mode on for the scope (decoding callers may have turned it off), restored after.
-class GradOn {
+class GradOn : public ScopedSetting<bool, grad_enabled, set_grad_enabled> {
 public:
-    GradOn() : prev_(grad_enabled()) { set_grad_enabled(true); }
-    ~GradOn() { set_grad_enabled(prev_); }
-    GradOn(const GradOn&) = delete;
-    GradOn& operator=(const GradOn&) = delete;
-
-private:
-    bool prev_;
+    GradOn() : ScopedSetting(true) {}
 };
 
 // The model's parameters out of the graph for the scope: the backward passes then only walk the path

@@ -89,7 +89,7 @@ void ClosedFormScheduler::step() {
     start();
 }
 
-StepLR::StepLR(Optimizer& opt, StepLROptions options) : ClosedFormScheduler("StepLR", opt), options_(options) {
+StepLR::StepLR(Optimizer& opt, StepLROptions options) : ClosedFormSchedulerWith("StepLR", opt, options) {
     check_option(options.step_size >= 1, "step_size", "must be >= 1", static_cast<double>(options.step_size));
     check_option(options.gamma > 0.0, "gamma", "must be > 0", options.gamma);
     start();
@@ -101,7 +101,7 @@ double StepLR::lr_at(std::int64_t t, double base_lr) const {
 }
 
 ExponentialLR::ExponentialLR(Optimizer& opt, ExponentialLROptions options)
-    : ClosedFormScheduler("ExponentialLR", opt), options_(options) {
+    : ClosedFormSchedulerWith("ExponentialLR", opt, options) {
     check_option(options.gamma > 0.0, "gamma", "must be > 0", options.gamma);
     start();
 }
@@ -112,7 +112,7 @@ double ExponentialLR::lr_at(std::int64_t t, double base_lr) const {
 }
 
 CosineAnnealingLR::CosineAnnealingLR(Optimizer& opt, CosineAnnealingLROptions options)
-    : ClosedFormScheduler("CosineAnnealingLR", opt), options_(options) {
+    : ClosedFormSchedulerWith("CosineAnnealingLR", opt, options) {
     check_option(options.T_max >= 1, "T_max", "must be >= 1", static_cast<double>(options.T_max));
     check_option(options.eta_min >= 0.0, "eta_min", "must be >= 0", options.eta_min);
     start();
@@ -124,7 +124,7 @@ double CosineAnnealingLR::lr_at(std::int64_t t, double base_lr) const {
     return options_.eta_min + (base_lr - options_.eta_min) * (1.0 + std::cos(phase)) / 2.0;
 }
 
-NoamLR::NoamLR(Optimizer& opt, NoamLROptions options) : ClosedFormScheduler("NoamLR", opt), options_(options) {
+NoamLR::NoamLR(Optimizer& opt, NoamLROptions options) : ClosedFormSchedulerWith("NoamLR", opt, options) {
     check_option(options.d_model >= 1, "d_model", "must be >= 1", static_cast<double>(options.d_model));
     check_option(options.warmup_steps >= 1, "warmup_steps", "must be >= 1", static_cast<double>(options.warmup_steps));
     check_option(options.factor > 0.0, "factor", "must be > 0", options.factor);

@@ -96,31 +96,35 @@ protected:
     void start();
 };
 
+// A closed-form schedule with its options struct, kept as options_: the derived constructor checks
+// them and calls start().
+template <typename Options>
+class ClosedFormSchedulerWith : public ClosedFormScheduler {
+protected:
+    ClosedFormSchedulerWith(std::string name, Optimizer& opt, const Options& options)
+        : ClosedFormScheduler(std::move(name), opt), options_(options) {}
+    Options options_;
+};
+
 struct StepLROptions {
     std::int64_t step_size = 1;  // decay every step_size steps
     double gamma = 0.1;          // by this factor
 };
 // lr = base_lr * gamma^floor(t / step_size)
-class StepLR : public ClosedFormScheduler {
+class StepLR : public ClosedFormSchedulerWith<StepLROptions> {
 public:
     StepLR(Optimizer& opt, StepLROptions options);
     double lr_at(std::int64_t t, double base_lr) const override;
-
-private:
-    StepLROptions options_;
 };
 
 struct ExponentialLROptions {
     double gamma = 0.99;
 };
 // lr = base_lr * gamma^t
-class ExponentialLR : public ClosedFormScheduler {
+class ExponentialLR : public ClosedFormSchedulerWith<ExponentialLROptions> {
 public:
     ExponentialLR(Optimizer& opt, ExponentialLROptions options);
     double lr_at(std::int64_t t, double base_lr) const override;
-
-private:
-    ExponentialLROptions options_;
 };
 
 struct CosineAnnealingLROptions {
@@ -128,13 +132,10 @@ struct CosineAnnealingLROptions {
     double eta_min = 0.0;    // the lr at t = T_max
 };
 // lr = eta_min + (base_lr - eta_min) * (1 + cos(pi * t / T_max)) / 2   (rises again after T_max)
-class CosineAnnealingLR : public ClosedFormScheduler {
+class CosineAnnealingLR : public ClosedFormSchedulerWith<CosineAnnealingLROptions> {
 public:
     CosineAnnealingLR(Optimizer& opt, CosineAnnealingLROptions options);
     double lr_at(std::int64_t t, double base_lr) const override;
-
-private:
-    CosineAnnealingLROptions options_;
 };
 
 struct NoamLROptions {
@@ -144,13 +145,10 @@ struct NoamLROptions {
 };
 // lr = factor * d_model^-0.5 * min(n^-0.5, n * warmup_steps^-1.5), n = t + 1: a linear rise for
 // warmup_steps steps, then decay as 1/sqrt(n). The optimizer's own lr (base_lr) is not used.
-class NoamLR : public ClosedFormScheduler {
+class NoamLR : public ClosedFormSchedulerWith<NoamLROptions> {
 public:
     NoamLR(Optimizer& opt, NoamLROptions options);
     double lr_at(std::int64_t t, double base_lr) const override;
-
-private:
-    NoamLROptions options_;
 };
 // The same schedule under its other name.
 using InverseSqrtLR = NoamLR;

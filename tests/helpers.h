@@ -44,6 +44,29 @@ inline void check_close(const Tensor& a, const Tensor& b, double tol = 1e-12) {
     CHECK(allclose(a, b, tol, tol));
 }
 
+// The matmul-and-linear case of tests/test_blas.cpp and test_bf16.cpp: fixed float32 inputs (seed 5),
+// a [37, 29], b [29, 41], w [23, 29], bias [23].
+struct MatmulLinearCase {
+    Tensor a, b, w, bias;
+    MatmulLinearCase() {
+        Generator gen(5);
+        a = uniform({37, 29}, -1, 1, {}, &gen);
+        b = uniform({29, 41}, -1, 1, {}, &gen);
+        w = uniform({23, 29}, -1, 1, {}, &gen);
+        bias = uniform({23}, -1, 1, {}, &gen);
+    }
+    // y = a b and z = linear(a, w, bias) under the current gemm settings, then the backward of
+    // Σ y² + Σ z²: y, z and the gradients of a, b, w and bias.
+    std::vector<Tensor> run() const {
+        Tensor a_ = a.clone().set_requires_grad(), b_ = b.clone().set_requires_grad();
+        Tensor w_ = w.clone().set_requires_grad(), bias_ = bias.clone().set_requires_grad();
+        Tensor y = matmul(a_, b_);
+        Tensor z = linear(a_, w_, bias_);
+        (sum(y * y) + sum(z * z)).backward();
+        return std::vector<Tensor>{y.detach(), z.detach(), a_.grad(), b_.grad(), w_.grad(), bias_.grad()};
+    }
+};
+
 inline Tensor f64(const std::vector<double>& v, const Shape& shape, bool requires_grad = false) {
     return Tensor::from(v, shape, {.dtype = DType::Float64, .requires_grad = requires_grad});
 }

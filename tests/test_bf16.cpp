@@ -124,18 +124,12 @@ TEST_CASE("bf16: products equal the definition on rounded inputs, every flag, be
 
 TEST_CASE("bf16: matmul and linear against fp32 (values and gradients), and the weight copies", "[bf16][matmul]") {
     if (!bf16_runs()) return;
-    Generator gen(5);
-    const Tensor a0 = uniform({37, 29}, -1, 1, {}, &gen), b0 = uniform({29, 41}, -1, 1, {}, &gen);
-    const Tensor w0 = uniform({23, 29}, -1, 1, {}, &gen), bias0 = uniform({23}, -1, 1, {}, &gen);
+    const seqgrad::testing::MatmulLinearCase c;
     auto run = [&](blas::Precision p) {
         blas::PrecisionGuard use(p);
-        Tensor a = a0.clone().set_requires_grad(), b = b0.clone().set_requires_grad();
-        Tensor w = w0.clone().set_requires_grad(), bias = bias0.clone().set_requires_grad();
-        Tensor y = matmul(a, b);
-        Tensor z = linear(a, w, bias);
-        (sum(y * y) + sum(z * z)).backward();
-        return std::vector<Tensor>{y.detach(), z.detach(), a.grad(), b.grad(), w.grad(), bias.grad()};
+        return c.run();
     };
+    const Tensor &a0 = c.a, &b0 = c.b, &w0 = c.w;
     const auto want = run(blas::Precision::FP32), got = run(blas::Precision::BF16);
     for (std::size_t i = 0; i < want.size(); ++i) {
         INFO("tensor " << i);

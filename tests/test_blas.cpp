@@ -148,17 +148,10 @@ TEST_CASE("blas: backend names, the default, SEQGRAD_GEMM values and errors", "[
 }
 
 TEST_CASE("blas: the matmul op gives the same values and gradients on every backend", "[blas][matmul]") {
-    Generator gen(5);
-    const Tensor a0 = uniform({37, 29}, -1, 1, {}, &gen), b0 = uniform({29, 41}, -1, 1, {}, &gen);
-    const Tensor w0 = uniform({23, 29}, -1, 1, {}, &gen), bias0 = uniform({23}, -1, 1, {}, &gen);
+    const seqgrad::testing::MatmulLinearCase c;
     auto run = [&](blas::Backend backend) {
         blas::BackendGuard use(backend);
-        Tensor a = a0.clone().set_requires_grad(), b = b0.clone().set_requires_grad();
-        Tensor w = w0.clone().set_requires_grad(), bias = bias0.clone().set_requires_grad();
-        Tensor y = matmul(a, b);
-        Tensor z = linear(a, w, bias);
-        (sum(y * y) + sum(z * z)).backward();
-        return std::vector<Tensor>{y.detach(), z.detach(), a.grad(), b.grad(), w.grad(), bias.grad()};
+        return c.run();
     };
     const auto want = run(blas::Backend::Reference);
     for (const blas::Backend b : blas::built_backends()) {

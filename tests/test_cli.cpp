@@ -31,41 +31,26 @@
 
 #include "core/safetensors.h"
 #include "helpers.h"
-#include "models/data/toy_tasks.h"
+#include "model_helpers.h"
 #include "models/fileio.h"
+#include "process_helpers.h"
 #include "models/rnn/seq2seq_config.h"
 #include "models/trainer.h"
 #include "models/translator.h"
-
-extern char** environ;
 
 using namespace seqgrad;
 namespace fs = std::filesystem;
 
 namespace {
 
+using seqgrad::testing::finish;
+using seqgrad::testing::Outcome;
+using seqgrad::testing::small_run;
+using seqgrad::testing::spawn_program;
 using seqgrad::testing::TempDir;
+using seqgrad::testing::train_quietly;
 
-std::string binary() { return std::string(SEQGRAD_BINARY_DIR) + "/seqgrad"; }
-
-// Starts the program argv_storage[0] with its arguments, stdin from /dev/null and stdout/stderr
-// into the given files.
-pid_t spawn_program(std::vector<std::string> argv_storage, const std::string& out, const std::string& err,
-                    const std::string& in = "/dev/null") {
-    std::vector<char*> argv;
-    for (auto& a : argv_storage) argv.push_back(a.data());
-    argv.push_back(nullptr);
-    posix_spawn_file_actions_t fa;
-    posix_spawn_file_actions_init(&fa);
-    posix_spawn_file_actions_addopen(&fa, 0, in.c_str(), O_RDONLY, 0);
-    posix_spawn_file_actions_addopen(&fa, 1, out.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    posix_spawn_file_actions_addopen(&fa, 2, err.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    pid_t pid = 0;
-    const int rc = posix_spawn(&pid, argv[0], &fa, nullptr, argv.data(), environ);
-    posix_spawn_file_actions_destroy(&fa);
-    REQUIRE(rc == 0);
-    return pid;
-}
+std::string binary() { return seqgrad::testing::seqgrad_binary(); }
 
 // Starts `seqgrad args...` the same way (stdin from the file `in`).
 pid_t spawn(const std::vector<std::string>& args, const std::string& out, const std::string& err,
@@ -73,23 +58,6 @@ pid_t spawn(const std::vector<std::string>& args, const std::string& out, const 
     std::vector<std::string> argv = {binary()};
     argv.insert(argv.end(), args.begin(), args.end());
     return spawn_program(std::move(argv), out, err, in);
-}
-
-struct Outcome {
-    int exit_code = -1;  // -1 when killed by a signal
-    int signal = 0;
-    std::string out, err;
-};
-
-Outcome finish(pid_t pid, const std::string& out, const std::string& err) {
-    int status = 0;
-    REQUIRE(::waitpid(pid, &status, 0) == pid);
-    Outcome r;
-    if (WIFEXITED(status)) r.exit_code = WEXITSTATUS(status);
-    if (WIFSIGNALED(status)) r.signal = WTERMSIG(status);
-    r.out = read_file(out);
-    r.err = read_file(err);
-    return r;
 }
 
 Outcome run_cli(const TempDir& dir, const std::vector<std::string>& args, const std::string& in = "/dev/null") {
@@ -121,29 +89,18 @@ std::function<bool()> output_has(const std::string& file, const std::string& tex
 }
 
 std::string write_corpus(const TempDir& dir, std::size_t n, const std::string& name = "corpus.tsv") {
-    data::ToyTaskOptions opt;
-    opt.min_len = 2;
-    opt.max_len = 5;
-    opt.alphabet = "0123456789";
-    const std::string path = dir / name;
-    write_file_atomic(path, data::to_tsv(data::generate_task("reverse", 11, n, opt)));
-    return path;
+    return seqgrad::testing::write_digit_corpus(dir / name, n, 11, 2, 5);
 }
 
 // A one-epoch model folder, trained in-process (the binary is under test, not the trainer).
-std::string train_folder(const TempDir& dir, const std::string& corpus, const std::string& name) {
-    models::TrainOptions o;
-    o.data.file = corpus;
-    o.out_dir = dir / name;
-    o.model.hidden_size = 16;
-    o.model.embed_size = 16;
-    o.epochs = 1;
-    o.bleu_examples = 10;
-    o.quiet = true;
-    std::ostringstream log;
-    models::train(o, log);
+std::string train_folder(const TempDir& dir, const std::string& corpus, const std::string& name,
+                         const std::string& attention = "additive") {
+    models::TrainOptions o = small_run(corpus, dir / name, 16, 16, 1, 10);
+    o.model.attention = attention;
+    train_quietly(o);
     return o.out_dir;
 }
+
 
 void require_one_error_line(const Outcome& r, const std::string& fragment) {
     INFO("stderr: " << r.err);
@@ -155,6 +112,21 @@ void require_one_error_line(const Outcome& r, const std::string& fragment) {
     CHECK(r.err.back() == '\n');
     CHECK_THAT(r.err, Catch::StartsWith("seqgrad: error: "));
     CHECK_THAT(r.err, Catch::Contains(fragment));
+}
+
+// Runs `seqgrad args...` and requires exit code 0 (showing its output otherwise).
+Outcome run_cli_ok(const TempDir& dir, const std::vector<std::string>& args) {
+    Outcome r = run_cli(dir, args);
+    INFO("stdout: " << r.out << "\nstderr: " << r.err);
+    REQUIRE(r.exit_code == 0);
+    return r;
+}
+
+// `seqgrad experiment <name> --d-model 10 --heads 4` is refused with one line and writes nothing.
+void require_heads_refused(const TempDir& dir, const std::string& name) {
+    require_one_error_line(run_cli(dir, {"experiment", name, "--out", dir / "bad", "--d-model", "10", "--heads", "4"}),
+                           "experiment " + name + ": --d-model 10 is not a multiple of --heads 4");
+    CHECK_FALSE(fs::exists(dir / "bad"));
 }
 
 }  // namespace
@@ -230,20 +202,7 @@ TEST_CASE("cli: the other subcommands' errors also give one line and exit code 2
     TempDir dir("subcommands");
     const std::string corpus = write_corpus(dir, 120);
     const std::string model = train_folder(dir, corpus, "model");
-    const std::string plain = dir / "plain";
-    {
-        models::TrainOptions o;
-        o.data.file = corpus;
-        o.out_dir = plain;
-        o.model.hidden_size = 16;
-        o.model.embed_size = 16;
-        o.model.attention = "none";
-        o.epochs = 1;
-        o.bleu_examples = 10;
-        o.quiet = true;
-        std::ostringstream log;
-        models::train(o, log);
-    }
+    const std::string plain = train_folder(dir, corpus, "plain", "none");
     struct Case {
         const char* what;
         std::vector<std::string> args;
@@ -498,12 +457,10 @@ TEST_CASE("cli: experiment bottleneck writes its table and plot with the setting
 TEST_CASE("cli: experiment implicit-vs-explicit writes its table, the agreement heatmap and one example per run",
           "[cli][saliency]") {
     TempDir dir("implicit_vs_explicit");
-    Outcome r = run_cli(dir, {"experiment", "implicit-vs-explicit", "--out", dir / "exp", "--tasks", "reverse",
+    Outcome r = run_cli_ok(dir, {"experiment", "implicit-vs-explicit", "--out", dir / "exp", "--tasks", "reverse",
                               "--variants", "dot,transformer", "--max-pairs", "60", "--max-len", "6", "--sentences",
                               "3", "--epochs", "1", "--hidden", "8", "--embed", "4", "--d-model", "8", "--heads", "2",
                               "--layers", "1", "--ff", "16", "--threads", "1"});
-    INFO("stdout: " << r.out << "\nstderr: " << r.err);
-    REQUIRE(r.exit_code == 0);
     const std::string table = read_file(dir / "exp/table.txt");
     CHECK_THAT(table, Catch::Contains("rnn: GRU (one direction, so dot attention fits), hidden 8, embed 4"));
     CHECK_THAT(table, Catch::Contains("transformer: d_model 8, 2 heads, 1+1 layers, ff 16"));
@@ -513,10 +470,7 @@ TEST_CASE("cli: experiment implicit-vs-explicit writes its table, the agreement 
     CHECK_THAT(read_file(dir / "exp/saliency_reverse_dot.svg"), Catch::Contains("explicit: attention α"));
     CHECK(fs::exists(dir / "exp/saliency_reverse_transformer.svg"));
     CHECK(fs::exists(dir / "exp/reverse_transformer/model.safetensors"));
-    require_one_error_line(run_cli(dir, {"experiment", "implicit-vs-explicit", "--out", dir / "bad", "--d-model", "10",
-                                         "--heads", "4"}),
-                           "experiment implicit-vs-explicit: --d-model 10 is not a multiple of --heads 4");
-    CHECK_FALSE(fs::exists(dir / "bad"));
+    require_heads_refused(dir, "implicit-vs-explicit");
 }
 
 TEST_CASE("cli: translate --saliency-svg draws the saliency beside the attention, any attention or none",
@@ -525,25 +479,13 @@ TEST_CASE("cli: translate --saliency-svg draws the saliency beside the attention
     TempDir dir("saliency_svg");
     const std::string corpus = write_corpus(dir, 120);
     const std::string model = train_folder(dir, corpus, "model");
-    const Outcome r = run_cli(dir, {"translate", "--model", model, "--saliency-svg", dir / "s.svg", "3 1 4"});
-    INFO("stdout: " << r.out << "\nstderr: " << r.err);
-    REQUIRE(r.exit_code == 0);
+    const Outcome r = run_cli_ok(dir, {"translate", "--model", model, "--saliency-svg", dir / "s.svg", "3 1 4"});
     const std::string svg = read_file(dir / "s.svg");
     CHECK_THAT(svg, Catch::Contains("explicit: attention α") && Catch::Contains("implicit: ‖∂ log p(y_t)/∂e_s‖"));
     CHECK_THAT(svg, Catch::Contains("gradient × input"));
 
-    models::TrainOptions o;
-    o.data.file = corpus;
-    o.out_dir = dir / "plain";
-    o.model.hidden_size = 16;
-    o.model.embed_size = 16;
-    o.model.attention = "none";
-    o.epochs = 1;
-    o.bleu_examples = 10;
-    o.quiet = true;
-    std::ostringstream log;
-    models::train(o, log);
-    const Outcome plain = run_cli(dir, {"translate", "--model", o.out_dir, "--saliency-svg", dir / "p.svg", "3 1 4"});
+    const std::string plain_model = train_folder(dir, corpus, "plain", "none");
+    const Outcome plain = run_cli(dir, {"translate", "--model", plain_model, "--saliency-svg", dir / "p.svg", "3 1 4"});
     INFO("stderr: " << plain.err);
     REQUIRE(plain.exit_code == 0);
     const std::string implicit_only = read_file(dir / "p.svg");
@@ -565,11 +507,9 @@ TEST_CASE("cli: translate --saliency-svg draws the saliency beside the attention
 
 TEST_CASE("cli: experiment rnn-vs-transformer writes its table and both plots", "[cli][transformer]") {
     TempDir dir("rnn_vs_transformer");
-    Outcome r = run_cli(dir, {"experiment", "rnn-vs-transformer", "--out", dir / "exp", "--lengths", "4,6", "--pairs",
+    Outcome r = run_cli_ok(dir, {"experiment", "rnn-vs-transformer", "--out", dir / "exp", "--lengths", "4,6", "--pairs",
                               "60", "--epochs", "1", "--hidden", "8", "--embed", "4", "--batch", "16", "--d-model", "8",
                               "--heads", "2", "--layers", "1", "--ff", "16", "--threads", "1"});
-    INFO("stdout: " << r.out << "\nstderr: " << r.err);
-    REQUIRE(r.exit_code == 0);
     const std::string table = read_file(dir / "exp/table.txt");
     CHECK_THAT(table, Catch::Contains("rnn: bidirectional GRU + additive attention, hidden 8, embed 4"));
     CHECK_THAT(table, Catch::Contains("transformer: d_model 8, 2 heads, 1+1 layers, ff 16"));
@@ -578,10 +518,7 @@ TEST_CASE("cli: experiment rnn-vs-transformer writes its table and both plots", 
     CHECK_THAT(read_file(dir / "exp/seconds_per_epoch.svg"), Catch::Contains("seconds per epoch"));
     CHECK(fs::exists(dir / "exp/transformer_6/model.safetensors"));
     CHECK(fs::exists(dir / "exp/rnn_4/model.safetensors"));
-    require_one_error_line(run_cli(dir, {"experiment", "rnn-vs-transformer", "--out", dir / "bad", "--d-model", "10",
-                                         "--heads", "4"}),
-                           "experiment rnn-vs-transformer: --d-model 10 is not a multiple of --heads 4");
-    CHECK_FALSE(fs::exists(dir / "bad"));
+    require_heads_refused(dir, "rnn-vs-transformer");
 }
 
 namespace {
@@ -822,18 +759,10 @@ TEST_CASE("cli: translate from stdin gives one output line per input line and na
           "[cli]") {
     REQUIRE(fs::exists(binary()));
     TempDir dir("stdin_lines");
-    models::TrainOptions o;
-    o.data.file = write_corpus(dir, 200);
-    o.out_dir = dir / "model";
+    models::TrainOptions o = small_run(write_corpus(dir, 200), dir / "model", 16, 16, 1, 5);
     o.model.attention = "location";  // scores one position each: at most max_source_len source tokens
     o.model.max_source_len = 8;
-    o.model.hidden_size = 16;
-    o.model.embed_size = 16;
-    o.epochs = 1;
-    o.bleu_examples = 5;
-    o.quiet = true;
-    std::ostringstream log;
-    models::train(o, log);
+    train_quietly(o);
     const std::string input = dir / "input.txt";
     write_file_atomic(input, "1 2 3\n\n1 2 3 4 5 6 7 8 9 1 2\nxyzzy 2 plugh\n3 2\n");
     const Outcome r = run_cli(dir, {"translate", "--model", o.out_dir}, input);

@@ -16,11 +16,13 @@
 #include <string>
 
 #include "core/safetensors.h"
+#include "crosscheck_helpers.h"
 #include "helpers.h"
 #include "layers/rnn.h"
 
 using namespace seqgrad;
 namespace fs = std::filesystem;
+using namespace seqgrad::testing;
 
 namespace {
 
@@ -60,18 +62,6 @@ std::map<std::string, Tensor> run_case(Module& rnn, const std::map<std::string, 
     return out;
 }
 
-void require_close(const Tensor& got, const Tensor& want, const std::string& what) {
-    INFO(what);
-    REQUIRE(got.defined());
-    REQUIRE(got.shape() == want.shape());
-    const Tensor a = got.to(DType::Float64), b = want.to(DType::Float64);
-    double worst = 0.0;
-    for (std::int64_t i = 0; i < a.numel(); ++i)
-        worst = std::max(worst, std::abs(a.data<double>()[i] - b.data<double>()[i]));
-    INFO("largest difference " << worst);
-    CHECK(worst < 1e-12);
-}
-
 template <typename Module>
 void crosscheck(const fs::path& dir, const std::string& cell) {
     const bool lstm = cell == "lstm";
@@ -81,12 +71,11 @@ void crosscheck(const fs::path& dir, const std::string& cell) {
 
     // torch -> seqgrad: torch's weights, inputs and results.
     const SafetensorsFile from_torch = load_safetensors((dir / ("torch_" + cell + ".safetensors")).string());
-    std::map<std::string, Tensor> weights;
     Module torch_weights(options);
-    for (const auto& [name, p] : torch_weights.named_parameters()) weights[name] = from_torch.tensors.at(name);
-    torch_weights.load_state_dict(weights);
+    load_torch_weights(torch_weights, from_torch);
     const auto ours = run_case(torch_weights, from_torch.tensors, lstm);
-    for (const auto& [name, t] : ours) require_close(t, from_torch.tensors.at(name), cell + " torch->seqgrad " + name);
+    for (const auto& [name, t] : ours)
+        require_close(t, from_torch.tensors.at(name), cell + " torch->seqgrad " + name, 1e-12);
 
     // seqgrad -> torch: seqgrad's own initial weights, fresh inputs; the script checks this file.
     Generator gen(2024);
@@ -105,10 +94,7 @@ void crosscheck(const fs::path& dir, const std::string& cell) {
         in["c0"] = randn({states, kBatch, kHidden}, f64, &gen);
         in["grad_c_n"] = randn({states, kBatch, kHidden}, f64, &gen);
     }
-    std::map<std::string, Tensor> file = in;
-    for (const auto& [name, p] : own.named_parameters()) file[name] = p.detach().clone();
-    for (auto& [name, t] : run_case(own, in, lstm)) file[name] = t;
-    save_safetensors((dir / ("seqgrad_" + cell + ".safetensors")).string(), file, {{"source", "seqgrad"}});
+    save_for_torch((dir / ("seqgrad_" + cell + ".safetensors")).string(), in, own, run_case(own, in, lstm));
 }
 
 }  // namespace

@@ -14,11 +14,13 @@
 #include <string>
 
 #include "core/safetensors.h"
+#include "crosscheck_helpers.h"
 #include "helpers.h"
 #include "layers/transformer.h"
 
 using namespace seqgrad;
 namespace fs = std::filesystem;
+using namespace seqgrad::testing;
 
 namespace {
 
@@ -43,27 +45,13 @@ std::map<std::string, Tensor> run_case(nn::Transformer& model, const std::map<st
     return r;
 }
 
-void require_close(const Tensor& got, const Tensor& want, const std::string& what) {
-    INFO(what);
-    REQUIRE(got.defined());
-    REQUIRE(got.shape() == want.shape());
-    const Tensor a = got.to(DType::Float64), b = want.to(DType::Float64);
-    double worst = 0.0;
-    for (std::int64_t i = 0; i < a.numel(); ++i)
-        worst = std::max(worst, std::abs(a.data<double>()[i] - b.data<double>()[i]));
-    INFO("largest difference " << worst);
-    CHECK(worst < 1e-11);
-}
-
 void crosscheck(const fs::path& dir, const std::string& variant) {
     // torch -> seqgrad
     const SafetensorsFile from_torch = load_safetensors((dir / ("torch_transformer_" + variant + ".safetensors")).string());
     nn::Transformer ported(options_for(variant, nullptr));
-    std::map<std::string, Tensor> weights;
-    for (const auto& [name, p] : ported.named_parameters()) weights[name] = from_torch.tensors.at(name);
-    ported.load_state_dict(weights);
+    load_torch_weights(ported, from_torch);
     for (const auto& [name, t] : run_case(ported, from_torch.tensors))
-        require_close(t, from_torch.tensors.at(name), variant + " torch->seqgrad " + name);
+        require_close(t, from_torch.tensors.at(name), variant + " torch->seqgrad " + name, 1e-11);
 
     // seqgrad -> torch: seqgrad's own initial weights and fresh inputs; the script checks this file.
     Generator gen(2026);
@@ -82,11 +70,7 @@ void crosscheck(const fs::path& dir, const std::string& variant) {
         {"tgt_mask", mask({1, 4, 3}, kTgt)},
         {"grad_output", randn({kBatch, kTgt, kModel}, f64, &gen)},
     };
-    std::map<std::string, Tensor> file = in;
-    for (const auto& [name, p] : own.named_parameters()) file[name] = p.detach().clone();
-    for (auto& [name, t] : run_case(own, in)) file[name] = t;
-    save_safetensors((dir / ("seqgrad_transformer_" + variant + ".safetensors")).string(), file,
-                     {{"source", "seqgrad"}});
+    save_for_torch((dir / ("seqgrad_transformer_" + variant + ".safetensors")).string(), in, own, run_case(own, in));
 }
 
 }  // namespace

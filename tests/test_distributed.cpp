@@ -5,9 +5,6 @@
 //     note when mpirun or an MPI build is missing): 2 processes train what 1 process trains, a run
 //     resumes with another number of processes, a killed rank stops the job with one line naming it,
 //     a rank that cannot read its corpus stops every rank with its one-line error.
-#include <fcntl.h>
-#include <signal.h>
-#include <spawn.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -25,11 +22,10 @@
 #include "core/distributed.h"
 #include "core/safetensors.h"
 #include "helpers.h"
+#include "model_helpers.h"
 #include "models/bench_scaling.h"
-#include "models/data/toy_tasks.h"
 #include "models/fileio.h"
-
-extern char** environ;
+#include "process_helpers.h"
 
 using namespace seqgrad;
 namespace fs = std::filesystem;
@@ -37,6 +33,17 @@ using seqgrad::testing::TempDir;
 using seqgrad::testing::check_values;
 
 // ---- in this process ----------------------------------------------------------------------------
+
+namespace {
+// A bucket of dist::plan_buckets: the parameters first..last-1, at `offset`, `floats` floats in all.
+void check_bucket(const dist::Bucket& b, std::size_t first, std::size_t last, std::size_t offset, std::size_t floats) {
+    INFO("the bucket of parameters " << first << ".." << last);
+    CHECK(b.first == first);
+    CHECK(b.last == last);
+    CHECK(b.offset == offset);
+    CHECK(b.floats == floats);
+}
+}  // namespace
 
 TEST_CASE("distributed: shards are contiguous, cover the batch once and differ by at most one", "[distributed]") {
     for (std::size_t n : {0, 1, 2, 7, 8, 31, 128})
@@ -68,18 +75,9 @@ TEST_CASE("distributed: buckets group consecutive parameters and never split one
     const auto b = dist::plan_buckets(numels, 8);
     // [3, 4] = 7; 10 alone (larger than a bucket); [1, 1, 2] = 4.
     REQUIRE(b.size() == 3);
-    CHECK(b[0].first == 0);
-    CHECK(b[0].last == 2);
-    CHECK(b[0].offset == 0);
-    CHECK(b[0].floats == 7);
-    CHECK(b[1].first == 2);
-    CHECK(b[1].last == 3);
-    CHECK(b[1].offset == 7);
-    CHECK(b[1].floats == 10);
-    CHECK(b[2].first == 3);
-    CHECK(b[2].last == 6);
-    CHECK(b[2].offset == 17);
-    CHECK(b[2].floats == 4);
+    check_bucket(b[0], 0, 2, 0, 7);
+    check_bucket(b[1], 2, 3, 7, 10);
+    check_bucket(b[2], 3, 6, 17, 4);
     CHECK(dist::plan_buckets(numels, 1000).size() == 1);
     CHECK(dist::plan_buckets({}, 8).empty());
     CHECK_THROWS_WITH(dist::plan_buckets(numels, 0), "dist::plan_buckets: bucket size must be at least 1 float");
@@ -125,7 +123,7 @@ TEST_CASE("distributed: one process is rank 0 of 1, and agree passes a stage's e
 
 namespace {
 
-std::string binary() { return std::string(SEQGRAD_BINARY_DIR) + "/seqgrad"; }
+std::string binary() { return seqgrad::testing::seqgrad_binary(); }
 
 // mpirun on PATH, or empty.
 std::string find_mpirun() {
@@ -149,18 +147,9 @@ bool mpirun_works() {
         std::vector<std::string> argv = mpirun(2);
         argv.push_back("/bin/true");
         const std::string log = (fs::temp_directory_path() / ("seqgrad_mpirun_probe_" + std::to_string(::getpid()))).string();
-        pid_t pid = 0;
-        std::vector<char*> args;
-        for (auto& a : argv) args.push_back(a.data());
-        args.push_back(nullptr);
-        posix_spawn_file_actions_t fa;
-        posix_spawn_file_actions_init(&fa);
-        posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
-        posix_spawn_file_actions_addopen(&fa, 1, log.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-        posix_spawn_file_actions_addopen(&fa, 2, log.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
+        const pid_t pid = seqgrad::testing::try_spawn(argv, log, log);  // stdout and stderr into the log
         int status = -1;
-        if (posix_spawn(&pid, args[0], &fa, nullptr, args.data(), environ) == 0) ::waitpid(pid, &status, 0);
-        posix_spawn_file_actions_destroy(&fa);
+        if (pid > 0) ::waitpid(pid, &status, 0);
         const bool works = WIFEXITED(status) && WEXITSTATUS(status) == 0;
         if (!works) WARN("skipped: `mpirun -np 2 /bin/true` fails on this machine: " << read_file(log));
         fs::remove(log);
@@ -203,50 +192,16 @@ struct Run {
     pid_t pid = 0;
     std::string out, err;
 };
-struct Finished {
-    int exit_code = -1;  // -1 when killed by a signal
-    std::string out, err;
-    double seconds = 0;
-};
+using Finished = seqgrad::testing::Outcome;
 
 Run start(std::vector<std::string> argv, const TempDir& dir, const std::string& name) {
     Run r{.pid = 0, .out = (dir.path / (name + ".out")).string(), .err = (dir.path / (name + ".err")).string()};
-    std::vector<char*> args;
-    for (auto& a : argv) args.push_back(a.data());
-    args.push_back(nullptr);
-    posix_spawn_file_actions_t fa;
-    posix_spawn_file_actions_init(&fa);
-    posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
-    posix_spawn_file_actions_addopen(&fa, 1, r.out.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    posix_spawn_file_actions_addopen(&fa, 2, r.err.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    const int rc = posix_spawn(&r.pid, args[0], &fa, nullptr, args.data(), environ);
-    posix_spawn_file_actions_destroy(&fa);
-    REQUIRE(rc == 0);
+    r.pid = seqgrad::testing::spawn_program(std::move(argv), r.out, r.err);
     return r;
 }
 
 // Waits for the run to end, at most `limit` seconds (then kills it and fails: a hang).
-Finished finish(const Run& r, double limit = 120) {
-    const auto t0 = std::chrono::steady_clock::now();
-    int status = 0;
-    for (;;) {
-        const pid_t done = ::waitpid(r.pid, &status, WNOHANG);
-        REQUIRE(done >= 0);
-        if (done == r.pid) break;
-        if (std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count() > limit) {
-            ::kill(r.pid, SIGKILL);
-            ::waitpid(r.pid, &status, 0);
-            FAIL("the run did not end within " << limit << " s: " << read_file(r.err));
-        }
-        std::this_thread::sleep_for(std::chrono::milliseconds(20));
-    }
-    Finished f;
-    f.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-    if (WIFEXITED(status)) f.exit_code = WEXITSTATUS(status);
-    f.out = read_file(r.out);
-    f.err = read_file(r.err);
-    return f;
-}
+Finished finish(const Run& r, double limit = 120) { return seqgrad::testing::finish(r.pid, r.out, r.err, limit); }
 
 Finished run(std::vector<std::string> argv, const TempDir& dir, const std::string& name, double limit = 120) {
     return finish(start(std::move(argv), dir, name), limit);
@@ -258,13 +213,7 @@ std::vector<std::string> operator+(std::vector<std::string> a, const std::vector
 }
 
 std::string write_corpus(const TempDir& dir, std::size_t n, const std::string& name = "corpus.tsv") {
-    data::ToyTaskOptions opt;
-    opt.min_len = 2;
-    opt.max_len = 6;
-    opt.alphabet = "0123456789";
-    const std::string path = (dir.path / name).string();
-    write_file_atomic(path, data::to_tsv(data::generate_task("reverse", 5, n, opt)));
-    return path;
+    return seqgrad::testing::write_digit_corpus((dir.path / name).string(), n, 5, 2, 6);
 }
 
 // metrics.jsonl's per-epoch numbers.

@@ -14,6 +14,7 @@
 #include "core/fused_ops.h"
 #include "core/safetensors.h"
 #include "helpers.h"
+#include "model_helpers.h"
 #include "layers/attention.h"
 #include "layers/dropout.h"
 #include "layers/embedding.h"
@@ -58,32 +59,14 @@ constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
 constexpr double kInf = std::numeric_limits<double>::infinity();
 
 using seqgrad::testing::TempDir;
+using seqgrad::testing::train_quietly;
 
 std::string write_corpus(const TempDir& dir, std::size_t n, const std::string& name = "corpus.tsv") {
-    data::ToyTaskOptions opt;
-    opt.min_len = 2;
-    opt.max_len = 4;
-    opt.alphabet = "0123456789";
-    const std::string path = dir / name;
-    write_file_atomic(path, data::to_tsv(data::generate_task("reverse", 3, n, opt)));
-    return path;
+    return seqgrad::testing::write_digit_corpus(dir / name, n, 3, 2, 4);
 }
 
 models::TrainOptions tiny(const std::string& data, const std::string& out) {
-    models::TrainOptions o;
-    o.data.file = data;
-    o.out_dir = out;
-    o.model.hidden_size = 8;
-    o.model.embed_size = 8;
-    o.epochs = 1;
-    o.bleu_examples = 5;
-    o.quiet = true;
-    return o;
-}
-
-models::TrainResult train_quietly(const models::TrainOptions& o) {
-    std::ostringstream log;
-    return models::train(o, log);
+    return seqgrad::testing::small_run(data, out, 8, 8, 1, 5);
 }
 
 // Runs f with the file-size limit set to `bytes` (write() then fails with EFBIG, as on a full disk).

@@ -8,10 +8,7 @@
 #include "helpers.h"
 
 using namespace seqgrad;
-using seqgrad::testing::check_values;
-using seqgrad::testing::f64;
-using seqgrad::testing::param;
-using seqgrad::testing::require_gradcheck;
+using namespace seqgrad::testing;
 
 namespace {
 

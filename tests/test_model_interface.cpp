@@ -20,6 +20,7 @@
 
 #include "core/fused_ops.h"
 #include "helpers.h"
+#include "model_helpers.h"
 #include "layers/attention.h"
 #include "layers/embedding.h"
 #include "layers/linear.h"
@@ -206,13 +207,7 @@ const bool registered = [] {
 }();
 
 std::string copy_corpus(const std::string& dir, std::size_t n) {
-    data::ToyTaskOptions opt;
-    opt.min_len = 3;
-    opt.max_len = 5;
-    opt.alphabet = "0123456789";
-    const std::string path = (fs::path(dir) / "copy.tsv").string();
-    write_file_atomic(path, data::to_tsv(data::generate_task("copy", 11, n, opt)));
-    return path;
+    return seqgrad::testing::write_digit_corpus((fs::path(dir) / "copy.tsv").string(), n, 11, 3, 5, "copy");
 }
 
 models::TrainOptions bag_options(const std::string& data, const std::string& out) {

@@ -11,11 +11,7 @@
 #include "helpers.h"
 
 using namespace seqgrad;
-using seqgrad::testing::check_close;
-using seqgrad::testing::check_values;
-using seqgrad::testing::f64;
-using seqgrad::testing::param;
-using seqgrad::testing::require_gradcheck;
+using namespace seqgrad::testing;
 
 namespace {
 
@@ -32,6 +28,15 @@ std::pair<Tensor, Tensor> value_and_grad(const std::function<Tensor(const Tensor
     Generator gen(seed);
     y.backward(uniform(y.shape(), -1, 1, {.dtype = y.dtype()}, &gen));
     return {y.detach(), x.grad()};
+}
+
+// The fused op and its composite form give the same value and input gradient at x.
+void check_same_value_and_grad(const std::function<Tensor(const Tensor&)>& fused,
+                               const std::function<Tensor(const Tensor&)>& composite, const Tensor& x,
+                               std::uint64_t seed) {
+    const auto a = value_and_grad(fused, x, seed), b = value_and_grad(composite, x, seed);
+    check_close(a.first, b.first);
+    check_close(a.second, b.second);
 }
 
 const double kLn2 = std::numbers::ln2;
@@ -85,10 +90,8 @@ TEST_CASE("nn: softmax equals its composite exp(x) / sum(exp(x)), values and gra
     Tensor x = param({2, 3, 4}, 2, -2, 2);
     for (std::int64_t d : {0, 1, -1}) {
         INFO("dim " << d);
-        auto fused = value_and_grad([d](const Tensor& t) { return softmax(t, d); }, x, 3);
-        auto composite = value_and_grad([d](const Tensor& t) { return div(exp(t), sum(exp(t), {d}, true)); }, x, 3);
-        check_close(fused.first, composite.first);
-        check_close(fused.second, composite.second);
+        check_same_value_and_grad([d](const Tensor& t) { return softmax(t, d); },
+                                  [d](const Tensor& t) { return div(exp(t), sum(exp(t), {d}, true)); }, x, 3);
     }
 }
 
@@ -113,10 +116,8 @@ TEST_CASE("nn: log_softmax golden values and equality with log(softmax)", "[nn]"
     for (std::int64_t d : {0, 1, -1}) {
         INFO("dim " << d);
         check_close(log_softmax(a, d), log(softmax(a, d)), 1e-12);
-        auto fused = value_and_grad([d](const Tensor& t) { return log_softmax(t, d); }, a, 8);
-        auto composite = value_and_grad([d](const Tensor& t) { return sub(t, logsumexp(t, d, true)); }, a, 8);
-        check_close(fused.first, composite.first);
-        check_close(fused.second, composite.second);
+        check_same_value_and_grad([d](const Tensor& t) { return log_softmax(t, d); },
+                                  [d](const Tensor& t) { return sub(t, logsumexp(t, d, true)); }, a, 8);
     }
 }
 
@@ -252,10 +253,8 @@ TEST_CASE("nn: cross_entropy golden values and equality with nll_loss(log_softma
     Tensor t = Tensor::ids({3, 0, 3, 1}, {4});
     for (Reduction r : {Reduction::Mean, Reduction::Sum, Reduction::None}) {
         const NllOptions opt{.ignore_index = 3, .reduction = r};
-        auto fused = value_and_grad([&](const Tensor& z) { return cross_entropy(z, t, opt); }, x, 16);
-        auto composite = value_and_grad([&](const Tensor& z) { return nll_loss(log_softmax(z, 1), t, opt); }, x, 16);
-        check_close(fused.first, composite.first);
-        check_close(fused.second, composite.second);
+        check_same_value_and_grad([&](const Tensor& z) { return cross_entropy(z, t, opt); },
+                                  [&](const Tensor& z) { return nll_loss(log_softmax(z, 1), t, opt); }, x, 16);
     }
 }
 

@@ -29,7 +29,9 @@
 #include <nlohmann/json.hpp>
 
 #include "core/safetensors.h"
+#include "core/scoped_setting.h"
 #include "helpers.h"
+#include "model_helpers.h"
 #include "models/bench.h"
 #include "models/fileio.h"
 #include "models/data/toy_tasks.h"
@@ -49,49 +51,29 @@ namespace {
 using seqgrad::testing::TempDir;
 
 // Sets the BLAS/OpenMP thread count for a scope.
-struct ThreadsGuard {
-    int previous;
-    explicit ThreadsGuard(int n) : previous(omp_get_max_threads()) { models::set_num_threads(n); }
-    ~ThreadsGuard() { models::set_num_threads(previous); }
-};
+using ThreadsGuard = ScopedSetting<int, omp_get_max_threads, models::set_num_threads>;
 
 // n pairs of "reverse 2-5 digits", written as a TSV file in dir.
 std::string write_corpus(const TempDir& dir, std::size_t n = 300) {
-    data::ToyTaskOptions opt;
-    opt.min_len = 2;
-    opt.max_len = 5;
-    opt.alphabet = "0123456789";
-    const std::string path = dir / "corpus.tsv";
-    write_file_atomic(path, data::to_tsv(data::generate_task("reverse", 11, n, opt)));
-    return path;
+    return seqgrad::testing::write_digit_corpus(dir / "corpus.tsv", n, 11, 2, 5);
 }
 
 // A tiny run: hidden 16, 2 GRU layers with dropout between them and a decaying teacher-forcing ratio,
 // so the dropout masks and teacher-forcing coins (both reseeded per epoch) are part of what must repeat.
 models::TrainOptions tiny(const std::string& data, const std::string& out) {
-    models::TrainOptions o;
-    o.data.file = data;
-    o.out_dir = out;
-    o.model.hidden_size = 16;
-    o.model.embed_size = 16;
+    models::TrainOptions o = seqgrad::testing::small_run(data, out, 16, 16, 3, 10);
     o.model.num_layers = 2;
     o.model.dropout = 0.1;
     o.model.attention = "additive";
-    o.epochs = 3;
     o.batch_size = 32;
     o.lr = 1e-2;
     o.teacher_forcing = 0.8;
     o.teacher_forcing_decay = 0.9;
     o.seed = 5;
-    o.bleu_examples = 10;
-    o.quiet = true;
     return o;
 }
 
-models::TrainResult run(const models::TrainOptions& o) {
-    std::ostringstream log;
-    return models::train(o, log);
-}
+models::TrainResult run(const models::TrainOptions& o) { return seqgrad::testing::train_quietly(o); }
 
 std::string bytes_of(const std::string& path) { return read_file(path); }
 
@@ -166,6 +148,45 @@ private:
     }
     std::string trigger_, text_;
 };
+
+// Runs `rest` (a run resumed from its folder) and requires it to end as `straight` did, trained
+// without a break into straight_dir: the same histories and the same checkpoints, bit for bit.
+models::TrainResult require_resumes_as(const models::TrainOptions& rest, const models::TrainResult& straight,
+                                       const std::string& straight_dir) {
+    const models::TrainResult resumed = run(rest);
+    require_identical_histories(straight, resumed);
+    require_same_checkpoints(straight_dir, rest.out_dir);
+    return resumed;
+}
+
+// The start of the resume tests: one thread, a corpus in a fresh folder, and the tiny run trained
+// straight through into <folder>/straight, which a run with a break must equal.
+struct StraightRun {
+    ThreadsGuard guard{1};
+    TempDir dir;
+    std::string data;
+    models::TrainResult straight;
+    explicit StraightRun(const std::string& name)
+        : dir(name), data(write_corpus(dir)), straight(run(tiny(data, dir / "straight"))) {}
+};
+
+// A run stopped by a stop request: what the trainer returned and what it logged.
+struct StoppedRun {
+    models::TrainResult result;
+    std::string log;
+};
+
+// Trains o, not quiet, with a stop request (Ctrl-C) raised once its log contains `trigger`; the
+// request is cleared afterwards.
+StoppedRun train_stopped_at(models::TrainOptions o, const std::string& trigger) {
+    StopWhenLogged buf(trigger);
+    std::ostream log(&buf);
+    o.quiet = false;
+    StoppedRun r{models::train(o, log), ""};
+    models::stop_requested() = false;
+    r.log = buf.text();
+    return r;
+}
 
 }  // namespace
 
@@ -292,27 +313,21 @@ TEST_CASE("reliability: the same seed and thread count give bit-identical losses
 
 TEST_CASE("reliability: N epochs straight equal k epochs, resume, and the rest, bit for bit",
           "[reliability][determinism][resume]") {
-    ThreadsGuard guard(1);
-    TempDir dir("resume");
-    const std::string data = write_corpus(dir);
-    const auto straight = run(tiny(data, dir / "straight"));
-    REQUIRE(straight.history.size() == 3);
+    const StraightRun s("resume");
+    REQUIRE(s.straight.history.size() == 3);
 
     for (std::int64_t k : {1, 2}) {
         INFO("stop after epoch " << k);
-        const std::string out = dir / fmt::format("resumed{}", k);
-        auto first = tiny(data, out);
+        const std::string out = s.dir / fmt::format("resumed{}", k);
+        auto first = tiny(s.data, out);
         first.epochs = k;
         REQUIRE(run(first).history.size() == static_cast<std::size_t>(k));
-        auto rest = tiny(data, out);
+        auto rest = tiny(s.data, out);
         rest.resume = true;
-        const auto resumed = run(rest);
-        CHECK(resumed.stop_reason == "epochs");
-        require_identical_histories(straight, resumed);
-        require_same_checkpoints(dir / "straight", out);
+        CHECK(require_resumes_as(rest, s.straight, s.dir / "straight").stop_reason == "epochs");
     }
     // Resuming a folder that holds no run is an error naming the folder.
-    auto none = tiny(data, dir / "empty");
+    auto none = tiny(s.data, s.dir / "empty");
     none.resume = true;
     CHECK_THROWS_WITH(run(none), Catch::Contains("--resume") && Catch::Contains("holds no run to resume"));
 }
@@ -321,63 +336,45 @@ TEST_CASE("reliability: N epochs straight equal k epochs, resume, and the rest, 
 
 TEST_CASE("reliability: a stop request (Ctrl-C) after the first epoch saves, stops cleanly, and resumes exactly",
           "[reliability][interrupt]") {
-    ThreadsGuard guard(1);
-    TempDir dir("interrupt");
-    const std::string data = write_corpus(dir);
-    const auto straight = run(tiny(data, dir / "straight"));
+    const StraightRun s("interrupt");
 
     // The flag is raised while epoch 1's summary line is written, i.e. after its checkpoints are saved;
     // the trainer sees it at the first batch of epoch 2.
-    StopWhenLogged buf("epoch   1  train loss");
-    std::ostream log(&buf);
-    auto o = tiny(data, dir / "interrupted");
-    o.quiet = false;
-    const auto r = models::train(o, log);
-    models::stop_requested() = false;
-    INFO(buf.text());
+    const StoppedRun stopped = train_stopped_at(tiny(s.data, s.dir / "interrupted"), "epoch   1  train loss");
+    const auto& r = stopped.result;
+    INFO(stopped.log);
     CHECK(r.stop_reason == "interrupted");
     REQUIRE(r.history.size() == 1);
-    CHECK_THAT(buf.text(), Catch::Contains("interrupted: weights saved to") && Catch::Contains("--resume"));
+    CHECK_THAT(stopped.log, Catch::Contains("interrupted: weights saved to") && Catch::Contains("--resume"));
     // The mid-epoch weights are saved and load; last.safetensors holds the complete epoch 1.
-    const SafetensorsFile mid = load_safetensors(dir / "interrupted/interrupted.safetensors");
+    const SafetensorsFile mid = load_safetensors(s.dir / "interrupted/interrupted.safetensors");
     CHECK(mid.metadata.at("epoch") == "2");
-    CHECK(load_safetensors(dir / "interrupted/last.safetensors").metadata.at("epoch") == "1");
-    CHECK_NOTHROW(models::Translator::load(dir / "interrupted", "interrupted.safetensors"));
+    CHECK(load_safetensors(s.dir / "interrupted/last.safetensors").metadata.at("epoch") == "1");
+    CHECK_NOTHROW(models::Translator::load(s.dir / "interrupted", "interrupted.safetensors"));
 
-    auto rest = tiny(data, dir / "interrupted");
+    auto rest = tiny(s.data, s.dir / "interrupted");
     rest.resume = true;
-    const auto resumed = run(rest);
-    require_identical_histories(straight, resumed);
-    require_same_checkpoints(dir / "straight", dir / "interrupted");
+    require_resumes_as(rest, s.straight, s.dir / "straight");
 }
 
 TEST_CASE("reliability: a stop request before the first epoch ends names only files that exist, and --resume "
           "alone starts the run again",
           "[reliability][interrupt]") {
-    ThreadsGuard guard(1);
-    TempDir dir("interrupt0");
-    const std::string data = write_corpus(dir);
-    const auto straight = run(tiny(data, dir / "straight"));
+    const StraightRun s("interrupt0");
     // Raised by the summary printed before the first batch: nothing of epoch 1 completes.
-    StopWhenLogged buf(" parameters\n");
-    std::ostream log(&buf);
-    auto o = tiny(data, dir / "early");
-    o.quiet = false;
-    const auto r = models::train(o, log);
-    models::stop_requested() = false;
-    INFO(buf.text());
+    const StoppedRun stopped = train_stopped_at(tiny(s.data, s.dir / "early"), " parameters\n");
+    const auto& r = stopped.result;
+    INFO(stopped.log);
     CHECK(r.stop_reason == "interrupted");
     CHECK(r.history.empty());
-    CHECK_FALSE(fs::exists(dir / "early/last.safetensors"));
-    CHECK(fs::exists(dir / "early/interrupted.safetensors"));
-    CHECK_THAT(buf.text(), Catch::Contains("no epoch is complete yet, and `seqgrad train --resume --out " +
-                                           (dir / "early") + "` starts the run again from epoch 1"));
-    CHECK_THAT(buf.text(), !Catch::Contains("last.safetensors"));
+    CHECK_FALSE(fs::exists(s.dir / "early/last.safetensors"));
+    CHECK(fs::exists(s.dir / "early/interrupted.safetensors"));
+    CHECK_THAT(stopped.log, Catch::Contains("no epoch is complete yet, and `seqgrad train --resume --out " +
+                                           (s.dir / "early") + "` starts the run again from epoch 1"));
+    CHECK_THAT(stopped.log, !Catch::Contains("last.safetensors"));
     // The command it names works: the folder alone resumes, and gives the run trained straight.
-    const auto resumed = run(models::stored_train_options(dir / "early"));
-    require_identical_histories(straight, resumed);
-    require_same_checkpoints(dir / "straight", dir / "early");
-    CHECK_FALSE(fs::exists(dir / "early/interrupted.safetensors"));
+    require_resumes_as(models::stored_train_options(s.dir / "early"), s.straight, s.dir / "straight");
+    CHECK_FALSE(fs::exists(s.dir / "early/interrupted.safetensors"));
 }
 
 // ---- anomaly mode and NaN losses ------------------------------------------------------------------

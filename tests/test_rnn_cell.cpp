@@ -6,9 +6,7 @@
 #include "layers/rnn_cell.h"
 
 using namespace seqgrad;
-using seqgrad::testing::f64;
-using seqgrad::testing::param;
-using seqgrad::testing::require_gradcheck;
+using namespace seqgrad::testing;
 
 namespace {
 const double ln2 = std::log(2.0), ln3 = std::log(3.0);

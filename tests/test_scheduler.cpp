@@ -9,6 +9,7 @@
 #include <sstream>
 
 #include "helpers.h"
+#include "model_helpers.h"
 #include "models/data/toy_tasks.h"
 #include "models/fileio.h"
 #include "models/trainer.h"
@@ -335,28 +336,15 @@ TEST_CASE("scheduler: bad options throw ShapeError naming the scheduler and the 
 // warm-up (one epoch by default), is --lr itself.
 TEST_CASE("trainer: every schedule's learning rate scales with --lr", "[scheduler][trainer]") {
     seqgrad::testing::TempDir dir("schedules");
-    data::ToyTaskOptions task;
-    task.min_len = 2;
-    task.max_len = 4;
-    task.alphabet = "0123456789";
-    const std::string corpus = dir / "corpus.tsv";
-    write_file_atomic(corpus, data::to_tsv(data::generate_task("reverse", 3, 120, task)));
+    const std::string corpus = seqgrad::testing::write_digit_corpus(dir / "corpus.tsv", 120, 3, 2, 4);
     int run = 0;
     auto lrs = [&](const std::string& schedule, std::int64_t warmup, double lr) {
-        models::TrainOptions o;
-        o.data.file = corpus;
-        o.out_dir = dir / fmt::format("run_{}", run++);
-        o.model.hidden_size = 8;
-        o.model.embed_size = 8;
-        o.epochs = 3;
+        models::TrainOptions o = seqgrad::testing::small_run(corpus, dir / fmt::format("run_{}", run++), 8, 8, 3, 2);
         o.lr = lr;
         o.schedule = schedule;
         o.warmup_steps = warmup;
-        o.bleu_examples = 2;
-        o.quiet = true;
-        std::ostringstream log;
         std::vector<double> out;
-        for (const auto& m : models::train(o, log).history) out.push_back(m.lr);
+        for (const auto& m : seqgrad::testing::train_quietly(o).history) out.push_back(m.lr);
         return out;
     };
     const double lr = 1e-3;

@@ -6,6 +6,7 @@
 #include <sstream>
 
 #include "helpers.h"
+#include "model_helpers.h"
 #include "models/data/sentencepiece.h"
 #include "models/data/toy_tasks.h"
 #include "models/fileio.h"
@@ -35,17 +36,10 @@ std::string enfr_corpus(const seqgrad::testing::TempDir& dir, std::size_t n) {
 }
 
 models::TrainOptions sp_options(const std::string& corpus, const std::string& out) {
-    models::TrainOptions o;
-    o.data.file = corpus;
+    models::TrainOptions o = seqgrad::testing::small_run(corpus, out, 16, 16, 1, 10);
     o.data.source_tokenizer = "sentencepiece";
     o.data.target_tokenizer = "sentencepiece";
     o.data.vocab_size = 120;
-    o.out_dir = out;
-    o.model.hidden_size = 16;
-    o.model.embed_size = 16;
-    o.epochs = 1;
-    o.bleu_examples = 10;
-    o.quiet = true;
     return o;
 }
 

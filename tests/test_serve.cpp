@@ -3,9 +3,7 @@
 // Every wait is bounded; the server is killed if the test fails half-way.
 #ifdef SEQGRAD_HAVE_HTTPLIB
 #include <httplib.h>
-#include <fcntl.h>
 #include <signal.h>
-#include <spawn.h>
 #include <sys/wait.h>
 
 #include <chrono>
@@ -16,12 +14,10 @@
 #include <thread>
 
 #include "helpers.h"
-#include "models/data/toy_tasks.h"
+#include "model_helpers.h"
 #include "models/fileio.h"
-#include "models/trainer.h"
 #include "models/translator.h"
-
-extern char** environ;
+#include "process_helpers.h"
 
 using namespace seqgrad;
 namespace fs = std::filesystem;
@@ -56,17 +52,8 @@ struct Server {
 void start(Server& s, std::vector<std::string> args, const fs::path& dir, const std::string& name) {
     s.out = (dir / (name + ".out")).string();
     s.err = (dir / (name + ".err")).string();
-    args.insert(args.begin(), std::string(SEQGRAD_BINARY_DIR) + "/seqgrad");
-    std::vector<char*> argv;
-    for (auto& a : args) argv.push_back(a.data());
-    argv.push_back(nullptr);
-    posix_spawn_file_actions_t fa;
-    posix_spawn_file_actions_init(&fa);
-    posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
-    posix_spawn_file_actions_addopen(&fa, 1, s.out.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    posix_spawn_file_actions_addopen(&fa, 2, s.err.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    REQUIRE(posix_spawn(&s.pid, argv[0], &fa, nullptr, argv.data(), environ) == 0);
-    posix_spawn_file_actions_destroy(&fa);
+    args.insert(args.begin(), seqgrad::testing::seqgrad_binary());
+    s.pid = seqgrad::testing::spawn_program(std::move(args), s.out, s.err);
 }
 
 // The port of "listening on http://127.0.0.1:PORT", waiting at most 60 s; 0 if the server ended first.
@@ -87,22 +74,9 @@ int wait_for_port(Server& s) {
 }
 
 std::string one_epoch_model(const seqgrad::testing::TempDir& dir) {
-    data::ToyTaskOptions opt;
-    opt.min_len = 2;
-    opt.max_len = 5;
-    opt.alphabet = "0123456789";
-    const std::string corpus = dir / "corpus.tsv";
-    write_file_atomic(corpus, data::to_tsv(data::generate_task("reverse", 11, 120, opt)));
-    models::TrainOptions o;
-    o.data.file = corpus;
-    o.out_dir = dir / "model";
-    o.model.hidden_size = 16;
-    o.model.embed_size = 16;
-    o.epochs = 1;
-    o.bleu_examples = 10;
-    o.quiet = true;
-    std::ostringstream log;
-    models::train(o, log);
+    const std::string corpus = seqgrad::testing::write_digit_corpus(dir / "corpus.tsv", 120, 11, 2, 5);
+    const models::TrainOptions o = seqgrad::testing::small_run(corpus, dir / "model", 16, 16, 1, 10);
+    seqgrad::testing::train_quietly(o);
     return o.out_dir;
 }
 

@@ -36,6 +36,13 @@ struct FakeClock {
     std::function<double()> fn() {
         return [this] { return t; };
     }
+    // Progress options that read this clock, interactive (redrawing one line) or plain.
+    ProgressOptions options(bool interactive) {
+        ProgressOptions opt;
+        opt.interactive = interactive;
+        opt.clock = fn();
+        return opt;
+    }
 };
 
 }  // namespace
@@ -157,9 +164,7 @@ TEST_CASE("terminal: plain progress prints every 10 percent") {
     std::ostringstream out;
     FakeClock clock;
     {
-        ProgressOptions opt;
-        opt.interactive = false;
-        opt.clock = clock.fn();
+        ProgressOptions opt = clock.options(false);
         ProgressBar bar(1000, "train", out, opt);
         for (long step = 1; step <= 1000; ++step) {
             clock.t += 0.01;
@@ -179,9 +184,7 @@ TEST_CASE("terminal: plain progress prints every 10 percent") {
 TEST_CASE("terminal: plain progress prints the last step on finish") {
     std::ostringstream out;
     FakeClock clock;
-    ProgressOptions opt;
-    opt.interactive = false;
-    opt.clock = clock.fn();
+    ProgressOptions opt = clock.options(false);
     opt.plain_every_percent = 25;
     ProgressBar bar(100, "eval", out, opt);
     for (long step = 1; step <= 60; ++step) bar.update(step, {{"acc", 0.5}});
@@ -195,9 +198,7 @@ TEST_CASE("terminal: plain progress prints the last step on finish") {
 TEST_CASE("terminal: interactive progress redraws one line") {
     std::ostringstream out;
     FakeClock clock;
-    ProgressOptions opt;
-    opt.interactive = true;
-    opt.clock = clock.fn();
+    ProgressOptions opt = clock.options(true);
     opt.bar_width = 10;
     opt.line_width = 200;
     opt.min_redraw_seconds = 0;
@@ -225,9 +226,7 @@ TEST_CASE("terminal: interactive progress redraws one line") {
 TEST_CASE("terminal: interactive progress is rate-limited and cut to the line width") {
     std::ostringstream out;
     FakeClock clock;
-    ProgressOptions opt;
-    opt.interactive = true;
-    opt.clock = clock.fn();
+    ProgressOptions opt = clock.options(true);
     opt.line_width = 40;
     opt.min_redraw_seconds = 1.0;
     {

@@ -16,9 +16,7 @@
 #include "layers/transformer_embedding.h"
 
 using namespace seqgrad;
-using seqgrad::testing::check_values;
-using seqgrad::testing::f64;
-using seqgrad::testing::param;
+using namespace seqgrad::testing;
 
 namespace {
 

@@ -6,6 +6,7 @@
 #include <sstream>
 
 #include "helpers.h"
+#include "model_helpers.h"
 #include "models/bench.h"
 #include "models/fileio.h"
 #include "models/data/toy_tasks.h"
@@ -25,13 +26,7 @@ std::string temp_dir(const std::string& name) {
 
 // Reversing 3-5 digits: small enough to learn in a few seconds with attention.
 std::string reverse_corpus(const std::string& dir, std::size_t n) {
-    data::ToyTaskOptions opt;
-    opt.min_len = 3;
-    opt.max_len = 5;
-    opt.alphabet = "0123456789";
-    const std::string path = (fs::path(dir) / "reverse.tsv").string();
-    write_file_atomic(path, data::to_tsv(data::generate_task("reverse", 7, n, opt)));
-    return path;
+    return seqgrad::testing::write_digit_corpus((fs::path(dir) / "reverse.tsv").string(), n, 7, 3, 5);
 }
 
 models::TrainOptions tiny_options(const std::string& data, const std::string& out) {

@@ -17,17 +17,16 @@ Padding is torch's packed sequences (pack_padded_sequence, enforce_sorted=False)
 seqgrad's per-sequence lengths mean: padded steps output zero and leave the state unchanged.
 """
 import os
-import subprocess
 import sys
-import tempfile
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from torch_crosscheck_safetensors import read_numpy, write_numpy  # noqa: E402  (numpy check happens there)
+import torch_crosscheck_safetensors  # noqa: E402,F401  (the numpy check happens there)
 
 try:
-    import numpy as np
     import torch
     from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
+    from torch_crosscheck_common import (compare, load_weights, read_case, run_both_ways, seeded, with_parameter_grads,
+                                         write_case)
 except ImportError:
     print("torch is not installed (Debian: apt-get install python3-torch): skipping the GRU/LSTM cross-check")
     sys.exit(0)
@@ -62,76 +61,44 @@ def run(module, cell, t):
     if lstm:
         r["c_n"] = c_n.detach()
         r["grad.c0"] = c0.grad
-    for name, p in module.named_parameters():
-        r["grad." + name] = p.grad
-    return r
+    return with_parameter_grads(r, module)
 
 
 def write_torch_case(path, cell, seed):
-    torch.manual_seed(seed)
-    module = make_module(cell)
-    g = torch.Generator().manual_seed(seed + 1)
+    module, randn = seeded(seed, lambda: make_module(cell))
     states = LAYERS * 2
     t = {
-        "x": torch.randn(BATCH, STEPS, INPUT, generator=g, dtype=torch.float64),
-        "h0": torch.randn(states, BATCH, HIDDEN, generator=g, dtype=torch.float64),
+        "x": randn(BATCH, STEPS, INPUT),
+        "h0": randn(states, BATCH, HIDDEN),
         "lengths": torch.tensor([6, 4, 1], dtype=torch.int64),
-        "grad_output": torch.randn(BATCH, STEPS, 2 * HIDDEN, generator=g, dtype=torch.float64),
-        "grad_h_n": torch.randn(states, BATCH, HIDDEN, generator=g, dtype=torch.float64),
+        "grad_output": randn(BATCH, STEPS, 2 * HIDDEN),
+        "grad_h_n": randn(states, BATCH, HIDDEN),
     }
     if cell == "lstm":
-        t["c0"] = torch.randn(states, BATCH, HIDDEN, generator=g, dtype=torch.float64)
-        t["grad_c_n"] = torch.randn(states, BATCH, HIDDEN, generator=g, dtype=torch.float64)
-    results = run(module, cell, t)
-    arrays = {k: v.numpy() for k, v in t.items()}
-    arrays.update({name: p.detach().numpy() for name, p in module.named_parameters()})
-    arrays.update({k: v.numpy() for k, v in results.items()})
-    write_numpy(path, arrays, {"source": "torch"})
+        t["c0"] = randn(states, BATCH, HIDDEN)
+        t["grad_c_n"] = randn(states, BATCH, HIDDEN)
+    write_case(path, t, dict(module.named_parameters()), run(module, cell, t))
 
 
 def check_seqgrad_case(path, cell):
-    arrays, _, _, _ = read_numpy(path)
-    t = {k: torch.from_numpy(np.array(v)) for k, v in arrays.items()}
+    t = read_case(path)
     module = make_module(cell)
     names = [name for name, _ in module.named_parameters()]
-    module.load_state_dict({name: t[name] for name in names}, strict=True)
+    load_weights(module, t, names)
     results = run(module, cell, t)
-    problems = []
-    for name, want in results.items():
-        got = t[name]
-        if got.shape != want.shape:
-            problems.append(f"{cell} {name}: shape {tuple(got.shape)} vs torch {tuple(want.shape)}")
-            continue
-        worst = (got - want).abs().max().item() if want.numel() else 0.0
-        if not worst < TOL:
-            problems.append(f"{cell} {name}: largest difference {worst:.3g}")
+    problems, _ = compare(cell, results, t, TOL)
     print(f"seqgrad -> torch, {cell}: {len(results)} tensors compared (weights: {', '.join(names[:4])}, ...)")
     return problems
 
 
 def main():
-    if len(sys.argv) != 2:
-        print(__doc__)
-        return 2
-    binary = sys.argv[1]
-    print(f"torch {torch.__version__}")
-    with tempfile.TemporaryDirectory(prefix="seqgrad_rnn_crosscheck_") as d:
-        for i, cell in enumerate(["gru", "lstm"]):
-            write_torch_case(os.path.join(d, f"torch_{cell}.safetensors"), cell, seed=100 + i)
-        env = dict(os.environ, SEQGRAD_CROSSCHECK_DIR=d)
-        r = subprocess.run([binary, "[crosscheck_rnn]"], env=env, capture_output=True, text=True)
-        if r.returncode != 0:
-            print(r.stdout, r.stderr, sep="\n")
-            print("FAILED: seqgrad with torch's weights does not compute what torch computed")
-            return 1
-        print("torch -> seqgrad, gru and lstm: outputs, final states and every gradient agree within 1e-12")
-        problems = []
-        for cell in ["gru", "lstm"]:
-            problems += check_seqgrad_case(os.path.join(d, f"seqgrad_{cell}.safetensors"), cell)
-    for p in problems:
-        print("MISMATCH:", p)
-    print("FAILED" if problems else "OK: GRU and LSTM weights port both ways; outputs and gradients agree")
-    return 1 if problems else 0
+    cells = ["gru", "lstm"]
+    cases = [(f"torch_{cell}.safetensors", lambda path, cell=cell, i=i: write_torch_case(path, cell, seed=100 + i),
+              f"seqgrad_{cell}.safetensors", lambda path, cell=cell: check_seqgrad_case(path, cell))
+             for i, cell in enumerate(cells)]
+    return run_both_ways(sys.argv, __doc__, "rnn", "[crosscheck_rnn]", cases,
+                         "torch -> seqgrad, gru and lstm: outputs, final states and every gradient agree within 1e-12",
+                         "OK: GRU and LSTM weights port both ways; outputs and gradients agree")
 
 
 if __name__ == "__main__":

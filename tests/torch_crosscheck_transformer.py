@@ -20,17 +20,16 @@ mask (nn.Transformer.generate_square_subsequent_mask).
 seqgrad's masks are 1 = real; torch's key padding masks are True = ignore: the script converts.
 """
 import os
-import subprocess
 import sys
-import tempfile
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from torch_crosscheck_safetensors import read_numpy, write_numpy  # noqa: E402  (numpy check happens there)
+import torch_crosscheck_safetensors  # noqa: E402,F401  (the numpy check happens there)
 
 try:
-    import numpy as np
     import torch
     import torch.nn.functional as F
+    from torch_crosscheck_common import (compare, load_weights, read_case, run_both_ways, seeded, with_parameter_grads,
+                                         write_case)
 except ImportError:
     print("torch is not installed (Debian: apt-get install python3-torch): skipping the Transformer cross-check")
     sys.exit(0)
@@ -69,79 +68,41 @@ def run(model, t):
     out = model(src, tgt, tgt_mask=causal, src_key_padding_mask=src_ignore, tgt_key_padding_mask=tgt_ignore,
                 memory_key_padding_mask=src_ignore)
     (out * t["grad_output"]).sum().backward()
-    r = {"output": out.detach(), "grad.src": src.grad, "grad.tgt": tgt.grad}
-    for name, p in model.named_parameters():
-        r["grad." + name] = p.grad
-    return r
+    return with_parameter_grads({"output": out.detach(), "grad.src": src.grad, "grad.tgt": tgt.grad}, model)
 
 
 def write_torch_case(path, variant, seed):
-    torch.manual_seed(seed)
-    model = make_model(variant)
-    g = torch.Generator().manual_seed(seed + 1)
+    model, randn = seeded(seed, lambda: make_model(variant))
     t = {
-        "src": torch.randn(BATCH, SRC, D_MODEL, generator=g, dtype=torch.float64),
-        "tgt": torch.randn(BATCH, TGT, D_MODEL, generator=g, dtype=torch.float64),
+        "src": randn(BATCH, SRC, D_MODEL),
+        "tgt": randn(BATCH, TGT, D_MODEL),
         "src_mask": real_mask(SRC_LENGTHS, SRC),
         "tgt_mask": real_mask(TGT_LENGTHS, TGT),
-        "grad_output": torch.randn(BATCH, TGT, D_MODEL, generator=g, dtype=torch.float64),
+        "grad_output": randn(BATCH, TGT, D_MODEL),
     }
-    results = run(model, t)
-    arrays = {k: v.numpy() for k, v in t.items()}
-    arrays.update({name: p.detach().numpy() for name, p in model.state_dict().items()})
-    arrays.update({k: v.numpy() for k, v in results.items()})
-    write_numpy(path, arrays, {"source": "torch"})
+    write_case(path, t, model.state_dict(), run(model, t))
 
 
 def check_seqgrad_case(path, variant):
-    arrays, _, _, _ = read_numpy(path)
-    t = {k: torch.from_numpy(np.array(v)) for k, v in arrays.items()}
+    t = read_case(path)
     model = make_model(variant)
     names = list(model.state_dict().keys())
-    model.load_state_dict({name: t[name] for name in names}, strict=True)
+    load_weights(model, t, names)
     results = run(model, t)
-    problems = []
-    largest = 0.0
-    for name, want in results.items():
-        if name not in t:
-            problems.append(f"{variant} {name}: not in seqgrad's file")
-            continue
-        got = t[name]
-        if got.shape != want.shape:
-            problems.append(f"{variant} {name}: shape {tuple(got.shape)} vs torch {tuple(want.shape)}")
-            continue
-        worst = (got - want).abs().max().item() if want.numel() else 0.0
-        largest = max(largest, worst)
-        if not worst < TOL:
-            problems.append(f"{variant} {name}: largest difference {worst:.3g}")
+    problems, largest = compare(variant, results, t, TOL)
     print(f"seqgrad -> torch, {variant}-norm: {len(results)} tensors compared ({len(names)} weights), "
           f"largest difference {largest:.2g}")
     return problems
 
 
 def main():
-    if len(sys.argv) != 2:
-        print(__doc__)
-        return 2
-    binary = sys.argv[1]
-    print(f"torch {torch.__version__}")
-    with tempfile.TemporaryDirectory(prefix="seqgrad_transformer_crosscheck_") as d:
-        for i, variant in enumerate(VARIANTS):
-            write_torch_case(os.path.join(d, f"torch_transformer_{variant}.safetensors"), variant, seed=300 + i)
-        env = dict(os.environ, SEQGRAD_CROSSCHECK_DIR=d)
-        r = subprocess.run([binary, "[crosscheck_transformer]"], env=env, capture_output=True, text=True)
-        if r.returncode != 0:
-            print(r.stdout, r.stderr, sep="\n")
-            print("FAILED: seqgrad with torch's weights does not compute what torch computed")
-            return 1
-        print(f"torch -> seqgrad, post-norm and pre-norm: the output and every gradient agree within {TOL:g}")
-        problems = []
-        for variant in VARIANTS:
-            problems += check_seqgrad_case(os.path.join(d, f"seqgrad_transformer_{variant}.safetensors"), variant)
-    for p in problems:
-        print("MISMATCH:", p)
-    print("FAILED" if problems else "OK: nn.Transformer weights port both ways; outputs and gradients agree")
-    return 1 if problems else 0
+    cases = [(f"torch_transformer_{variant}.safetensors",
+              lambda path, variant=variant, i=i: write_torch_case(path, variant, seed=300 + i),
+              f"seqgrad_transformer_{variant}.safetensors", lambda path, variant=variant: check_seqgrad_case(path, variant))
+             for i, variant in enumerate(VARIANTS)]
+    return run_both_ways(sys.argv, __doc__, "transformer", "[crosscheck_transformer]", cases,
+                         f"torch -> seqgrad, post-norm and pre-norm: the output and every gradient agree within {TOL:g}",
+                         "OK: nn.Transformer weights port both ways; outputs and gradients agree")
 
 
 if __name__ == "__main__":

@@ -40,6 +40,8 @@ def seqgrad_epochs(a, extra, export):
 
 
 def torch_epochs(a, exported):
+    # Set before torch loads OpenBLAS: otherwise its products use every core whatever set_num_threads says.
+    os.environ["OPENBLAS_NUM_THREADS"] = str(a.threads)
     import torch
     import torch.nn as nn
     import torch.nn.functional as F

@@ -58,8 +58,8 @@ models::TrainOptions experiment_run(const std::string& out_dir, std::int64_t epo
 void use_transformer(models::TrainOptions& t, const TransformerRunOptions& o, std::size_t max_len) {
     t.architecture = "transformer";
     t.architecture_options = nlohmann::json{{"d_model", o.d_model}, {"heads", o.heads}, {"encoder_layers", o.layers},
-                                            {"decoder_layers", o.layers}, {"ff", o.ff}, {"dropout", 0.1},
-                                            {"label_smoothing", 0.1}, {"max_len", max_len}}
+                                            {"decoder_layers", o.layers}, {"ff", o.ff}, {"dropout", o.dropout},
+                                            {"label_smoothing", o.label_smoothing}, {"max_len", max_len}}
                                  .dump();
     t.schedule = "noam";
     t.lr = o.lr;

@@ -21,6 +21,7 @@ void add_threads_option(CLI::App& cmd, int& threads);
 struct TransformerRunOptions {
     std::int64_t d_model = 32, heads = 4, layers = 2, ff = 64;
     double lr = 2e-3;
+    double dropout = 0.1, label_smoothing = 0.1;
 };
 // --d-model, --heads, --layers, --ff and --transformer-lr.
 void add_transformer_options(CLI::App& cmd, TransformerRunOptions& o);
@@ -37,7 +38,7 @@ void write_digit_task(const std::string& path, const std::string& task, std::uin
 // bleu_examples validation sentences, and --force (a run folder of this experiment's earlier output).
 models::TrainOptions experiment_run(const std::string& out_dir, std::int64_t epochs, std::int64_t batch,
                                     std::size_t bleu_examples);
-// Makes t a Transformer run of size o (dropout 0.1, label smoothing 0.1, positions up to max_len),
+// Makes t a Transformer run of size o (its dropout and label smoothing, positions up to max_len),
 // Adam with the Noam schedule up to o.lr.
 void use_transformer(models::TrainOptions& t, const TransformerRunOptions& o, std::size_t max_len);
 

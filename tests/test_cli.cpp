@@ -512,7 +512,7 @@ TEST_CASE("cli: experiment rnn-vs-transformer writes its table and both plots", 
                               "--heads", "2", "--layers", "1", "--ff", "16", "--threads", "1"});
     const std::string table = read_file(dir / "exp/table.txt");
     CHECK_THAT(table, Catch::Contains("rnn: bidirectional GRU + additive attention, hidden 8, embed 4"));
-    CHECK_THAT(table, Catch::Contains("transformer: d_model 8, 2 heads, 1+1 layers, ff 16"));
+    CHECK_THAT(table, Catch::Contains("transformer: d_model 8, 2 heads, 1+1 layers, ff 16, dropout 0, label smoothing 0,"));
     CHECK(std::count(table.begin(), table.end(), '\n') == 4);  // settings, header, two lengths
     CHECK_THAT(read_file(dir / "exp/exact_match.svg"), Catch::Contains("transformer"));
     CHECK_THAT(read_file(dir / "exp/seconds_per_epoch.svg"), Catch::Contains("seconds per epoch"));

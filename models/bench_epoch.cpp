@@ -10,6 +10,7 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 
+#include "core/distributed.h"
 #include "core/error.h"
 #include "models/fileio.h"
 #include "models/model_folder.h"
@@ -79,6 +80,7 @@ EpochBenchResult run_epoch_bench(const EpochBenchOptions& options) {
     };
     std::ostringstream log;
     r.run = train(o, log);
+    if (dist::rank() != 0) return r;  // under mpirun rank 0 alone writes the folder (and prints)
 
     const ModelFolder model(folder.path());
     const data::Split split = model.read_split();

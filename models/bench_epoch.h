@@ -8,6 +8,8 @@
 // With `export_file` it also writes the first epoch's training batches (token ids, padded as seqgrad
 // pads them), the vocabulary sizes and the validation set's sizes as JSON, so that
 // bench/side_by_side_epoch.py can train the PyTorch tutorial's model on exactly the same batches.
+// Under mpirun the run is data-parallel as `seqgrad train`'s; rank 0 reports, and its export holds its
+// own shard of each batch.
 #pragma once
 #include <cstdint>
 #include <string>

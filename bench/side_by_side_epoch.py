@@ -27,7 +27,7 @@ import sys
 import tempfile
 import time
 
-HERE = os.path.dirname(os.path.abspath(__file__))
+from side_by_side_common import HERE, seeded_torch, torch_available
 
 
 def seqgrad_epochs(a, extra, export):
@@ -40,14 +40,10 @@ def seqgrad_epochs(a, extra, export):
 
 
 def torch_epochs(a, exported):
-    # Set before torch loads OpenBLAS: otherwise its products use every core whatever set_num_threads says.
-    os.environ["OPENBLAS_NUM_THREADS"] = str(a.threads)
-    import torch
+    torch = seeded_torch(a)
     import torch.nn as nn
     import torch.nn.functional as F
 
-    torch.set_num_threads(a.threads)
-    torch.manual_seed(0)
     H, E = exported["hidden"], exported["embed"]
     SV, TV = exported["src_vocab"], exported["tgt_vocab"]
 
@@ -156,10 +152,7 @@ def main():
     p.add_argument("--seqgrad", default=os.path.join(HERE, "..", "build", "seqgrad"))
     a, extra = p.parse_known_args()
     extra = [x for x in extra if x != "--"]
-    try:
-        import torch  # noqa: F401
-    except ImportError:
-        print("side_by_side_epoch: PyTorch is not installed (Debian: apt-get install python3-torch); nothing to compare")
+    if not torch_available(a, "side_by_side_epoch"):  # also limits OpenBLAS to --threads, before torch loads it
         return 0
     if a.epochs < 2:
         p.error("--epochs must be at least 2 (the first epoch is not counted)")

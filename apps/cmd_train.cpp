@@ -197,6 +197,8 @@ void add_train_options(CLI::App& cmd, models::TrainOptions& o, int& threads) {
                    "Also log train loss and perplexity every N steps (printed and in metrics.jsonl; 0 = per epoch only)")
         ->check(non_negative_integer());
     cmd.add_flag("--detect-anomaly", o.detect_anomaly, "Check every op's output and gradient for NaN/Inf and name the op");
+    cmd.add_flag("--blocking-save{false}", o.background_save,
+                 "Write each epoch's checkpoints before the next epoch starts (default: while it runs)");
     cmd.add_option("--threads", threads, "Threads for BLAS and elementwise loops")->check(integer_range(1, 256));
 }
 
@@ -248,7 +250,8 @@ namespace {
 // Flags that are not part of the run: where it is, how it is shown, how long this session may take.
 bool outside_the_run(const std::string& flag) {
     for (const char* f : {"--out", "--resume", "--threads", "--epochs", "--patience", "--time-limit", "--detect-anomaly",
-                          "--bleu-examples", "--strict", "--force", "--gemm", "--log-every", "--precision", "--help"})
+                          "--bleu-examples", "--strict", "--force", "--gemm", "--log-every", "--precision", "--blocking-save",
+                          "--help"})
         if (flag == f) return true;
     return false;
 }

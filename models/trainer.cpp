@@ -25,6 +25,8 @@
 #include "core/distributed.h"
 #include "core/ops.h"
 #include "core/random.h"
+#include "core/safetensors.h"
+#include "models/background_save.h"
 #include "models/data/batching.h"
 #include "models/data/sentencepiece.h"
 #include "models/model_folder.h"
@@ -260,8 +262,18 @@ public:
         if (!o_.quiet) log_ << fmt::format("resuming {} after epoch {}\n", folder_.dir(), state_.epoch);
     }
 
-    // `called`: when train() was called (the set-up time is until the first epoch starts).
+    // `called`: when train() was called (the set-up time is until the first epoch starts). Returns once
+    // the last checkpoint is on disk; the wait for it counts as the last epoch's saving time.
     TrainResult run(Clock::time_point called) {
+        TrainResult r = run_epochs(called);
+        const auto t = Clock::now();
+        save_.wait();
+        if (!r.timings.empty()) r.timings.back().checkpoint += seconds_since(t);
+        return r;
+    }
+
+private:
+    TrainResult run_epochs(Clock::time_point called) {
         result_.setup_seconds = seconds_since(called);
         result_.best_valid_loss = state_.best_valid_loss;
         result_.best_epoch = state_.best_epoch;
@@ -287,6 +299,7 @@ public:
             }
             if (stop_requested()) {
                 result_.stop_reason = "interrupted";
+                save_.wait();  // the last epoch's job would remove the file written here
                 if (writer())
                     folder_.save_weights("interrupted.safetensors", model_,
                                          {{"epoch", std::to_string(epoch)}, {"note", "weights at interruption, mid-epoch"}});
@@ -360,6 +373,7 @@ private:
                             {"tokens_per_s", static_cast<double>(w.tokens) / std::max(secs, 1e-9)},
                             {"steps", w.steps}};
         steps_.push_back(j.dump());
+        save_.wait();  // the last epoch's job rewrites metrics.jsonl
         folder_.append_metrics_step(steps_.back());
         if (!o_.quiet)  // on a terminal, over the progress line (which the next update draws again)
             log_ << fmt::format("{}step {:>6}  epoch {}  train loss {:.4f} (ppl {})  lr {:.2e}  {:.0f} tok/s\n",
@@ -551,7 +565,6 @@ private:
             result_.best_valid_loss = m.valid_loss;
             result_.best_epoch = m.epoch;
             state_.bad_epochs = 0;
-            if (writer()) folder_.save_weights("model.safetensors", model_, {{"epoch", std::to_string(m.epoch)}});
         } else {
             ++state_.bad_epochs;
         }
@@ -560,12 +573,22 @@ private:
         state_.best_valid_loss = result_.best_valid_loss;
         state_.best_epoch = result_.best_epoch;
         if (!writer()) return best;
-        folder_.save_weights("last.safetensors", model_, {{"epoch", std::to_string(m.epoch)}});
-        const auto scheduler = schedule_ ? schedule_->state_dict() : std::map<std::string, Tensor>();
-        folder_.save_training_state(optimizer_->state_dict(), schedule_ ? &scheduler : nullptr, state_);
-        folder_.write_metrics(result_.history, extras_, steps_);
-        // A complete epoch supersedes the weights of an earlier interruption.
-        if (folder_.has("interrupted.safetensors")) fs::remove(folder_.path("interrupted.safetensors"));
+        // What the files will hold is copied now; the writing overlaps the next epoch (background_save.h).
+        // The order of the files is the synchronous one: a run killed in between leaves what it did.
+        auto weights = std::make_shared<const std::map<std::string, Tensor>>(snapshot(model_.state_dict()));
+        auto optimizer = std::make_shared<const std::map<std::string, Tensor>>(snapshot(optimizer_->state_dict()));
+        auto scheduler = std::make_shared<const std::optional<std::map<std::string, Tensor>>>(
+            schedule_ ? std::optional(snapshot(schedule_->state_dict())) : std::nullopt);
+        save_.submit([this, best, weights, optimizer, scheduler, state = state_, history = result_.history,
+                      extras = extras_, steps = steps_] {
+            const std::map<std::string, std::string> meta{{"epoch", std::to_string(state.epoch)}};
+            if (best) save_safetensors(folder_.path("model.safetensors"), *weights, meta);
+            save_safetensors(folder_.path("last.safetensors"), *weights, meta);
+            folder_.save_training_state(*optimizer, *scheduler ? &**scheduler : nullptr, state);
+            folder_.write_metrics(history, extras, steps);
+            // A complete epoch supersedes the weights of an earlier interruption.
+            if (folder_.has("interrupted.safetensors")) fs::remove(folder_.path("interrupted.safetensors"));
+        });
         return best;
     }
 
@@ -588,6 +611,7 @@ private:
     std::vector<std::string> extras_;
     std::optional<dist::GradientReducer> reducer_;  // under mpirun
     std::vector<std::string> steps_;  // --log-every records (JSON text), in order
+    BackgroundSave save_{o_.background_save};  // last: destroyed (joined) before what its job reads
 };
 
 // Where the ranks other than 0 write their log: nowhere.

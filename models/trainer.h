@@ -59,6 +59,7 @@ struct TrainOptions {
     std::int64_t log_every = 0;      // also log (and append to metrics.jsonl) every N optimizer steps (0 = off)
     bool quiet = false;
     bool interactive = false;        // redraw one progress line (a terminal) instead of plain lines
+    bool background_save = true;     // write each epoch's checkpoints while the next one trains (models/background_save.h)
     // Called with every training batch before its step (`seqgrad bench epoch --export` writes them).
     std::function<void(std::int64_t epoch, const data::Batch&)> on_train_batch;
 };
@@ -72,7 +73,10 @@ struct EpochTiming {
     double update = 0;      //   gradient clipping, the optimizer and the schedule
     double valid_loss = 0;  // the validation loss
     double decode = 0;      // greedy decoding of the --bleu-examples validation sentences, BLEU and exact match
-    double checkpoint = 0;  // writing model/last.safetensors, optimizer.safetensors, metrics.jsonl, loss.svg
+    double checkpoint = 0;  // the checkpoints (model/last.safetensors, optimizer.safetensors, metrics.jsonl,
+                            // loss.svg): the time the training waited for them. Written in the background
+                            // (background_save), that is the copy of the tensors and any wait for the
+                            // previous epoch's files; the last epoch's includes the wait for its own.
     double total() const { return train + valid_loss + decode + checkpoint; }
 };
 

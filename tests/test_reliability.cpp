@@ -16,8 +16,10 @@
 #include <omp.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <array>
 #include <atomic>
+#include <chrono>
 #include <cmath>
 #include <cstring>
 #include <filesystem>
@@ -25,6 +27,7 @@
 #include <limits>
 #include <sstream>
 #include <streambuf>
+#include <thread>
 
 #include <nlohmann/json.hpp>
 
@@ -32,6 +35,7 @@
 #include "core/scoped_setting.h"
 #include "helpers.h"
 #include "model_helpers.h"
+#include "models/background_save.h"
 #include "models/bench.h"
 #include "models/fileio.h"
 #include "models/data/toy_tasks.h"
@@ -330,6 +334,111 @@ TEST_CASE("reliability: N epochs straight equal k epochs, resume, and the rest, 
     auto none = tiny(s.data, s.dir / "empty");
     none.resume = true;
     CHECK_THROWS_WITH(run(none), Catch::Contains("--resume") && Catch::Contains("holds no run to resume"));
+}
+
+// ---- checkpoints written in the background -------------------------------------------------------
+
+TEST_CASE("reliability: checkpoints written in the background equal the blocking ones byte for byte",
+          "[reliability][background-save]") {
+    ThreadsGuard guard(1);
+    TempDir dir("background_save");
+    const std::string data = write_corpus(dir);
+    auto blocking = tiny(data, dir / "blocking");
+    blocking.background_save = false;
+    const auto a = run(blocking);
+    const auto b = run(tiny(data, dir / "background"));
+    REQUIRE(a.history.size() == 3);
+    require_identical_histories(a, b);
+    require_same_checkpoints(dir / "blocking", dir / "background");
+    CHECK(load_safetensors(dir / "background/last.safetensors").metadata.at("epoch") == "3");
+    // metrics.jsonl (one line per epoch) and loss.svg are there when train() returns.
+    const std::string metrics = bytes_of(dir / "background/metrics.jsonl");
+    CHECK(std::count(metrics.begin(), metrics.end(), '\n') == 3);
+    CHECK(fs::exists(dir / "background/loss.svg"));
+    REQUIRE(b.timings.size() == 3);
+    for (const auto& t : b.timings) CHECK(t.checkpoint >= 0);
+}
+
+TEST_CASE("reliability: a checkpoint write that fails in the background stops the run with its error",
+          "[reliability][background-save]") {
+    ThreadsGuard guard(1);
+    TempDir dir("background_save_fails");
+    const std::string data = write_corpus(dir);
+    for (bool background : {false, true}) {
+        INFO((background ? "background" : "blocking"));
+        const std::string out = dir / (background ? "background" : "blocking");
+        auto o = tiny(data, out);
+        o.background_save = background;
+        // During epoch 2 a folder takes the place of optimizer.safetensors: epoch 2's write cannot
+        // rename its file there. Blocking, the error comes from epoch 2's save; in the background,
+        // from the next wait (epoch 3's save), which must not start epoch 3's writes.
+        o.on_train_batch = [out](std::int64_t epoch, const data::Batch&) {
+            const std::string p = out + "/optimizer.safetensors";
+            if (epoch == 2 && !fs::is_directory(p)) {
+                fs::remove(p);
+                fs::create_directory(p);
+            }
+        };
+        CHECK_THROWS_WITH(run(o), Catch::Contains("optimizer.safetensors"));
+        // The weights files are whole: epoch 2's went before its optimizer file (in the background,
+        // epoch 1's job may still have been writing when the folder appeared: then it is the one
+        // that failed, and last.safetensors is epoch 1's).
+        CHECK(load_safetensors(out + "/model.safetensors").metadata.count("epoch") == 1);
+        const std::string last = load_safetensors(out + "/last.safetensors").metadata.at("epoch");
+        if (background)
+            CHECK((last == "1" || last == "2"));
+        else
+            CHECK(last == "2");
+        CHECK(fs::is_directory(out + "/optimizer.safetensors"));  // what was there is left alone
+    }
+}
+
+TEST_CASE("reliability: background saves run one at a time in order and hand their errors to the next wait",
+          "[reliability][background-save]") {
+    std::vector<int> order;
+    {
+        models::BackgroundSave save(true);
+        for (int i = 1; i <= 3; ++i)
+            save.submit([&order, i] {
+                std::this_thread::sleep_for(std::chrono::milliseconds(10 * (4 - i)));  // the first is the slowest
+                order.push_back(i);
+            });
+        save.wait();
+        CHECK(order == std::vector<int>{1, 2, 3});
+        // A failed job: its error, unchanged, from the next wait or submit, once; a job submitted
+        // after the failure does not run.
+        save.submit([] { fail("disk full writing x.safetensors"); });
+        bool ran = false;
+        CHECK_THROWS_WITH(save.submit([&ran] { ran = true; }), "disk full writing x.safetensors");
+        CHECK_FALSE(ran);
+        CHECK_NOTHROW(save.wait());
+        save.submit([] { fail("second error"); });
+        CHECK_THROWS_WITH(save.wait(), "second error");
+        save.submit([] { fail("left pending"); });  // the destructor waits and drops it
+    }
+    // Blocking: the job runs inside submit, and so does its error.
+    models::BackgroundSave blocking(false);
+    int runs = 0;
+    blocking.submit([&runs] { ++runs; });
+    CHECK(runs == 1);
+    CHECK_THROWS_WITH(blocking.submit([] { fail("at once"); }), "at once");
+}
+
+TEST_CASE("reliability: a snapshot of tensors owns its values", "[reliability][background-save]") {
+    Tensor w = Tensor::from({1, 2, 3, 4}, {2, 2});
+    w.set_requires_grad(true);
+    const Tensor ids = Tensor::ids({7, 8}, {2});
+    const auto copy = models::snapshot({{"w", w}, {"ids", ids}});
+    {
+        NoGradGuard no_grad;
+        w.fill_(0.0);
+    }
+    REQUIRE(copy.size() == 2);
+    CHECK(copy.at("w").to_vector() == std::vector<double>{1, 2, 3, 4});
+    CHECK(copy.at("w").shape() == Shape{2, 2});
+    CHECK_FALSE(copy.at("w").requires_grad());
+    CHECK(copy.at("ids").dtype() == DType::Int64);
+    CHECK(copy.at("ids").to_ids() == std::vector<std::int64_t>{7, 8});
 }
 
 // ---- Ctrl-C --------------------------------------------------------------------------------------

@@ -8,6 +8,7 @@
 #include "core/autograd.h"
 #include "core/error.h"
 #include "core/ops.h"
+#include "core/row_kernels.h"
 
 namespace seqgrad::models {
 
@@ -43,6 +44,36 @@ struct LayerRows {
 };
 }  // namespace
 
+GreedyChoices greedy_choices(const Tensor& logits) {
+    const std::int64_t B = logits.size(0), V = logits.size(1);
+    GreedyChoices c;
+    if (!fast_paths_enabled() || logits.dtype() != DType::Float32 || V == 0) {
+        const Tensor lp = log_softmax(logits, 1);
+        c.ids = argmax(lp, 1).to_ids();
+        const auto lpv = lp.to_vector();
+        for (std::int64_t b = 0; b < B; ++b) c.log_probs.push_back(lpv[b * V + c.ids[b]]);
+        return c;
+    }
+    const float* x = logits.data<float>();
+    for (std::int64_t b = 0; b < B; ++b) {
+        const float* row = x + b * V;
+        const float m = kernels::row_max(row, V);
+        // The first position of the maximum (argmax's choice); a row with NaN has none equal to m.
+        std::int64_t best = 0;
+        while (best < V && !(row[best] == m)) ++best;
+        if (best == V || !std::isfinite(m)) {  // NaN or infinite logits: the plain formula for this row
+            const Tensor lp = log_softmax(narrow(logits, 0, b, 1), 1);
+            const std::int64_t y = argmax(lp, 1).to_ids()[0];
+            c.ids.push_back(y);
+            c.log_probs.push_back(lp.to_vector()[static_cast<std::size_t>(y)]);
+            continue;
+        }
+        c.ids.push_back(best);
+        c.log_probs.push_back(-std::log(static_cast<double>(kernels::sum_exp(row, V, m))));
+    }
+    return c;
+}
+
 double length_penalty(std::size_t len, double alpha) {
     return std::pow((5.0 + static_cast<double>(len)) / 6.0, alpha);
 }
@@ -62,15 +93,13 @@ std::vector<Hypothesis> greedy_batch(const TranslationModel& model, const std::v
         lengths.push_back(static_cast<std::int64_t>(srcs[b].size()));
     }
     std::unique_ptr<StepDecoder> decoder = model.start_decoding(Tensor::ids(ids, {B, S}), lengths);
-    const std::int64_t V = model.target_vocab_size();
     Tensor y = Tensor::ids(std::vector<std::int64_t>(static_cast<std::size_t>(B), kSos), {B});
     std::vector<char> done(static_cast<std::size_t>(B), 0);
     for (std::int64_t t = 0; t < std::min(max_len, model.max_target_len()); ++t) {
         DecoderStep o = decoder->step(y);
-        Tensor lp = log_softmax(o.logits, 1);
-        y = argmax(lp, 1);
-        const auto next = y.to_ids();
-        const auto lpv = lp.to_vector();
+        const GreedyChoices chosen = greedy_choices(o.logits);
+        const std::vector<std::int64_t>& next = chosen.ids;
+        y = Tensor::ids(next, {B});
         const auto weights = o.weights.defined() ? o.weights.to_float_vector() : std::vector<float>();
         const LayerRows layers(o, layer_attention);
         bool all_done = true;
@@ -82,7 +111,7 @@ std::vector<Hypothesis> greedy_batch(const TranslationModel& model, const std::v
                 hyps[b].attention.push_back(std::move(w));
             }
             if (!layers.empty()) hyps[b].layer_attention.push_back(layers.row(b, srcs[b].size()));
-            hyps[b].log_prob += lpv[b * V + next[b]];
+            hyps[b].log_prob += chosen.log_probs[b];
             if (next[b] == kEos) {
                 done[b] = 1;
                 hyps[b].ended = true;

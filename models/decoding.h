@@ -39,6 +39,16 @@ struct DecodeOptions {
     bool layer_attention = false;                   // fill Hypothesis::layer_attention
 };
 
+// Each row's greedy choice among logits [B, V] (argmax: the first maximum) and its log-probability
+// (log_softmax at that position). Float32 rows take one max pass and one exp-sum pass, log p =
+// -log sum exp(x - max), without a [B, V] tensor of log-probabilities; other dtypes, rows with NaN or
+// infinite logits, and set_fast_paths(false) take log_softmax and argmax.
+struct GreedyChoices {
+    std::vector<std::int64_t> ids;
+    std::vector<double> log_probs;
+};
+GreedyChoices greedy_choices(const Tensor& logits);
+
 // Greedy decoding of one source sentence (ids without specials) under NoGradGuard.
 Hypothesis greedy(const TranslationModel& model, const std::vector<std::int64_t>& src, std::int64_t max_len);
 // Greedy decoding of a whole batch at once (faster evaluation); the same result row by row. `alpha`

@@ -2,8 +2,12 @@
 // (models/decoding.h), the JSON of a translation with every layer's and head's attention
 // (models/translation_json.h), and the request handling of `seqgrad serve` (models/translate_service.h).
 #include <cmath>
+#include <limits>
 #include <nlohmann/json.hpp>
 
+#include "core/autograd.h"
+#include "core/ops.h"
+#include "core/random.h"
 #include "helpers.h"
 #include "models/decoding.h"
 #include "models/translate_service.h"
@@ -43,6 +47,51 @@ models::Translator tiny_translator(const models::ModelConfig& config, std::uint6
 }
 
 }  // namespace
+
+TEST_CASE("decoding: the greedy choice and its log-probability, fast path against log_softmax and argmax",
+          "[decoding][greedy]") {
+    const float inf = std::numeric_limits<float>::infinity(), nan = std::numeric_limits<float>::quiet_NaN();
+    // Hand-checkable rows: in [0, ln 3, 0 (35 times)] the maximum has p = 3 / (1 + 3 + 35); a tie
+    // takes the first; rows of 37 cross the kernels' vector widths; NaN and inf rows.
+    std::vector<float> values(6 * 37, 0.0f);
+    values[0] = 0.0f, values[1] = std::log(3.0f);  // row 0: [0, ln 3, 0, ...] over 37 entries
+    for (int k = 0; k < 37; ++k) values[37 + k] = static_cast<float>((k * 7) % 11) - 3.0f;  // row 1: ties at 7
+    for (int k = 0; k < 37; ++k) values[2 * 37 + k] = -0.25f * static_cast<float>(k);       // row 2: the first
+    values[3 * 37 + 36] = 50.0f;                                                            // row 3: the last
+    values[4 * 37 + 5] = nan;                                                               // row 4: NaN
+    values[5 * 37 + 2] = inf;                                                               // row 5: +inf (log_softmax: NaN)
+    const Tensor logits = Tensor::from_float(values, {6, 37});
+    const models::GreedyChoices fast = models::greedy_choices(logits);
+    models::GreedyChoices plain;
+    {
+        FastPathGuard off(false);
+        plain = models::greedy_choices(logits);
+    }
+    REQUIRE(fast.ids.size() == 6);
+    REQUIRE(fast.log_probs.size() == 6);
+    CHECK(fast.ids == plain.ids);
+    CHECK(fast.ids[0] == 1);
+    CHECK(fast.log_probs[0] == Approx(std::log(3.0 / 39.0)).epsilon(1e-6));
+    CHECK(fast.ids[1] == 3);  // (3 * 7) % 11 = 10: the first k with the row's maximum, 10 - 3 = 7
+    CHECK(fast.ids[2] == 0);
+    CHECK(fast.ids[3] == 36);
+    for (std::size_t b = 0; b < 6; ++b) {
+        INFO("row " << b);
+        if (std::isnan(plain.log_probs[b])) {
+            CHECK(std::isnan(fast.log_probs[b]));
+            continue;
+        }
+        CHECK(fast.log_probs[b] == Approx(plain.log_probs[b]).epsilon(1e-6).margin(1e-6));
+    }
+    // Random rows of a vocabulary's width, as a decoder gives them.
+    Generator gen(11);
+    const Tensor wide = mul(randn({8, 1119}, {}, &gen), 3.0);
+    const models::GreedyChoices a = models::greedy_choices(wide);
+    FastPathGuard off(false);
+    const models::GreedyChoices b = models::greedy_choices(wide);
+    CHECK(a.ids == b.ids);
+    for (std::size_t r = 0; r < 8; ++r) CHECK(a.log_probs[r] == Approx(b.log_probs[r]).epsilon(1e-6));
+}
 
 TEST_CASE("n-best: the K best hypotheses, best first, scored with the GNMT length penalty", "[decoding][n-best]") {
     for (const auto& config : {tiny_rnn(), tiny_transformer()}) {

@@ -2,10 +2,12 @@
 // A reduction along one dim views x as [outer, n, inner] (kernels::dim_view) and reduces the middle.
 #include <algorithm>
 #include <limits>
+#include <type_traits>
 
 #include "core/autograd.h"
 #include "core/kernels.h"
 #include "core/ops.h"
+#include "core/row_kernels.h"
 
 namespace seqgrad {
 
@@ -42,6 +44,15 @@ Tensor sum_one_dim(const Tensor& x, std::int64_t dim) {
         using T = decltype(tag);
         const T* px = x.data<T>();
         T* po = out.data<T>();
+        if constexpr (std::is_same_v<T, float>) {
+            // Fast path: the same additions in the same order, the running sums kept in registers
+            // (a bias gradient: the column sums of dy [rows, out]).
+            if (fast_paths_enabled() && v.inner >= 64) {
+                for (std::int64_t o = 0; o < v.outer; ++o)
+                    kernels::add_rows(po + o * v.inner, px + o * v.n * v.inner, v.n, v.inner);
+                return;
+            }
+        }
         for (std::int64_t o = 0; o < v.outer; ++o)
             for (std::int64_t k = 0; k < v.n; ++k) {
                 const T* row = px + (o * v.n + k) * v.inner;

@@ -139,6 +139,17 @@ SEQGRAD_BODY double sum_squares_f(const float* x, std::int64_t n) {
     return r;
 }
 
+// out[j] += x[0][j] + x[1][j] + ... + x[rows-1][j]: row after row into out, the plain loop's order
+// (so the same bits), at this variant's vector width. Row order reads x front to back, which the
+// prefetchers follow; out stays in L1. (Sums kept in registers over a block of columns for all rows
+// were slower: they read x in short pieces a row apart.)
+SEQGRAD_BODY void add_rows_f(float* __restrict out, const float* __restrict x, std::int64_t rows, std::int64_t cols) {
+    for (std::int64_t r = 0; r < rows; ++r) {
+        const float* __restrict row = x + r * cols;
+        for (std::int64_t j = 0; j < cols; ++j) out[j] += row[j];
+    }
+}
+
 SEQGRAD_BODY void tanh_sum_f(float* out, const float* a, const float* b, std::int64_t n) {
     for (std::int64_t i = 0; i < n; ++i) out[i] = fast_tanh(a[i] + b[i]);
 }
@@ -153,6 +164,7 @@ struct Variant {
     float (*dot)(const float*, const float*, std::int64_t);
     double (*sum_squares)(const float*, std::int64_t);
     void (*tanh_sum)(float*, const float*, const float*, std::int64_t);
+    void (*add_rows)(float*, const float*, std::int64_t, std::int64_t);
     void (*gru_forward_f)(const float*, const float*, const float*, float*, float*, std::int64_t);
     void (*gru_forward_d)(const double*, const double*, const double*, double*, double*, std::int64_t);
     void (*gru_backward_f)(const float*, const float*, const float*, float*, float*, float*, std::int64_t);
@@ -176,6 +188,7 @@ struct Variant {
     TARGET float dot(const float* a, const float* b, std::int64_t n) { return dot_f(a, b, n); }                     \
     TARGET double sum_squares(const float* x, std::int64_t n) { return sum_squares_f(x, n); }                       \
     TARGET void tanh_sum(float* o, const float* a, const float* b, std::int64_t n) { tanh_sum_f(o, a, b, n); }      \
+    TARGET void add_rows(float* o, const float* x, std::int64_t r, std::int64_t c) { add_rows_f(o, x, r, c); }     \
     template <typename T>                                                                                           \
     TARGET void gru_forward(const T* gx, const T* gh, const T* h, T* out, T* saved, std::int64_t H) {               \
         gru_forward_loop(gx, gh, h, out, saved, H);                                                                 \
@@ -190,6 +203,7 @@ struct Variant {
     }                                                                                                               \
     constexpr Variant table{row_max,           sum_exp,           exp_store_sum,      scale_into,                  \
                             scaled_exp,        dot,               sum_squares,        tanh_sum,                    \
+                            add_rows,                                                                               \
                             gru_forward<float>,                                                                     \
                             gru_forward<double>, gru_backward<float>, gru_backward<double>, adam<float>,            \
                             adam<double>};                                                                          \
@@ -264,6 +278,9 @@ void scaled_exp(float* out, const float* x, std::int64_t n, float shift, float s
 }
 float dot(const float* a, const float* b, std::int64_t n) { return variant().dot(a, b, n); }
 double sum_squares(const float* x, std::int64_t n) { return variant().sum_squares(x, n); }
+void add_rows(float* out, const float* x, std::int64_t rows, std::int64_t cols) {
+    variant().add_rows(out, x, rows, cols);
+}
 void tanh_sum(float* out, const float* a, const float* b, std::int64_t n) { variant().tanh_sum(out, a, b, n); }
 void gru_forward_row(const float* gx, const float* gh, const float* h, float* out, float* saved, std::int64_t H) {
     variant().gru_forward_f(gx, gh, h, out, saved, H);

@@ -78,6 +78,9 @@ float dot(const float* a, const float* b, std::int64_t n);
 double dot(const double* a, const double* b, std::int64_t n);
 // sum_k x[k]^2 accumulated in double, in 16 partial sums (clip_grad_norm's global 2-norm)
 double sum_squares(const float* x, std::int64_t n);
+// out[j] += sum over r of x[r * cols + j] (x is rows x cols, row-major): the column sums of a matrix,
+// each column added row after row in order, as the plain loop does (the same bits).
+void add_rows(float* out, const float* x, std::int64_t rows, std::int64_t cols);
 // out[k] = tanh(a[k] + b[k])
 void tanh_sum(float* out, const float* a, const float* b, std::int64_t n);
 void tanh_sum(double* out, const double* a, const double* b, std::int64_t n);

@@ -76,6 +76,20 @@ void check_row_kernels(double tol) {
             L squares_want = 0;
             for (std::int64_t i = 0; i < n; ++i) squares_want += static_cast<L>(x[i]) * x[i];
             CHECK(kernels::sum_squares(x, n) == Approx(static_cast<double>(squares_want)).epsilon(1e-14).margin(1e-14));
+            // Column sums, bit for bit the plain loop's (the same additions in the same order), for
+            // widths below one 64-column block, one block and a tail, and several blocks.
+            for (const std::int64_t cols : {n, n + 128}) {
+                for (const std::int64_t rows : {0, 1, 3, 7}) {
+                    INFO("add_rows " << rows << " x " << cols);
+                    const auto m = values<float>(static_cast<std::size_t>(rows * cols) + 1, 1100 + n + rows);
+                    std::vector<float> got(static_cast<std::size_t>(cols) + 1, 0.5f), want = got;
+                    got.back() = want.back() = 7.0f;  // a guard value after the end
+                    kernels::add_rows(got.data(), m.data() + 1, rows, cols);
+                    for (std::int64_t r = 0; r < rows; ++r)
+                        for (std::int64_t j = 0; j < cols; ++j) want[j] += m[1 + r * cols + j];
+                    CHECK(got == want);
+                }
+            }
         }
         std::vector<T> out(static_cast<std::size_t>(n) + 3, T(7));  // 3 guard values after the end
         const T s = kernels::exp_store_sum(out.data(), x, n, shift);

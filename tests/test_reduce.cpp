@@ -4,6 +4,8 @@
 #include <algorithm>
 #include <numeric>
 
+#include "core/autograd.h"
+#include "core/random.h"
 #include "helpers.h"
 
 using namespace seqgrad;
@@ -56,6 +58,35 @@ TEST_CASE("reduce: sum golden values over all elements and over dims", "[reduce]
     // float32 input gives float32 output
     CHECK(sum(ones({4})).dtype() == DType::Float32);
     CHECK(sum(ones({4})).item() == 4);
+}
+
+TEST_CASE("reduce: the float32 column-sum fast path equals the plain loop bit for bit", "[reduce]") {
+    Generator gen(21);
+    // [rows, cols] over dim 0 (a bias gradient), and [2, rows, cols] over dims 1 and 0: widths below,
+    // at and past the kernel's 64-column blocks.
+    for (const std::int64_t cols : {5, 64, 130, 2803}) {
+        for (const Shape& shape : {Shape{33, cols}, Shape{2, 9, cols}}) {
+            INFO(shape_str(shape));
+            const Tensor x = randn(shape, {}, &gen);
+            for (const std::vector<std::int64_t>& dims : {std::vector<std::int64_t>{0}, std::vector<std::int64_t>{0, 1}}) {
+                if (dims.size() >= shape.size()) continue;
+                const Tensor fast = sum(x, dims);
+                Tensor plain;
+                {
+                    FastPathGuard off(false);
+                    plain = sum(x, dims);
+                }
+                CHECK(fast.shape() == plain.shape());
+                CHECK(fast.to_vector() == plain.to_vector());
+            }
+        }
+    }
+    // Hand-checkable: the columns of [[1, 2, ...], [10, 20, ...]] sum to 11, 22, ...
+    std::vector<double> v(2 * 70);
+    for (int j = 0; j < 70; ++j) v[j] = j + 1, v[70 + j] = 10.0 * (j + 1);
+    const auto s = sum(Tensor::from(v, {2, 70}), {0}).to_vector();
+    REQUIRE(s.size() == 70);
+    for (int j = 0; j < 70; ++j) CHECK(s[j] == 11.0 * (j + 1));
 }
 
 TEST_CASE("reduce: sum of empty tensors is zero - 0-d tensors reduce to themselves", "[reduce]") {

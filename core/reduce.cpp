@@ -45,8 +45,8 @@ Tensor sum_one_dim(const Tensor& x, std::int64_t dim) {
         const T* px = x.data<T>();
         T* po = out.data<T>();
         if constexpr (std::is_same_v<T, float>) {
-            // Fast path: the same additions in the same order, the running sums kept in registers
-            // (a bias gradient: the column sums of dy [rows, out]).
+            // Fast path: the same additions in the same order at the CPU's vector width (a bias
+            // gradient: the column sums of dy [rows, out]).
             if (fast_paths_enabled() && v.inner >= 64) {
                 for (std::int64_t o = 0; o < v.outer; ++o)
                     kernels::add_rows(po + o * v.inner, px + o * v.n * v.inner, v.n, v.inner);

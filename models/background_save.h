@@ -31,7 +31,6 @@ public:
     void submit(std::function<void()> job);
     // Returns when no job is pending; throws the error of the job that just finished, if it failed.
     void wait();
-    bool background() const { return background_; }
 
 private:
     bool background_;

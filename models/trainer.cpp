@@ -575,16 +575,16 @@ private:
         if (!writer()) return best;
         // What the files will hold is copied now; the writing overlaps the next epoch (background_save.h).
         // The order of the files is the synchronous one: a run killed in between leaves what it did.
-        auto weights = std::make_shared<const std::map<std::string, Tensor>>(snapshot(model_.state_dict()));
-        auto optimizer = std::make_shared<const std::map<std::string, Tensor>>(snapshot(optimizer_->state_dict()));
-        auto scheduler = std::make_shared<const std::optional<std::map<std::string, Tensor>>>(
-            schedule_ ? std::optional(snapshot(schedule_->state_dict())) : std::nullopt);
-        save_.submit([this, best, weights, optimizer, scheduler, state = state_, history = result_.history,
-                      extras = extras_, steps = steps_] {
+        // (A map of Tensor handles copies as handles: the lambda holds the snapshots, not copies of them.)
+        std::optional<std::map<std::string, Tensor>> scheduler;
+        if (schedule_) scheduler = snapshot(schedule_->state_dict());
+        save_.submit([this, best, weights = snapshot(model_.state_dict()), optimizer = snapshot(optimizer_->state_dict()),
+                      scheduler = std::move(scheduler), state = state_, history = result_.history, extras = extras_,
+                      steps = steps_] {
             const std::map<std::string, std::string> meta{{"epoch", std::to_string(state.epoch)}};
-            if (best) save_safetensors(folder_.path("model.safetensors"), *weights, meta);
-            save_safetensors(folder_.path("last.safetensors"), *weights, meta);
-            folder_.save_training_state(*optimizer, *scheduler ? &**scheduler : nullptr, state);
+            if (best) save_safetensors(folder_.path("model.safetensors"), weights, meta);
+            save_safetensors(folder_.path("last.safetensors"), weights, meta);
+            folder_.save_training_state(optimizer, scheduler ? &*scheduler : nullptr, state);
             folder_.write_metrics(history, extras, steps);
             // A complete epoch supersedes the weights of an earlier interruption.
             if (folder_.has("interrupted.safetensors")) fs::remove(folder_.path("interrupted.safetensors"));

@@ -19,9 +19,9 @@ SEQGRAD_BODY void adam_loop(T* __restrict p, const T* __restrict g, T* __restric
                       const AdamConstants& c) {
     const T b1 = static_cast<T>(c.b1), b2 = static_cast<T>(c.b2), one_b1 = static_cast<T>(c.one_b1),
             one_b2 = static_cast<T>(c.one_b2), step = static_cast<T>(c.step_size),
-            inv_b2 = static_cast<T>(c.inv_bias2_sqrt), eps = static_cast<T>(c.eps);
+            inv_b2 = static_cast<T>(c.inv_bias2_sqrt), eps = static_cast<T>(c.eps), scale = static_cast<T>(c.grad_scale);
     for (std::int64_t i = 0; i < n; ++i) {
-        const T gi = g[i];
+        const T gi = g[i] * scale;  // exact when scale is 1
         const T mi = b1 * m[i] + one_b1 * gi;
         const T vi = b2 * v[i] + one_b2 * gi * gi;
         m[i] = mi;

@@ -96,11 +96,13 @@ void gru_backward_row(const double* dout, const double* saved, const double* h, 
                       std::int64_t H);
 
 // Adam's element update without weight decay or amsgrad (optim/adam.cpp has the formula):
+//   g = grad_scale grad (rounded to T, as an in-place rescaling by grad_scale would leave it);
 //   m = b1 m + (1 - b1) g;  v = b2 v + (1 - b2) g²;  p -= step_size m / (sqrt(v) inv_bias2_sqrt + eps)
 // One pass over the four arrays, one sqrt and one division per element (inv_bias2_sqrt is
-// 1 / sqrt(1 - b2^t), multiplied rather than divided by).
+// 1 / sqrt(1 - b2^t), multiplied rather than divided by). The gradient array is only read.
 struct AdamConstants {
     double b1, b2, one_b1, one_b2, step_size, inv_bias2_sqrt, eps;
+    double grad_scale = 1.0;
 };
 void adam_update(float* p, const float* g, float* m, float* v, std::int64_t n, const AdamConstants& c);
 void adam_update(double* p, const double* g, double* m, double* v, std::int64_t n, const AdamConstants& c);

@@ -237,7 +237,9 @@ public:
         : o_(o), run_(run), folder_(folder), translator_(translator), model_(translator.model()), log_(log),
           train_batches_(encode(run.split.train), {.batch_size = static_cast<std::size_t>(o.batch_size),
                                                    .shuffle = true, .bucket = o.bucket, .seed = o.seed}),
-          valid_batches_(encode(run.split.valid), {.batch_size = 64, .shuffle = false}),
+          // Sorted by length (bucketed without shuffling): the same pairs and tokens as corpus order with
+          // far less padding; the mean loss differs only by the order of its sums.
+          valid_batches_(encode(run.split.valid), {.batch_size = 64, .shuffle = false, .bucket = true}),
           per_epoch_(static_cast<std::int64_t>(train_batches_.num_batches())),
           optimizer_(make_optimizer(o.optimizer, model_.parameters(), o.lr)),
           schedule_(make_schedule(o, *optimizer_, per_epoch_)),
@@ -407,7 +409,7 @@ private:
             const double loss_before = p.loss_sum, norm_before = p.norm_sum;
             const std::int64_t tokens_before = p.tokens;
             if (reducer_) {
-                if (!data_parallel_step(epoch, idx, coin, p)) break;
+                if (!data_parallel_step(epoch, idx, p.steps + 1 == static_cast<std::int64_t>(plan.size()), coin, p)) break;
             } else {
                 if (stop_requested()) break;
                 auto t = Clock::now();
@@ -427,9 +429,7 @@ private:
                 }
                 loss.backward();
                 p.timing.backward += lap(t);
-                const auto params = model_.parameters();
-                p.norm_sum += o_.clip > 0 ? optim::clip_grad_norm(params, o_.clip) : optim::clip_grad_norm(params, 1e300);
-                optimizer_->step();
+                clip_and_step(p.steps + 1 == static_cast<std::int64_t>(plan.size()), p);
                 if (schedule_ && !plateau_) schedule_->step();
                 p.timing.update += lap(t);
                 std::int64_t n = 0;
@@ -464,10 +464,28 @@ private:
         return p;
     }
 
+    // Clips the gradients to --clip (none: max norm 1e300) and updates. The rescaling is folded into
+    // the optimizer's own pass (clip_coefficient + step(coefficient): the same update bit for bit,
+    // tests/test_clip.cpp), except on the epoch's last step, whose clipped gradients the epoch reports
+    // (last_norms), and with fast paths off.
+    void clip_and_step(bool last, EpochPass& p) {
+        const auto params = model_.parameters();
+        const double max_norm = o_.clip > 0 ? o_.clip : 1e300;
+        if (last || !fast_paths_enabled()) {
+            p.norm_sum += optim::clip_grad_norm(params, max_norm);
+            optimizer_->step();
+        } else {
+            const optim::ClipCoefficient c = optim::clip_coefficient(params, max_norm);
+            p.norm_sum += c.total;
+            optimizer_->step(c.coefficient);
+        }
+    }
+
     // One step under mpirun on the global batch `idx`: this rank's shard forward and backward, the
     // gradients summed over the ranks (dist::GradientReducer), then the same clip and update as one
     // process. False when the loop must stop (a stop request or a non-finite loss on any rank).
-    bool data_parallel_step(std::int64_t epoch, const std::vector<std::size_t>& idx, Generator& coin, EpochPass& p) {
+    bool data_parallel_step(std::int64_t epoch, const std::vector<std::size_t>& idx, bool last, Generator& coin,
+                            EpochPass& p) {
         const dist::Range mine = dist::shard(idx.size(), dist::rank(), dist::size());
         // The global batch's target tokens (each pair: its words and <eos>), known to every rank.
         std::int64_t total = 0;
@@ -505,9 +523,7 @@ private:
         if (loss.defined()) loss.backward();
         reducer_->reduce(static_cast<double>(n), static_cast<double>(total));
         p.timing.backward += lap(t);
-        const auto params = model_.parameters();
-        p.norm_sum += o_.clip > 0 ? optim::clip_grad_norm(params, o_.clip) : optim::clip_grad_norm(params, 1e300);
-        optimizer_->step();
+        clip_and_step(last, p);
         if (schedule_ && !plateau_) schedule_->step();
         p.timing.update += lap(t);
         p.loss_sum += local[0];

@@ -158,21 +158,29 @@ std::vector<AttentionMap> Translator::attention_maps(const Translation& t) const
 std::vector<Hypothesis> Translator::decode_tokens(const std::vector<std::vector<std::string>>& sources,
                                                   const DecodeOptions& options) const {
     std::vector<Hypothesis> out;
-    out.reserve(sources.size());
     if (options.beam <= 1) {
+        // Chunks of 64 sentences of similar length (sorted by length, ties in input order), so a chunk
+        // pads little and no sentence waits for a much longer one; results come back in input order.
+        std::vector<std::size_t> order(sources.size());
+        for (std::size_t i = 0; i < order.size(); ++i) order[i] = i;
+        std::stable_sort(order.begin(), order.end(),
+                         [&](std::size_t a, std::size_t b) { return sources[a].size() < sources[b].size(); });
+        out.resize(sources.size());
         const std::size_t chunk = 64;
-        for (std::size_t start = 0; start < sources.size(); start += chunk) {
+        for (std::size_t start = 0; start < order.size(); start += chunk) {
+            const std::size_t end = std::min(order.size(), start + chunk);
             std::vector<std::vector<std::int64_t>> ids;
             std::size_t longest = 1;
-            for (std::size_t i = start; i < std::min(sources.size(), start + chunk); ++i) {
-                ids.push_back(source_vocab_.encode(sources[i]));
-                longest = std::max(longest, sources[i].size());
+            for (std::size_t k = start; k < end; ++k) {
+                ids.push_back(source_vocab_.encode(sources[order[k]]));
+                longest = std::max(longest, sources[order[k]].size());
             }
-            for (auto& h : greedy_batch(*model_, ids, options.max_len > 0 ? options.max_len : default_max_len(longest),
-                                        options.length_penalty, options.layer_attention))
-                out.push_back(std::move(h));
+            auto hyps = greedy_batch(*model_, ids, options.max_len > 0 ? options.max_len : default_max_len(longest),
+                                     options.length_penalty, options.layer_attention);
+            for (std::size_t k = start; k < end; ++k) out[order[k]] = std::move(hyps[k - start]);
         }
     } else {
+        out.reserve(sources.size());
         for (const auto& s : sources) {
             const auto ids = source_vocab_.encode(s);
             DecodeOptions o = options;

@@ -39,6 +39,7 @@ std::vector<std::string> Adam::buffer_names() const {
 
 // Adam (torch.optim.Adam) and AdamW (torch.optim.AdamW), for every element, t = the parameter's
 // update count (1 on its first update), m and v starting at 0:
+//   g = grad_scale * grad                                             (1 unless step(grad_scale))
 //   AdamW only:  p = p - lr * weight_decay * p                       (decoupled weight decay)
 //   Adam only:   g = grad + weight_decay * p                          (L2 penalty)
 //   m = beta1 * m + (1 - beta1) * g                                   first moment
@@ -61,6 +62,7 @@ void Adam::update(const ParamGroup& group, Tensor& param, const Tensor& grad, Pa
         const T step_size = static_cast<T>(*group.lr / bias1);
         const T bias2_sqrt = static_cast<T>(std::sqrt(bias2));
         const T eps = static_cast<T>(options_.eps);
+        const T scale = static_cast<T>(grad_scale());
         const T decay = static_cast<T>(1.0 - *group.lr * *group.weight_decay);  // AdamW's shrink factor
         const bool decoupled = decoupled_;
         T* p = param.data<T>();
@@ -73,7 +75,7 @@ void Adam::update(const ParamGroup& group, Tensor& param, const Tensor& grad, Pa
             // loop below is the plain path (set_fast_paths(false)), tests/test_kernels.cpp compares both.
             const kernels::AdamConstants c{.b1 = beta1, .b2 = beta2, .one_b1 = 1.0 - beta1, .one_b2 = 1.0 - beta2,
                                            .step_size = *group.lr / bias1, .inv_bias2_sqrt = 1.0 / std::sqrt(bias2),
-                                           .eps = options_.eps};
+                                           .eps = options_.eps, .grad_scale = grad_scale()};
             constexpr std::int64_t kBlock = 1 << 14;
 #pragma omp parallel for if (n >= kernels::kParallelThreshold) schedule(static)
             for (std::int64_t b = 0; b < n; b += kBlock) {
@@ -84,7 +86,7 @@ void Adam::update(const ParamGroup& group, Tensor& param, const Tensor& grad, Pa
         }
 #pragma omp parallel for if (n >= kernels::kParallelThreshold) schedule(static)
         for (std::int64_t i = 0; i < n; ++i) {
-            T g = gr[i];
+            T g = gr[i] * scale;
             if (wd != T(0)) {
                 if (decoupled) p[i] *= decay;
                 else g += wd * p[i];

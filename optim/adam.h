@@ -39,6 +39,7 @@ public:
 protected:
     Adam(const char* name, std::vector<ParamGroup> groups, AdamOptions options, bool decoupled);
     void update(const ParamGroup& group, Tensor& param, const Tensor& grad, ParamState& state) override;
+    bool folds_grad_scale() const override { return true; }
     std::vector<std::string> buffer_names() const override;
 
 private:

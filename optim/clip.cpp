@@ -11,22 +11,23 @@
 
 namespace seqgrad::optim {
 
+namespace {
 // total = ||(g_1, ..., g_N)||_p over all gradient elements (p = norm_type; inf: max |g|)
-// coef  = max_norm / (total + 1e-6);  if coef < 1: g = g * coef for every gradient
-double clip_grad_norm(const std::vector<Tensor>& params, double max_norm, double norm_type) {
-    if (!(max_norm >= 0.0)) fail("clip_grad_norm: max_norm must be >= 0, got {}", max_norm);
-    if (!(norm_type > 0.0)) fail("clip_grad_norm: norm_type must be > 0 (or infinity), got {}", norm_type);
+// coef  = max_norm / (total + 1e-6), or 1 when that is not below 1
+ClipCoefficient norm_and_coefficient(const char* who, const std::vector<Tensor>& params, double max_norm,
+                                     double norm_type, std::vector<Tensor>& grads) {
+    if (!(max_norm >= 0.0)) fail("{}: max_norm must be >= 0, got {}", who, max_norm);
+    if (!(norm_type > 0.0)) fail("{}: norm_type must be > 0 (or infinity), got {}", who, norm_type);
     const bool inf_norm = std::isinf(norm_type);
-    std::vector<Tensor> grads;
     for (const Tensor& p : params) {
-        check_defined("clip_grad_norm", p, "parameter");
+        check_defined(who, p, "parameter");
         Tensor g = p.grad();
         if (g.defined()) grads.push_back(g);
     }
     // Accumulated in double in a fixed order, so the result does not depend on the thread count.
     double acc = 0.0;
     for (const Tensor& g : grads) {
-        dispatch_floating(g.dtype(), "clip_grad_norm", [&](auto tag) {
+        dispatch_floating(g.dtype(), who, [&](auto tag) {
             using T = decltype(tag);
             const T* d = g.data<T>();
             const std::int64_t n = g.numel();
@@ -52,6 +53,14 @@ double clip_grad_norm(const std::vector<Tensor>& params, double max_norm, double
                          : norm_type == 1.0 ? acc
                                             : std::pow(acc, 1.0 / norm_type);
     const double coef = max_norm / (total + 1e-6);
+    return {.total = total, .coefficient = coef < 1.0 ? coef : 1.0};
+}
+}  // namespace
+
+// if coef < 1: g = g * coef for every gradient
+double clip_grad_norm(const std::vector<Tensor>& params, double max_norm, double norm_type) {
+    std::vector<Tensor> grads;
+    const auto [total, coef] = norm_and_coefficient("clip_grad_norm", params, max_norm, norm_type, grads);
     if (coef < 1.0) {
         for (Tensor& g : grads) {
             dispatch_floating(g.dtype(), "clip_grad_norm", [&](auto tag) {
@@ -64,6 +73,11 @@ double clip_grad_norm(const std::vector<Tensor>& params, double max_norm, double
         }
     }
     return total;
+}
+
+ClipCoefficient clip_coefficient(const std::vector<Tensor>& params, double max_norm, double norm_type) {
+    std::vector<Tensor> grads;
+    return norm_and_coefficient("clip_coefficient", params, max_norm, norm_type, grads);
 }
 
 // g = clamp(g, -clip, clip)

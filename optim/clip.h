@@ -15,6 +15,15 @@ namespace seqgrad::optim {
 // a gradient). Throws ShapeError for a negative max_norm or a norm_type that is not > 0.
 double clip_grad_norm(const std::vector<Tensor>& params, double max_norm, double norm_type = 2.0);
 
+// clip_grad_norm without touching the gradients: total as above, and the coefficient it would
+// multiply them by (1 when it would leave them alone). Optimizer::step(coefficient) then updates
+// exactly as clip_grad_norm followed by step() would, the rescaling folded into the update.
+struct ClipCoefficient {
+    double total = 0.0;
+    double coefficient = 1.0;
+};
+ClipCoefficient clip_coefficient(const std::vector<Tensor>& params, double max_norm, double norm_type = 2.0);
+
 // g = min(max(g, -clip), clip) for every gradient element. Throws ShapeError for a negative clip.
 void clip_grad_value(const std::vector<Tensor>& params, double clip);
 

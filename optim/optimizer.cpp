@@ -58,8 +58,32 @@ Tensor& Optimizer::buffer(ParamState& state, const std::string& name, const Tens
     return it->second;
 }
 
-void Optimizer::step() {
+void Optimizer::step() { step(1.0); }
+
+namespace {
+// grad * scale, rounded to the gradient's dtype element by element, in a new tensor.
+Tensor scaled_copy(const Tensor& grad, double scale) {
+    Tensor out = Tensor::empty(grad.shape(), grad.dtype());
+    dispatch_floating(grad.dtype(), "step", [&](auto tag) {
+        using T = decltype(tag);
+        const T* g = grad.data<T>();
+        T* o = out.data<T>();
+        const T c = static_cast<T>(scale);
+        for (std::int64_t i = 0, n = grad.numel(); i < n; ++i) o[i] = g[i] * c;
+    });
+    return out;
+}
+}  // namespace
+
+void Optimizer::step(double grad_scale) {
+    if (!std::isfinite(grad_scale)) fail("{}: step: grad_scale must be finite, got {}", name_, grad_scale);
     NoGradGuard no_grad;
+    struct Reset {  // back to 1 however the loop ends
+        double& scale;
+        ~Reset() { scale = 1.0; }
+    } reset{grad_scale_};
+    grad_scale_ = grad_scale;
+    const bool copy = grad_scale != 1.0 && !folds_grad_scale();
     std::size_t index = 0;
     for (const ParamGroup& group : groups_) {
         for (const Tensor& p : group.params) {
@@ -68,7 +92,7 @@ void Optimizer::step() {
             if (!grad.defined()) continue;  // took no part in the loss: no update, no state
             ++st.step;
             Tensor param = p;
-            update(group, param, grad, st);
+            update(group, param, copy ? scaled_copy(grad, grad_scale) : grad, st);
             param.mark_modified();  // copies derived from the values (bf16 weights) are stale now
         }
     }

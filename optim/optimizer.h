@@ -50,6 +50,11 @@ public:
 
     // One update of every parameter that has a gradient; parameters without one are left alone.
     void step();
+    // The same update as if every gradient had first been multiplied by grad_scale (rounded to the
+    // gradient's dtype), with the gradients left as they are: clip_coefficient(...) then
+    // step(coefficient) updates exactly as clip_grad_norm(...) then step() (optim/clip.h), one pass
+    // over the gradients fewer where the optimizer folds the factor into its update (Adam, AdamW).
+    void step(double grad_scale);
     // Drops every parameter's gradient (the next backward() starts from nothing).
     void zero_grad();
 
@@ -86,6 +91,11 @@ protected:
     // state.step has already been incremented (it is 1 on the parameter's first update) and
     // state.buffers holds what the previous updates left there (empty before the first).
     virtual void update(const ParamGroup& group, Tensor& param, const Tensor& grad, ParamState& state) = 0;
+    // True when update() multiplies the gradient by grad_scale() itself; otherwise step(scale) hands
+    // update() a scaled copy of each gradient.
+    virtual bool folds_grad_scale() const { return false; }
+    // The factor of the step in progress (1 for step()).
+    double grad_scale() const { return grad_scale_; }
     // The buffers this optimizer keeps per parameter with its current options, e.g.
     // {"exp_avg", "exp_avg_sq"}. load_state_dict expects exactly these.
     virtual std::vector<std::string> buffer_names() const = 0;
@@ -101,6 +111,7 @@ private:
     std::vector<ParamGroup> groups_;
     std::vector<ParamState> state_;  // one per parameter, in parameters() order
     std::int64_t step_count_ = 0;
+    double grad_scale_ = 1.0;
 };
 
 // The value of the 0-d tensor state[key] (ShapeError naming the key when it is missing or not one element).

@@ -3,8 +3,13 @@
 #include <cmath>
 #include <limits>
 
+#include <functional>
+#include <memory>
+
 #include "helpers.h"
+#include "optim/adam.h"
 #include "optim/clip.h"
+#include "optim/sgd.h"
 
 using namespace seqgrad;
 using seqgrad::testing::f64;
@@ -89,6 +94,8 @@ TEST_CASE("clip: bad arguments name the function", "[clip][errors]") {
     CHECK_THROWS_WITH(optim::clip_grad_norm({a}, 1.0, 0.0), Catch::Contains("clip_grad_norm") && Catch::Contains("norm_type"));
     CHECK_THROWS_WITH(optim::clip_grad_value({a}, -0.1), Catch::Contains("clip_grad_value") && Catch::Contains("clip"));
     CHECK_THROWS_AS(optim::clip_grad_norm({Tensor()}, 1.0), ShapeError);
+    CHECK_THROWS_WITH(optim::clip_coefficient({a}, -1.0), "clip_coefficient: max_norm must be >= 0, got -1");
+    CHECK_THROWS_WITH(optim::clip_coefficient({a}, 1.0, -2.0), "clip_coefficient: norm_type must be > 0 (or infinity), got -2");
 }
 
 // The float32 L2 norm's fast path (core/row_kernels.h sum_squares: 16 partial sums in double) against
@@ -125,4 +132,70 @@ TEST_CASE("clip: the float32 L2 fast path equals the plain loop", "[clip][fast]"
         for (std::size_t k = 0; k < a.size(); ++k) differ += std::abs(a[k] - b[k]) > 1e-6 * std::abs(b[k]);
         CHECK(differ == 0);
     }
+}
+
+// clip_coefficient + step(coefficient) against clip_grad_norm + step(): the same parameters and
+// optimizer state bit for bit after several steps (Adam's fused kernel and its plain loop, AdamW with
+// weight decay, amsgrad, and SGD, which takes a scaled copy), with and without fast paths, float32 and
+// float64, steps that clip and a step that does not; the gradients are left as backward made them.
+TEST_CASE("clip: step with the clip coefficient updates exactly as clipping first, and leaves the gradients alone",
+          "[clip][optim][fast]") {
+    using Make = std::function<std::unique_ptr<optim::Optimizer>(std::vector<Tensor>)>;
+    const std::vector<std::pair<const char*, Make>> optimizers = {
+        {"Adam", [](std::vector<Tensor> p) { return std::make_unique<optim::Adam>(std::move(p), optim::AdamOptions{.lr = 0.01}); }},
+        {"Adam amsgrad", [](std::vector<Tensor> p) {
+             return std::make_unique<optim::Adam>(std::move(p), optim::AdamOptions{.lr = 0.01, .amsgrad = true});
+         }},
+        {"AdamW", [](std::vector<Tensor> p) {
+             return std::make_unique<optim::AdamW>(std::move(p), optim::AdamWOptions{.lr = 0.01, .weight_decay = 0.1});
+         }},
+        {"SGD", [](std::vector<Tensor> p) {
+             return std::make_unique<optim::SGD>(std::move(p), optim::SGDOptions{.lr = 0.1, .momentum = 0.9});
+         }},
+    };
+    const std::vector<std::int64_t> sizes = {1, 17, 100003};
+    for (const DType dtype : {DType::Float32, DType::Float64})
+        for (const bool fast : {true, false})
+            for (const auto& [name, make] : optimizers) {
+                CAPTURE(name, dtype_name(dtype), fast);
+                FastPathGuard guard(fast);
+                auto params = [&] {
+                    Generator g(3);
+                    std::vector<Tensor> ps;
+                    for (auto n : sizes) ps.push_back(randn({n}, {.dtype = dtype, .requires_grad = true}, &g));
+                    return ps;
+                };
+                std::vector<Tensor> a = params(), b = params();
+                auto opt_a = make(a), opt_b = make(b);
+                Generator grads(11);
+                // Max norms: the first three steps clip (the gradients' norm is ~ sqrt(100021) * scale),
+                // the last does not.
+                for (const double max_norm : {1.0, 5.0, 0.5, 1e6}) {
+                    for (std::size_t i = 0; i < a.size(); ++i) {
+                        const Tensor g = randn({sizes[i]}, {.dtype = dtype}, &grads);
+                        a[i].set_grad(g.clone());
+                        b[i].set_grad(g.clone());
+                    }
+                    std::vector<std::vector<double>> before;
+                    for (const Tensor& p : b) before.push_back(p.grad().to_vector());
+                    const double total = optim::clip_grad_norm(a, max_norm);
+                    opt_a->step();
+                    const optim::ClipCoefficient c = optim::clip_coefficient(b, max_norm);
+                    CHECK(c.total == total);
+                    CHECK(c.coefficient == (max_norm < 1e6 ? max_norm / (total + 1e-6) : 1.0));
+                    opt_b->step(c.coefficient);
+                    for (std::size_t i = 0; i < a.size(); ++i) {
+                        CHECK(b[i].grad().to_vector() == before[i]);  // untouched
+                        CHECK(a[i].to_vector() == b[i].to_vector());  // bit for bit
+                    }
+                }
+                const auto sa = opt_a->state_dict(), sb = opt_b->state_dict();
+                REQUIRE(sa.size() == sb.size());
+                for (const auto& [key, t] : sa) CHECK(t.to_vector() == sb.at(key).to_vector());
+            }
+    Tensor p = with_grad({1.0}, {1});
+    optim::Adam adam({p});
+    CHECK_THROWS_WITH(adam.step(std::numeric_limits<double>::infinity()), "Adam: step: grad_scale must be finite, got inf");
+    CHECK(p.to_vector() == std::vector<double>{0.0});  // nothing changed
+    CHECK(adam.step_count() == 0);
 }

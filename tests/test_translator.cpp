@@ -79,6 +79,23 @@ TEST_CASE("translator: a tiny attention model learns to reverse digits", "[trans
     models::Translation b1 = t.translate("5 0 7 3", 1), b4 = t.translate("5 0 7 3", 4);
     CHECK(b1.text == "3 7 0 5");
     CHECK(b4.text == "3 7 0 5");
+
+    // Many sentences at once are decoded in chunks of 64 sorted by length; the results come back in
+    // input order, each as decoding it alone gives.
+    std::vector<std::vector<std::string>> sources;
+    for (int i = 0; i < 150; ++i) {
+        std::vector<std::string> s;
+        for (int k = 0; k < 3 + (i * 7) % 3; ++k) s.push_back(std::to_string((i + 3 * k) % 10));
+        sources.push_back(s);
+    }
+    const auto together = t.translate_tokens(sources);
+    REQUIRE(together.size() == sources.size());
+    for (std::size_t i = 0; i < sources.size(); i += 7) {
+        std::string joined;
+        for (const auto& w : sources[i]) joined += (joined.empty() ? "" : " ") + w;
+        CAPTURE(i, joined);
+        CHECK(together[i] == t.translate(joined).output_tokens);
+    }
     fs::remove_all(dir);
 }
 

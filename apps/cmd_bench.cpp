@@ -82,7 +82,8 @@ void add_bench_transformer(CLI::App& bench) {
             j.update({{"d_model", o->d_model}, {"heads", o->heads}, {"layers", o->layers}, {"ff", o->ff},
                       {"dropout", o->dropout}, {"batch", o->batch}, {"len", o->len}, {"src_vocab", o->src_vocab},
                       {"tgt_vocab", o->tgt_vocab}, {"threads", o->threads}, {"precision", *precision},
-                      {"fast_paths", o->fast_paths}, {"gemm", blas::backend_name(blas::backend())}});
+                      {"fast_paths", o->fast_paths}, {"gemm", blas::backend_name(blas::backend())},
+                      {"thread_wait", blas::thread_wait()}});
             std::cout << j.dump() << "\n";
         } else {
             std::cout << fmt::format("transformer d_model {}, {} heads, {}+{} layers, ff {}, dropout {}, batch {}, length {}, "
@@ -129,7 +130,8 @@ void add_bench(CLI::App& app) {
         if (*json) {
             nlohmann::json j = result_json(r);
             j.update({{"hidden", o->hidden}, {"batch", o->batch}, {"len", o->len}, {"threads", o->threads},
-                      {"cell", o->cell}, {"attention", o->attention}, {"fast_paths", o->fast_paths}, {"gemm", blas::backend_name(blas::backend())},
+                      {"cell", o->cell}, {"attention", o->attention}, {"fast_paths", o->fast_paths},
+                      {"gemm", blas::backend_name(blas::backend())}, {"thread_wait", blas::thread_wait()},
                       {"precision", *precision}});
             std::cout << j.dump() << "\n";
         } else {
@@ -178,7 +180,8 @@ void add_bench(CLI::App& app) {
                                       {"padded_positions", r.padded_positions}, {"src_vocab", r.src_vocab},
                                       {"tgt_vocab", r.tgt_vocab},             {"parameters", r.parameters},
                                       {"architecture", eo->train.architecture}, {"threads", *ep_threads},
-                                      {"gemm", blas::backend_name(blas::backend())}, {"precision", *ep_precision}};
+                                      {"gemm", blas::backend_name(blas::backend())},
+                                      {"thread_wait", blas::thread_wait()},   {"precision", *ep_precision}};
             std::cout << j.dump() << "\n";
         } else {
             std::cout << fmt::format("bench epoch: {} model, {} thread(s), gemm {}, {}\n", eo->train.architecture, *ep_threads,

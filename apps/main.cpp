@@ -21,8 +21,9 @@
 #include "core/error.h"
 
 int main(int argc, char** argv) {
-    // One thread pool, idle threads asleep: runs the program again once with OMP_WAIT_POLICY=passive
-    // and OPENBLAS_NUM_THREADS=1 unless the user set them (core/blas.h says why).
+    // One thread pool, idle threads asleep after a short spin: runs the program again once with
+    // OMP_WAIT_POLICY=passive, GOMP_SPINCOUNT=3000 and OPENBLAS_NUM_THREADS=1 unless the user set them
+    // (core/blas.h says why).
     seqgrad::blas::one_quiet_thread_pool(argv);
     seqgrad::dist::init(&argc, &argv);
     // One error line and the exit code; under mpirun only the rank that must speak prints it.

@@ -554,16 +554,28 @@ void set_num_threads(int threads) {
 int num_threads() { return omp_get_max_threads(); }
 
 void one_quiet_thread_pool(char** argv) {
-    // OpenMP's idle workers spin by default: on a small machine shared with other jobs a spinning
-    // worker takes the core the other thread needs, and 2 threads ran 2-3x slower than 1
-    // (bench/RESULTS.md). Passive waiting fixes that; OpenBLAS needs no threads of its own at all.
+    // OpenMP's idle workers spin for ~3 ms by default: on a small machine shared with other jobs a
+    // spinning worker takes the core the other thread needs, and 2 threads ran 2-3x slower than 1
+    // (bench/RESULTS.md). Passive waiting fixes that, but then every split product (a recurrent step
+    // has ~175) waits for a sleeping worker to wake; a short spin first (kSpinCount, libgomp's own
+    // GOMP_SPINCOUNT, ~30 us) keeps most of both: measured at hidden 256 / batch 64, 2 threads rose
+    // from 1.1-1.5x to 1.4-1.7x one thread on an idle machine and fell from 1.0x to 0.8x while another
+    // process kept a core busy (bench/RESULTS.md, "Two threads"). OpenBLAS needs no threads of its own.
     if (std::getenv("OMP_WAIT_POLICY") != nullptr || std::getenv("OPENBLAS_NUM_THREADS") != nullptr) return;
     char path[4096];
     const ssize_t n = readlink("/proc/self/exe", path, sizeof path - 1);  // the real path keeps the process name
     if (n <= 0) return;
     path[n] = '\0';
-    if (setenv("OMP_WAIT_POLICY", "passive", 1) != 0 || setenv("OPENBLAS_NUM_THREADS", "1", 1) != 0) return;
+    if (setenv("OMP_WAIT_POLICY", "passive", 1) != 0 || setenv("OPENBLAS_NUM_THREADS", "1", 1) != 0 ||
+        setenv("GOMP_SPINCOUNT", kSpinCount, 0) != 0)  // 0: the user's own GOMP_SPINCOUNT stays
+        return;
     execv(path, argv);
+}
+
+std::string thread_wait() {
+    const char* policy = std::getenv("OMP_WAIT_POLICY");
+    const char* spin = std::getenv("GOMP_SPINCOUNT");
+    return std::string("OMP_WAIT_POLICY=") + (policy ? policy : "(unset)") + " GOMP_SPINCOUNT=" + (spin ? spin : "(unset)");
 }
 
 }  // namespace seqgrad::blas

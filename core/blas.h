@@ -117,8 +117,14 @@ void set_num_threads(int threads);
 int num_threads();
 // For a program's main(): OpenMP's idle workers and OpenBLAS's pool read their settings when the
 // libraries load, before main. When the user has set neither OMP_WAIT_POLICY nor
-// OPENBLAS_NUM_THREADS, this runs the program again once with passive waiting and a single
-// OpenBLAS thread (returns, changing nothing, when that is not possible).
+// OPENBLAS_NUM_THREADS, this runs the program again once with passive waiting after a short spin
+// (OMP_WAIT_POLICY=passive, GOMP_SPINCOUNT=kSpinCount unless the user set GOMP_SPINCOUNT) and a
+// single OpenBLAS thread (returns, changing nothing, when that is not possible). Setting
+// OMP_WAIT_POLICY yourself (passive: sleep at once) leaves all of it to OpenMP.
+inline constexpr const char* kSpinCount = "3000";
 void one_quiet_thread_pool(char** argv);
+// "OMP_WAIT_POLICY=<value> GOMP_SPINCOUNT=<value>" as this process sees them ("(unset)"), for
+// benchmark records.
+std::string thread_wait();
 
 }  // namespace seqgrad::blas

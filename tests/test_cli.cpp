@@ -1145,3 +1145,28 @@ TEST_CASE("cli: a Transformer trains, translates with its attention grid, evalua
                            "train: --heads is an option of --arch transformer, not of --arch rnn");
     CHECK_FALSE(fs::exists(other));
 }
+
+// The command's thread pool settings (core/blas.h one_quiet_thread_pool): with nothing set, idle
+// OpenMP workers spin briefly (GOMP_SPINCOUNT=3000) and then sleep (passive) and OpenBLAS runs one
+// thread; a GOMP_SPINCOUNT of the user's own is kept; OMP_WAIT_POLICY of the user's own leaves all of
+// it to OpenMP. `bench --json` reports what the process saw.
+TEST_CASE("cli: idle workers spin briefly then sleep unless the user chose otherwise", "[cli]") {
+    TempDir dir("thread_wait");
+    auto wait_seen = [&](const std::vector<std::string>& env) {
+        std::vector<std::string> argv = {"/usr/bin/env", "-u", "OMP_WAIT_POLICY", "-u", "GOMP_SPINCOUNT", "-u",
+                                         "OPENBLAS_NUM_THREADS"};
+        argv.insert(argv.end(), env.begin(), env.end());
+        for (const char* a : {"bench", "seq2seq", "--hidden", "8", "--batch", "2", "--len", "2", "--src-vocab", "8",
+                              "--tgt-vocab", "8", "--steps", "1", "--warmup", "0", "--json"})
+            argv.push_back(a);
+        argv.insert(argv.begin() + static_cast<std::ptrdiff_t>(7 + env.size()), binary());
+        const std::string out = dir / "out", err = dir / "err";
+        const Outcome r = finish(spawn_program(argv, out, err), out, err);
+        INFO(r.err);
+        REQUIRE(r.exit_code == 0);
+        return nlohmann::json::parse(r.out.substr(r.out.rfind('{'))).at("thread_wait").get<std::string>();
+    };
+    CHECK(wait_seen({}) == "OMP_WAIT_POLICY=passive GOMP_SPINCOUNT=3000");
+    CHECK(wait_seen({"GOMP_SPINCOUNT=30000"}) == "OMP_WAIT_POLICY=passive GOMP_SPINCOUNT=30000");
+    CHECK(wait_seen({"OMP_WAIT_POLICY=passive"}) == "OMP_WAIT_POLICY=passive GOMP_SPINCOUNT=(unset)");
+}

@@ -381,11 +381,11 @@ namespace {
 // the same primitive at once.
 struct Bf16Matmul {
     dnnl::matmul prim;
-    dnnl::memory::desc a, b, c;
+    dnnl::memory::desc a, b, c, bias;
     std::size_t scratch_bytes = 0;
 };
-// M, N, K, ta, tb, lda, ldb, ldc, accumulate, batch, batch strides of A, B, C
-using Bf16Key = std::tuple<int, int, int, bool, bool, int, int, int, bool, int, long, long, long>;
+// M, N, K, ta, tb, lda, ldb, ldc, accumulate, batch, batch strides of A, B, C, bias
+using Bf16Key = std::tuple<int, int, int, bool, bool, int, int, int, bool, int, long, long, long, bool>;
 
 dnnl::engine& cpu_engine() {
     static dnnl::engine eng(dnnl::engine::kind::cpu, 0);
@@ -398,7 +398,7 @@ const Bf16Matmul& bf16_matmul(const Bf16Key& key) {
     std::lock_guard lock(mutex);
     auto& slot = cache[key];
     if (!slot) {
-        const auto [M, N, K, ta, tb, lda, ldb, ldc, accumulate, batch, sa, sb, sc] = key;
+        const auto [M, N, K, ta, tb, lda, ldb, ldc, accumulate, batch, sa, sb, sc, bias] = key;
         using dt = dnnl::memory::data_type;
         using dims = dnnl::memory::dims;
         auto m = std::make_unique<Bf16Matmul>();
@@ -418,7 +418,10 @@ const Bf16Matmul& bf16_matmul(const Bf16Key& key) {
             ops.append_sum(1.0f);
             attr.set_post_ops(ops);
         }
-        dnnl::matmul::primitive_desc pd(dnnl::matmul::desc(m->a, m->b, m->c), attr, cpu_engine());
+        if (bias) m->bias = dnnl::memory::desc({1, N}, dt::f32, dims{N, 1});  // batch 1 only
+        dnnl::matmul::primitive_desc pd(bias ? dnnl::matmul::desc(m->a, m->b, m->bias, m->c)
+                                             : dnnl::matmul::desc(m->a, m->b, m->c),
+                                        attr, cpu_engine());
         m->scratch_bytes = pd.scratchpad_desc().get_size();
         m->prim = dnnl::matmul(pd);
         slot = std::move(m);
@@ -429,8 +432,19 @@ const Bf16Matmul& bf16_matmul(const Bf16Key& key) {
 #endif
 
 void gemm_bf16_batched(int batch, bool ta, bool tb, int M, int N, int K, const bf16_t* A, int lda, long stride_a,
-                       const bf16_t* B, int ldb, long stride_b, float beta, float* C, int ldc, long stride_c) {
+                       const bf16_t* B, int ldb, long stride_b, float beta, float* C, int ldc, long stride_c,
+                       const float* bias = nullptr) {
     if (M == 0 || N == 0 || batch == 0) return;
+    if (bias && (batch != 1 || beta != 0.0f || K == 0)) {  // the primitive's bias is for one plain product
+        for (int i = 0; i < M; ++i)
+            for (int j = 0; j < N; ++j) {
+                float& c = C[static_cast<std::ptrdiff_t>(i) * ldc + j];
+                c = (beta == 0.0f ? 0.0f : beta * c) + bias[j];
+            }
+        if (K == 0) return;
+        beta = 1.0f;
+        bias = nullptr;
+    }
     if (K == 0 || (beta != 0.0f && beta != 1.0f)) {  // nothing to multiply, or a beta oneDNN's sum post-op is not given
         for (int b = 0; b < batch; ++b)
             for (int i = 0; i < M; ++i)
@@ -444,7 +458,7 @@ void gemm_bf16_batched(int batch, bool ta, bool tb, int M, int N, int K, const b
 #ifdef SEQGRAD_HAVE_ONEDNN
     const Bf16Matmul& m = bf16_matmul(Bf16Key{M, N, K, ta, tb, lda, ldb, ldc, beta != 0.0f, batch,
                                               batch == 1 ? 0 : stride_a, batch == 1 ? 0 : stride_b,
-                                              batch == 1 ? 0 : stride_c});
+                                              batch == 1 ? 0 : stride_c, bias != nullptr});
     thread_local std::vector<unsigned char> scratch;
     if (scratch.size() < m.scratch_bytes) scratch.resize(m.scratch_bytes);
     dnnl::engine& eng = cpu_engine();
@@ -455,17 +469,23 @@ void gemm_bf16_batched(int batch, bool ta, bool tb, int M, int N, int K, const b
                     eng, scratch.data());
     const int before = omp_in_parallel() ? 1 : omp_get_max_threads();
     if (before > 1) omp_set_num_threads(1);  // seqgrad splits products itself (gemm below)
-    m.prim.execute(stream, {{DNNL_ARG_SRC, ma}, {DNNL_ARG_WEIGHTS, mb}, {DNNL_ARG_DST, mc}, {DNNL_ARG_SCRATCHPAD, ms}});
+    if (bias) {
+        dnnl::memory mbias(m.bias, eng, const_cast<float*>(bias));
+        m.prim.execute(stream, {{DNNL_ARG_SRC, ma}, {DNNL_ARG_WEIGHTS, mb}, {DNNL_ARG_BIAS, mbias}, {DNNL_ARG_DST, mc},
+                                {DNNL_ARG_SCRATCHPAD, ms}});
+    } else {
+        m.prim.execute(stream, {{DNNL_ARG_SRC, ma}, {DNNL_ARG_WEIGHTS, mb}, {DNNL_ARG_DST, mc}, {DNNL_ARG_SCRATCHPAD, ms}});
+    }
     if (before > 1) omp_set_num_threads(before);
 #else
-    (void)ta, (void)tb, (void)A, (void)lda, (void)stride_a, (void)B, (void)ldb, (void)stride_b;
+    (void)ta, (void)tb, (void)A, (void)lda, (void)stride_a, (void)B, (void)ldb, (void)stride_b, (void)bias;
     fail("--precision bf16 is not available: {}; use --precision fp32", bf16_unavailable_reason());
 #endif
 }
 
 void gemm_bf16(bool ta, bool tb, int M, int N, int K, const bf16_t* A, int lda, const bf16_t* B, int ldb, float beta,
-               float* C, int ldc) {
-    gemm_bf16_batched(1, ta, tb, M, N, K, A, lda, 0, B, ldb, 0, beta, C, ldc, 0);
+               float* C, int ldc, const float* bias) {
+    gemm_bf16_batched(1, ta, tb, M, N, K, A, lda, 0, B, ldb, 0, beta, C, ldc, 0, bias);
 }
 
 void gemm_batched(int batch, bool ta, bool tb, int M, int N, int K, const float* A, long stride_a, const float* B,
@@ -500,12 +520,10 @@ int round_operand(const float* X, int ld, int rows, int cols, std::vector<bf16_t
 }
 }  // namespace
 
-void gemm(bool ta, bool tb, int M, int N, int K, const float* A, int lda, const float* B, int ldb, float beta, float* C,
-          int ldc, const Bf16Inputs& copies) {
-    if (precision() != Precision::BF16) {
-        gemm_split(ta, tb, M, N, K, A, lda, B, ldb, beta, C, ldc);
-        return;
-    }
+namespace {
+// The bf16 product of gemm and gemm_bias: C = op(A) op(B) + beta C (+ bias on every row).
+void gemm_bf16_inputs(bool ta, bool tb, int M, int N, int K, const float* A, int lda, const float* B, int ldb,
+                      float beta, float* C, int ldc, const Bf16Inputs& copies, const float* bias) {
     if (M == 0 || N == 0) return;
     // The inputs in bf16: the given copies, or rounded now (thread-local buffers, reused call to call).
     thread_local std::vector<bf16_t> abuf, bbuf;
@@ -521,13 +539,35 @@ void gemm(bool ta, bool tb, int M, int N, int K, const float* A, int lda, const 
     }
     const int threads = omp_in_parallel() ? 1 : omp_get_max_threads();
     if (threads < 2 || 2.0 * M * N * K < kSplitFlops || std::max(M, N) < 32) {
-        gemm_bf16(ta, tb, M, N, K, a16, lda, b16, ldb, beta, C, ldc);
+        gemm_bf16(ta, tb, M, N, K, a16, lda, b16, ldb, beta, C, ldc, bias);
         return;
     }
     split_over_threads(threads, ta, tb, M, N, a16, lda, b16, ldb, C, ldc,
                        [&](int m, int n, const bf16_t* a, const bf16_t* bb, float* c) {
-                           gemm_bf16(ta, tb, m, n, K, a, lda, bb, ldb, beta, c, ldc);
+                           // the block's first column: its offset in C's row
+                           const float* part_bias = bias ? bias + (c - C) % ldc : nullptr;
+                           gemm_bf16(ta, tb, m, n, K, a, lda, bb, ldb, beta, c, ldc, part_bias);
                        });
+}
+}  // namespace
+
+void gemm(bool ta, bool tb, int M, int N, int K, const float* A, int lda, const float* B, int ldb, float beta, float* C,
+          int ldc, const Bf16Inputs& copies) {
+    if (precision() != Precision::BF16) {
+        gemm_split(ta, tb, M, N, K, A, lda, B, ldb, beta, C, ldc);
+        return;
+    }
+    gemm_bf16_inputs(ta, tb, M, N, K, A, lda, B, ldb, beta, C, ldc, copies, nullptr);
+}
+
+void gemm_bias(bool ta, bool tb, int M, int N, int K, const float* A, int lda, const float* B, int ldb,
+               const float* bias, float* C, int ldc, const Bf16Inputs& copies) {
+    if (precision() == Precision::BF16) {
+        gemm_bf16_inputs(ta, tb, M, N, K, A, lda, B, ldb, 0.0f, C, ldc, copies, bias);
+        return;
+    }
+    for (int r = 0; r < M; ++r) std::copy(bias, bias + N, C + static_cast<std::ptrdiff_t>(r) * ldc);
+    gemm_split(ta, tb, M, N, K, A, lda, B, ldb, 1.0f, C, ldc);
 }
 
 // ---- threads ------------------------------------------------------------------------------------

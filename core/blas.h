@@ -101,9 +101,15 @@ struct Bf16Inputs {
 };
 void gemm(bool ta, bool tb, int M, int N, int K, const float* A, int lda, const float* B, int ldb, float beta, float* C,
           int ldc, const Bf16Inputs& copies);
-// The bf16 product itself, on the calling thread: C = op(A) op(B) + beta C, fp32 accumulation.
+// C = op(A) op(B) + bias, the bias [N] added to every row. Under Precision::BF16 on oneDNN the bias
+// is added inside the product (the matmul primitive's bias, as each block of C leaves the kernel);
+// otherwise the bias is copied into every row of C first and the product accumulates onto it.
+void gemm_bias(bool ta, bool tb, int M, int N, int K, const float* A, int lda, const float* B, int ldb,
+               const float* bias, float* C, int ldc, const Bf16Inputs& copies);
+// The bf16 product itself, on the calling thread: C = op(A) op(B) + beta C (+ bias [N] on every row
+// when bias is not null; then beta must be 0), fp32 accumulation.
 void gemm_bf16(bool ta, bool tb, int M, int N, int K, const bf16_t* A, int lda, const bf16_t* B, int ldb, float beta,
-               float* C, int ldc);
+               float* C, int ldc, const float* bias = nullptr);
 
 // batch products C_b = op(A_b) op(B_b) of compact matrices (A_b [M, K] or [K, M] at A + b·stride_a,
 // likewise B_b, C_b [M, N] at C + b·M·N; beta 0). Under BF16 one oneDNN call for the whole batch.

@@ -154,6 +154,18 @@ Tensor linear(const Tensor& x, const Tensor& W, const Tensor& bias) {
     dispatch_floating(x.dtype(), "linear", [&](auto tag) {
         using T = decltype(tag);
         T* py = y.data<T>();
+        if constexpr (std::is_same_v<T, float>) {
+            if (bias.defined() && rows > 0 && out > 0 && in > 0 && blas::precision() == blas::Precision::BF16 &&
+                fast_paths_enabled()) {
+                // bf16: the bias is added inside the product (oneDNN's matmul bias), not copied into
+                // every row first; the plain path below is what set_fast_paths(false) runs
+                // (tests/test_bf16.cpp compares both).
+                blas::gemm_bias(false, true, static_cast<int>(rows), static_cast<int>(out), static_cast<int>(in),
+                                x.data<T>(), static_cast<int>(in), W.data<T>(), static_cast<int>(in), bias.data<T>(), py,
+                                static_cast<int>(out), weight_copies(x, false, W, true));
+                return;
+            }
+        }
         T beta = 0;
         if (bias.defined()) {  // start from the bias in every row, then gemm adds x W^T on top
             const T* pb = bias.data<T>();

@@ -122,6 +122,78 @@ TEST_CASE("bf16: products equal the definition on rounded inputs, every flag, be
     blas::set_num_threads(1);
 }
 
+// gemm_bias: C = op(A) op(B) + bias with the bias added inside the bf16 product, against the
+// definition on rounded inputs, for both flags, strides, the split over two threads (each block gets
+// its own columns of the bias) and K = 0; and under fp32 the copy-then-accumulate path, exactly as
+// copying the bias by hand and calling gemm with beta 1.
+TEST_CASE("bf16: gemm_bias adds the bias inside the product, every block its own columns", "[bf16][blas]") {
+    const std::vector<std::tuple<int, int, int>> shapes = {{3, 5, 7}, {1, 9, 4}, {17, 33, 65}, {2, 3, 0}, {320, 283, 128}};
+    for (const auto precision : {blas::Precision::FP32, blas::Precision::BF16}) {
+        if (precision == blas::Precision::BF16 && !bf16_runs()) continue;
+        blas::PrecisionGuard use(precision);
+        for (const int threads : {1, 2}) {
+            blas::set_num_threads(threads);
+            for (const auto& [M, N, K] : shapes)
+                for (const bool ta : {false, true})
+                    for (const bool tb : {false, true})
+                        for (const int pad : {0, 3}) {
+                            INFO(blas::precision_name(precision) << " threads " << threads << " M " << M << " N " << N
+                                                                 << " K " << K << " ta " << ta << " tb " << tb << " pad " << pad);
+                            const int ar = ta ? K : M, ac = ta ? M : K, br = tb ? N : K, bc = tb ? K : N;
+                            const int lda = ac + pad, ldb = bc + pad, ldc = N + pad;
+                            const auto A = values(static_cast<std::size_t>(ar) * lda + 1, 21);
+                            const auto B = values(static_cast<std::size_t>(br) * ldb + 1, 22);
+                            const auto bias = values(static_cast<std::size_t>(N), 23);
+                            std::vector<float> C(static_cast<std::size_t>(M) * ldc + 1, std::nanf(""));
+                            blas::gemm_bias(ta, tb, M, N, K, A.data(), lda, B.data(), ldb, bias.data(), C.data(), ldc, {});
+                            if (precision == blas::Precision::FP32) {
+                                std::vector<float> D(C.size(), std::nanf(""));
+                                for (int i = 0; i < M; ++i) std::copy(bias.begin(), bias.end(), D.begin() + i * ldc);
+                                blas::gemm(ta, tb, M, N, K, A.data(), lda, B.data(), ldb, 1.0f, D.data(), ldc);
+                                for (int i = 0; i < M; ++i)
+                                    for (int j = 0; j < N; ++j) REQUIRE(C[i * ldc + j] == D[i * ldc + j]);
+                                continue;
+                            }
+                            const auto Ar = rounded(A), Br = rounded(B);
+                            for (int i = 0; i < M; ++i)
+                                for (int j = 0; j < N; ++j) {
+                                    long double want = bias[j];
+                                    for (int k = 0; k < K; ++k) {
+                                        const int ia = ta ? k * lda + i : i * lda + k, ib = tb ? j * ldb + k : k * ldb + j;
+                                        want += static_cast<long double>(Ar[ia]) * Br[ib];
+                                    }
+                                    REQUIRE(std::abs(C[i * ldc + j] - static_cast<double>(want)) <= 1e-5 * (1 + K));
+                                }
+                            CHECK(std::isnan(C.back()));  // nothing written past the last row
+                        }
+        }
+        blas::set_num_threads(1);
+    }
+}
+
+// linear in bf16 with a bias: the fused path (the bias inside the product) against the plain path
+// (set_fast_paths(false): the bias copied into every row, the product added on top), values and
+// gradients, at the output layer's shape.
+TEST_CASE("bf16: linear with the bias inside the product equals the bias copied first", "[bf16][matmul][fast]") {
+    if (!bf16_runs()) return;
+    blas::PrecisionGuard use(blas::Precision::BF16);
+    Generator g(5);
+    const Tensor x0 = randn({40, 8, 128}, {}, &g), w0 = randn({283, 128}, {}, &g) * 0.1, b0 = randn({283}, {}, &g);
+    auto run = [&](bool fast) {
+        FastPathGuard guard(fast);
+        Tensor x = x0.clone().set_requires_grad(), w = w0.clone().set_requires_grad(), b = b0.clone().set_requires_grad();
+        Tensor y = linear(x, w, b);
+        sum(y * y).backward();
+        return std::vector<Tensor>{y, x.grad(), w.grad(), b.grad()};
+    };
+    const auto fused = run(true), plain = run(false);
+    for (std::size_t i = 0; i < fused.size(); ++i) {
+        INFO("tensor " << i);
+        const double scale = max(abs(plain[i])).item();
+        CHECK(max(abs(fused[i] - plain[i])).item() <= 1e-5 * scale);
+    }
+}
+
 TEST_CASE("bf16: matmul and linear against fp32 (values and gradients), and the weight copies", "[bf16][matmul]") {
     if (!bf16_runs()) return;
     const seqgrad::testing::MatmulLinearCase c;

@@ -60,7 +60,8 @@ ClipCoefficient norm_and_coefficient(const char* who, const std::vector<Tensor>&
 // if coef < 1: g = g * coef for every gradient
 double clip_grad_norm(const std::vector<Tensor>& params, double max_norm, double norm_type) {
     std::vector<Tensor> grads;
-    const auto [total, coef] = norm_and_coefficient("clip_grad_norm", params, max_norm, norm_type, grads);
+    const ClipCoefficient c = norm_and_coefficient("clip_grad_norm", params, max_norm, norm_type, grads);
+    const double total = c.total, coef = c.coefficient;  // plain names: a lambda below captures coef
     if (coef < 1.0) {
         for (Tensor& g : grads) {
             dispatch_floating(g.dtype(), "clip_grad_norm", [&](auto tag) {
